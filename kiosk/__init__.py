@@ -1,0 +1,1 @@
+"""Election-day polling-branch kiosk: offline voter check and durable check-in."""

@@ -1,0 +1,1 @@
+"""Pure domain logic: no screen, no hardware, no network, no files."""

@@ -1,0 +1,84 @@
+"""The check-in desk: what the kiosk does with one typed, scanned or read national code.
+
+Joins the core's rules with the registry and the ledger; the UI and the CLI
+both call this and nothing below it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk.core.eligibility import ElectionRules, Verdict, eligible_from, final_verdict
+from kiosk.core.jalali import JalaliDate
+from kiosk.core.national_code import CodeProblem, InvalidCode, parse_national_code
+from kiosk.core.voter import VoterRecord
+from kiosk.store.ledger import AlreadyCheckedIn, Ledger, Recorded
+from kiosk.store.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The verdict on one person and what staff need to see with it."""
+
+    verdict: Verdict
+    record: VoterRecord | None = None
+    eligible_on: JalaliDate | None = None
+    previous: AlreadyCheckedIn | None = None
+    problem: CodeProblem | None = None
+    voter_key: bytes | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The fields staff need, for `kiosk check` (a technician's tool that may show names)."""
+        out: dict[str, object] = {"verdict": self.verdict.value}
+        if self.record is not None:
+            r = self.record
+            out.update(first_name=r.first_name, last_name=r.last_name, father_name=r.father_name,
+                       birth_year=r.birth_date.year, birth_date=str(r.birth_date), gender=r.gender.value)
+        if self.eligible_on is not None:
+            out["eligible_on"] = str(self.eligible_on)
+        if self.previous is not None:
+            out["checked_in"] = {"device": self.previous.device, "seq": self.previous.seq,
+                                 "at": self.previous.wall}
+        if self.problem is not None:
+            out["problem"] = self.problem.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedIn:
+    """A check-in that is durable; only now may the screen say "done"."""
+
+    outcome: Outcome
+    recorded: Recorded
+
+
+class Desk:
+    """Verdicts and check-ins against one registry and one ledger."""
+
+    def __init__(self, registry: Registry, ledger: Ledger, rules: ElectionRules) -> None:
+        self._registry = registry
+        self._ledger = ledger
+        self._rules = rules
+
+    def check(self, raw: str) -> Outcome:
+        """The verdict for a typed or scanned code, consulting the registry and the ledger."""
+        code = parse_national_code(raw)
+        if isinstance(code, InvalidCode):
+            return Outcome(Verdict.INVALID_CODE, problem=code.problem)
+        key = self._registry.voter_key(code)
+        record = self._registry.lookup(code)
+        previous = self._ledger.live_check_in(key) if record is not None else None
+        verdict = final_verdict(record, self._rules, previous is not None)
+        eligible_on = eligible_from(record, self._rules) if verdict is Verdict.UNDERAGE and record else None
+        return Outcome(verdict, record, eligible_on, previous if verdict is Verdict.ALREADY_VOTED else None,
+                       voter_key=key)
+
+    def check_in(self, raw: str, ref: str = "") -> CheckedIn | Outcome:
+        """Record an eligible voter durably; any other verdict comes back unchanged."""
+        outcome = self.check(raw)
+        if outcome.verdict is not Verdict.ELIGIBLE or outcome.voter_key is None:
+            return outcome
+        result = self._ledger.check_in(outcome.voter_key, ref)
+        if isinstance(result, AlreadyCheckedIn):
+            # Another process checked the voter in between our look and our write.
+            return Outcome(Verdict.ALREADY_VOTED, outcome.record, previous=result, voter_key=outcome.voter_key)
+        return CheckedIn(outcome, result)

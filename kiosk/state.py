@@ -1,0 +1,105 @@
+"""A provisioned device's state folder: keys, the installed package, the ledger.
+
+Layout (all under STATE):
+  keys/signing.key, keys/unwrap.key   device private keys, mode 0600
+  device.csr                          the enrollment request
+  current -> packages/<id>            the installed package (swapped atomically)
+  packages/<id>/                      package files + device.crt + registry.key
+  ledger.sqlite                       the ledger (WAL)
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+
+from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
+from kiosk.store.ledger import Ledger
+from kiosk.store.registry import Registry
+from kiosk.trust import certs
+
+KEYS = "keys"
+SIGNING_KEY = "keys/signing.key"
+UNWRAP_KEY = "keys/unwrap.key"
+REQUEST = "device.csr"
+CURRENT = "current"
+PACKAGES = "packages"
+DEVICE_CERT = "device.crt"
+REGISTRY_KEY = "registry.key"
+LEDGER = "ledger.sqlite"
+
+
+class StateRefused(Exception):
+    """The state folder is not initialised or holds no installed package."""
+
+
+def load_signing_key(state: Path) -> ed25519.Ed25519PrivateKey:
+    """The device's Ed25519 key (TLS and ledger signatures)."""
+    key = _load_private(state / SIGNING_KEY)
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise StateRefused("signing key is not Ed25519")
+    return key
+
+
+def load_unwrap_key(state: Path) -> x25519.X25519PrivateKey:
+    """The device's X25519 key (opens the registry key's envelope)."""
+    key = _load_private(state / UNWRAP_KEY)
+    if not isinstance(key, x25519.X25519PrivateKey):
+        raise StateRefused("unwrap key is not X25519")
+    return key
+
+
+def _load_private(path: Path) -> object:
+    try:
+        return serialization.load_pem_private_key(path.read_bytes(), None)
+    except FileNotFoundError as exc:
+        raise StateRefused("device is not initialised (run kiosk-provision init)") from exc
+    except ValueError as exc:
+        raise StateRefused(f"{path.name} is not a readable private key") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """What a provisioned device needs to serve: config, identity, registry key."""
+
+    state: Path
+    package_dir: Path
+    config: ElectionConfig
+    authority_cert: x509.Certificate
+    device_cert: x509.Certificate
+    claims: certs.DeviceClaims
+    registry_key: bytes
+
+    @classmethod
+    def open(cls, state: Path) -> Installed:
+        """Read the installed package's small files (the registry itself is opened lazily)."""
+        package_dir = state / CURRENT
+        if not package_dir.is_dir():
+            raise StateRefused("no election package is installed (run kiosk-provision install)")
+        try:
+            config = config_from_mapping(json.loads((package_dir / "election.json").read_text("utf-8")))
+            authority = certs.load_certificate((package_dir / "authority.crt").read_bytes())
+            device = certs.load_certificate((package_dir / DEVICE_CERT).read_bytes())
+            claims = certs.verify_device(device, authority)
+            registry_key = (package_dir / REGISTRY_KEY).read_bytes()
+        except (OSError, ValueError, ConfigRefused, certs.CertificateRefused) as exc:
+            raise StateRefused(f"installed package is unreadable: {exc}") from exc
+        return cls(state, package_dir.resolve(), config, authority, device, claims, registry_key)
+
+    def open_registry(self) -> Registry:
+        """The registry, ready for lookups."""
+        return Registry(self.package_dir / "registry.sqlite", self.registry_key)
+
+    def open_ledger(self) -> Ledger:
+        """This device's ledger for this election."""
+        return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state))
+
+    def device_public_key(self) -> ed25519.Ed25519PublicKey:
+        """The key that signed this device's ledger, as the authority certified it."""
+        key = self.device_cert.public_key()
+        assert isinstance(key, ed25519.Ed25519PublicKey)
+        return key

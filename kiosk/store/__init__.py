@@ -1,0 +1,1 @@
+"""Durable storage: the registry snapshot, the ledger, and small documents."""

@@ -1,0 +1,246 @@
+"""The check-in ledger: append-only, hash-chained, signed, durable before acknowledged.
+
+SQLite in WAL mode with synchronous=FULL: `check_in` returns only after the
+commit is on disk. The national code never enters the ledger; the registry's
+keyed hash stands in for it. Every event names its device and sequence number
+and carries a hybrid logical clock, so other kiosks' events fit the same table.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from kiosk.core.hlc import HybridClock
+from kiosk.trust.canonical import canonical_json
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    device TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
+    kind TEXT NOT NULL, voter BLOB NOT NULL, ref TEXT NOT NULL, reason TEXT NOT NULL,
+    wall TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL, sig BLOB NOT NULL,
+    PRIMARY KEY (device, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_voter ON events (voter);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+class Kind(Enum):
+    """What an event records."""
+
+    CHECK_IN = "check_in"
+    UNDO = "undo"
+
+
+class LedgerCorrupt(Exception):
+    """The ledger's chain or signatures do not hold: something was removed or changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One ledger entry as stored."""
+
+    device: str
+    seq: int
+    hlc: int
+    kind: Kind
+    voter: bytes
+    ref: str
+    reason: str
+    wall: str
+    prev: bytes
+    hash: bytes
+    sig: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A check-in that is on disk."""
+
+    seq: int
+    wall: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyCheckedIn:
+    """The voter has a live check-in: where and when."""
+
+    device: str
+    seq: int
+    wall: str
+
+
+@dataclass(frozen=True, slots=True)
+class UndoRefused:
+    """An undo that names no live check-in."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCounts:
+    """What `ledger verify` reports."""
+
+    events: int
+    check_ins: int
+    undos: int
+    live_check_ins: int
+    head: str
+
+
+def genesis(election_id: str, device_id: str) -> bytes:
+    """The `prev` of a device's first event, binding its chain to the election and device."""
+    return hashlib.sha256(f"kiosk ledger v1|{election_id}|{device_id}".encode()).digest()
+
+
+def event_hash(prev: bytes, device: str, seq: int, hlc: int, kind: str, voter: bytes,
+               ref: str, reason: str, wall: str) -> bytes:
+    """The chain hash of an event: its fields and the hash before it."""
+    body = canonical_json([device, seq, hlc, kind, voter.hex(), ref, reason, wall])
+    return hashlib.sha256(prev + body).digest()
+
+
+def _wall_millis() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Ledger:
+    """One device's ledger file, opened for appending its own events."""
+
+    def __init__(self, path: Path, election_id: str, device_id: str,
+                 signing_key: ed25519.Ed25519PrivateKey) -> None:
+        self.device_id = device_id
+        self._election = election_id
+        self._key = signing_key
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('election', ?)", (election_id,))
+        stored = self._db.execute("SELECT value FROM meta WHERE name='election'").fetchone()[0]
+        if stored != election_id:
+            self._db.close()
+            raise LedgerCorrupt("this ledger belongs to another election")
+        last = self._db.execute("SELECT max(hlc) FROM events").fetchone()[0] or 0
+        self._clock = HybridClock(_wall_millis, last)
+
+    def close(self) -> None:
+        """Close the database (everything acknowledged is already durable)."""
+        self._db.close()
+
+    def live_check_in(self, voter: bytes) -> AlreadyCheckedIn | None:
+        """The voter's live check-in on any device, or None."""
+        rows = self._db.execute(
+            "SELECT device, seq, kind, ref, wall FROM events WHERE voter = ? ORDER BY hlc", (voter,)
+        ).fetchall()
+        undone = {ref for _, _, kind, ref, _ in rows if kind == Kind.UNDO.value}
+        for device, seq, kind, _, wall in rows:
+            if kind == Kind.CHECK_IN.value and f"{device}:{seq}" not in undone:
+                return AlreadyCheckedIn(device, seq, wall)
+        return None
+
+    def check_in(self, voter: bytes, ref: str = "") -> Recorded | AlreadyCheckedIn:
+        """Record a check-in durably, unless the voter already has a live one."""
+        with self._immediate():
+            existing = self.live_check_in(voter)
+            if existing is not None:
+                return existing
+            event = self._append(Kind.CHECK_IN, voter, ref, "")
+        return Recorded(event.seq, event.wall)
+
+    def undo(self, device: str, seq: int, reason: str) -> Recorded | UndoRefused:
+        """Cancel a live check-in with a reason, as an event of its own (nothing is deleted)."""
+        if not reason.strip():
+            return UndoRefused("an undo needs a reason")
+        with self._immediate():
+            row = self._db.execute(
+                "SELECT voter, kind FROM events WHERE device = ? AND seq = ?", (device, seq)).fetchone()
+            if row is None or row[1] != Kind.CHECK_IN.value:
+                return UndoRefused("no such check-in")
+            live = self.live_check_in(row[0])
+            if live is None or (live.device, live.seq) != (device, seq):
+                return UndoRefused("that check-in is already undone")
+            event = self._append(Kind.UNDO, row[0], f"{device}:{seq}", reason.strip())
+        return Recorded(event.seq, event.wall)
+
+    def _immediate(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _append(self, kind: Kind, voter: bytes, ref: str, reason: str) -> Event:
+        head = self._db.execute(
+            "SELECT seq, hash FROM events WHERE device = ? ORDER BY seq DESC LIMIT 1", (self.device_id,)
+        ).fetchone()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, genesis(self._election, self.device_id))
+        hlc = self._clock.tick()
+        wall = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        digest = event_hash(prev, self.device_id, seq, hlc, kind.value, voter, ref, reason, wall)
+        event = Event(self.device_id, seq, hlc, kind, voter, ref, reason, wall, prev, digest,
+                      self._key.sign(digest))
+        self._db.execute(
+            "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (event.device, event.seq, event.hlc, kind.value, voter, ref, reason, wall, prev, digest, event.sig),
+        )
+        return event
+
+    def events(self, device: str) -> Iterator[Event]:
+        """A device's events in sequence order."""
+        for row in self._db.execute("SELECT * FROM events WHERE device = ? ORDER BY seq", (device,)):
+            try:
+                kind = Kind(row[3])
+            except ValueError as exc:
+                raise LedgerCorrupt(f"entry {row[1]} has an unknown kind") from exc
+            yield Event(row[0], row[1], row[2], kind, *row[4:])
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT: the write lock first, so two processes cannot both check a voter in."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
+                 public_key: ed25519.Ed25519PublicKey) -> LedgerCounts:
+    """Check sequence, chain and every signature of one device's events; LedgerCorrupt on the first fault."""
+    prev = genesis(election_id, device_id)
+    expected = 1
+    check_ins = undos = 0
+    undone: set[str] = set()
+    last_hlc = -1
+    for e in events:
+        if e.seq != expected:
+            raise LedgerCorrupt(f"gap in the ledger: expected entry {expected}, found {e.seq}")
+        if e.prev != prev:
+            raise LedgerCorrupt(f"entry {e.seq} does not follow entry {e.seq - 1}")
+        digest = event_hash(e.prev, e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall)
+        if digest != e.hash:
+            raise LedgerCorrupt(f"entry {e.seq} was altered")
+        try:
+            public_key.verify(e.sig, e.hash)
+        except InvalidSignature as exc:
+            raise LedgerCorrupt(f"entry {e.seq} has a bad signature") from exc
+        if e.hlc <= last_hlc:
+            raise LedgerCorrupt(f"entry {e.seq} goes back in time")
+        last_hlc = e.hlc
+        if e.kind is Kind.CHECK_IN:
+            check_ins += 1
+        else:
+            undos += 1
+            undone.add(e.ref)
+        prev, expected = e.hash, expected + 1
+    return LedgerCounts(expected - 1, check_ins, undos, check_ins - len(undone), prev.hex())

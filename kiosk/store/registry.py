@@ -1,0 +1,163 @@
+"""The registry snapshot: one SQLite table of encrypted records keyed by a keyed hash.
+
+Nothing in the file is readable without the registry key: the index is a keyed
+BLAKE2b of the national code, and each record is AES-GCM with its index as
+associated data, so a record moved to another key or altered fails to open.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from kiosk.core.jalali import JalaliDate
+from kiosk.core.voter import CivilStatus, Gender, VoterRecord
+
+FORMAT = "1"
+INDEX_BYTES = 16
+_SEP = "\x1f"
+_GENDER = {"m": Gender.MALE, "f": Gender.FEMALE}
+_STATUS = {"a": CivilStatus.ALIVE, "d": CivilStatus.DECEASED, "s": CivilStatus.SUSPENDED}
+GENDER_CODE = {v: k for k, v in _GENDER.items()}
+STATUS_CODE = {v: k for k, v in _STATUS.items()}
+_SCHEMA = (
+    "CREATE TABLE voters (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+)
+
+
+class RegistryError(Exception):
+    """The registry cannot be opened or a record does not decrypt: stop serving."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryKeys:
+    """The two keys derived from the registry key: one for the index, one for records."""
+
+    index: bytes
+    record: bytes
+    check: str
+
+    @classmethod
+    def derive(cls, registry_key: bytes) -> RegistryKeys:
+        """Derive both keys and a key-check value from the 32-byte registry key."""
+        if len(registry_key) != 32:
+            raise RegistryError("registry key must be 32 bytes")
+        okm = HKDF(hashes.SHA256(), 96, salt=None, info=b"kiosk registry v1").derive(registry_key)
+        return cls(okm[:32], okm[32:64], okm[64:].hex())
+
+    def index_of(self, code: str) -> bytes:
+        """The keyed hash under which a canonical national code is stored."""
+        return hashlib.blake2b(code.encode("ascii"), key=self.index, digest_size=INDEX_BYTES).digest()
+
+
+def encode_record(record: VoterRecord) -> bytes:
+    """The compact plaintext of a record (fields joined by the unit separator)."""
+    b = record.birth_date
+    return _SEP.join((
+        record.first_name, record.last_name, record.father_name,
+        f"{b.year:04d}{b.month:02d}{b.day:02d}",
+        GENDER_CODE[record.gender], STATUS_CODE[record.status],
+    )).encode()
+
+
+def decode_record(plain: bytes) -> VoterRecord:
+    """The inverse of encode_record."""
+    first, last, father, born, gender, status = plain.decode().split(_SEP)
+    day = JalaliDate(int(born[:4]), int(born[4:6]), int(born[6:8]))
+    return VoterRecord(first, last, father, day, _GENDER[gender], _STATUS[status])
+
+
+class RecordSealer:
+    """Encrypts records for one registry; nonces are a counter, unique under a fresh key."""
+
+    def __init__(self, keys: RegistryKeys, start: int = 0) -> None:
+        self._aead = AESGCM(keys.record)
+        self._counter = start
+
+    def seal(self, index: bytes, plain: bytes) -> bytes:
+        """Nonce followed by ciphertext, bound to its index."""
+        self._counter += 1
+        nonce = struct.pack(">4sQ", b"\0\0\0\0", self._counter)
+        return nonce + self._aead.encrypt(nonce, plain, index)
+
+
+class RegistryWriter:
+    """Builds a registry file; insert rows sorted by index for speed."""
+
+    def __init__(self, path: Path, keys: RegistryKeys, election_id: str) -> None:
+        if path.exists():
+            raise FileExistsError(path)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
+                       "cache_size=-262144", "page_size=4096"):
+            self._db.execute(f"PRAGMA {pragma}")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+        self._db.execute("BEGIN")
+        self._meta = {"format": FORMAT, "election": election_id, "key_check": keys.check}
+
+    def add(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
+        """Insert (index, sealed record) pairs."""
+        self._db.executemany("INSERT INTO voters (k, v) VALUES (?, ?)", rows)
+
+    def remove(self, indexes: Iterable[bytes]) -> None:
+        """Drop rows again (duplicates found after their first occurrence was written)."""
+        self._db.executemany("DELETE FROM voters WHERE k = ?", ((k,) for k in indexes))
+
+    def close(self, voters: int) -> None:
+        """Write the metadata, commit, and make the file durable."""
+        self._meta["voters"] = str(voters)
+        self._db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(self._meta.items()))
+        self._db.execute("COMMIT")
+        self._db.execute("PRAGMA journal_mode=DELETE")
+        self._db.close()
+
+
+class Registry:
+    """Read-only lookups in an installed registry. Opening reads only the header and meta rows."""
+
+    def __init__(self, path: Path, registry_key: bytes) -> None:
+        self._keys = RegistryKeys.derive(registry_key)
+        try:
+            # immutable=1: the file never changes after install, so SQLite may skip locking.
+            self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            meta = dict(self._db.execute("SELECT name, value FROM meta"))
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError("registry file cannot be read") from exc
+        if meta.get("format") != FORMAT:
+            raise RegistryError("registry format is not supported")
+        if meta.get("key_check") != self._keys.check:
+            raise RegistryError("registry key does not match this registry")
+        self.election_id = meta["election"]
+        self.voters = int(meta["voters"])
+        self._aead = AESGCM(self._keys.record)
+
+    def voter_key(self, code: str) -> bytes:
+        """The keyed hash of a canonical code, also what the ledger stores instead of the code."""
+        return self._keys.index_of(code)
+
+    def lookup(self, code: str) -> VoterRecord | None:
+        """The record for a canonical national code, or None when the registry has none."""
+        index = self._keys.index_of(code)
+        row = self._db.execute("SELECT v FROM voters WHERE k = ?", (index,)).fetchone()
+        if row is None:
+            return None
+        sealed: bytes = row[0]
+        try:
+            plain = self._aead.decrypt(sealed[:12], sealed[12:], index)
+            return decode_record(plain)
+        except (InvalidTag, ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise RegistryError("a registry record failed its integrity check") from exc
+
+    def close(self) -> None:
+        """Release the file."""
+        self._db.close()

@@ -1,0 +1,1 @@
+"""The election's chain of trust: certificates, signed files, wrapped keys."""

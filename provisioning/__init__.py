@@ -1,0 +1,1 @@
+"""Tools for the election authority and the technician."""

@@ -1,0 +1,137 @@
+"""The election authority's folder: root key, certificate, election settings, device roster."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
+from kiosk.store.atomic import write_atomic
+from kiosk.store.documents import open_documents
+from kiosk.store.registry import RegistryKeys
+from kiosk.trust import certs
+from kiosk.trust.canonical import b64d, b64e
+
+KEY = "authority.key"
+CERT = "authority.crt"
+ELECTION = "election.json"
+ROSTER = "roster.json"
+
+
+class AuthorityRefused(Exception):
+    """A request the authority will not carry out, with a one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolled:
+    """A device the authority has issued a certificate to."""
+
+    device_id: str
+    role: certs.Role
+    branches: tuple[str, ...]
+    unwrap_public: bytes
+    fingerprint: str
+
+
+def load_election_toml(path: Path) -> ElectionConfig:
+    """Read and validate an election TOML file."""
+    try:
+        with open(path, "rb") as f:
+            return config_from_mapping(tomllib.load(f))
+    except FileNotFoundError as exc:
+        raise AuthorityRefused(f"election config not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise AuthorityRefused(f"election config is not valid TOML: {exc}") from exc
+    except ConfigRefused as exc:
+        raise AuthorityRefused(f"election config: {exc}") from exc
+
+
+class Authority:
+    """An initialised authority folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            key = serialization.load_pem_private_key((folder / KEY).read_bytes(), None)
+            self.cert = certs.load_certificate((folder / CERT).read_bytes())
+            self.config = config_from_mapping(json.loads((folder / ELECTION).read_text("utf-8")))
+        except (OSError, ValueError, ConfigRefused, certs.CertificateRefused) as exc:
+            raise AuthorityRefused(f"{folder} is not an initialised authority folder") from exc
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise AuthorityRefused("authority key is not Ed25519")
+        self.key = key
+
+    @classmethod
+    def init(cls, folder: Path, config: ElectionConfig) -> Authority:
+        """Create the root key and certificate for one election; refuses to overwrite."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / KEY).exists() or (folder / CERT).exists():
+            raise AuthorityRefused(f"{folder} already holds an authority; use a new folder per election")
+        key, cert = certs.new_authority(config.id, config.name, config.day.to_gregorian())
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        write_atomic(folder / ELECTION, json.dumps(config.to_mapping(), ensure_ascii=False, indent=1).encode())
+        write_atomic(folder / CERT, certs.cert_pem(cert))
+        write_atomic(folder / KEY, pem, mode=0o600)
+        return cls(folder)
+
+    def enroll(self, csr_pem: bytes, role: certs.Role, branches: tuple[str, ...]) -> x509.Certificate:
+        """Issue a device certificate and record the device in the roster."""
+        unknown = sorted(set(branches) - self.config.branch_codes())
+        if not branches or unknown:
+            raise AuthorityRefused(f"branch not in this election: {', '.join(unknown) or '(none given)'}")
+        if role is certs.Role.KIOSK and len(branches) != 1:
+            raise AuthorityRefused("a kiosk serves exactly one branch")
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem)
+            cert = certs.issue_device(self.key, self.cert, csr, role, branches)
+        except ValueError as exc:
+            raise AuthorityRefused("not a PEM certificate request") from exc
+        except certs.CertificateRefused as exc:
+            raise AuthorityRefused(str(exc)) from exc
+        claims = certs.verify_device(cert, self.cert)
+        with open_documents(self.folder / ROSTER) as roster:
+            table = roster.table("devices")
+            table.remove(lambda d: d.get("device_id") == claims.device_id)
+            table.insert({
+                "device_id": claims.device_id, "role": role.value, "branches": list(branches),
+                "unwrap_public": b64e(claims.unwrap_public), "fingerprint": certs.fingerprint(cert),
+                "enrolled_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            })
+        return cert
+
+    def roster(self) -> list[Enrolled]:
+        """Every enrolled device, in enrollment order."""
+        with open_documents(self.folder / ROSTER) as roster:
+            return [
+                Enrolled(d["device_id"], certs.Role(d["role"]), tuple(d["branches"]),
+                         b64d(d["unwrap_public"]), d["fingerprint"])
+                for d in roster.table("devices").all()
+            ]
+
+    def reports_dir(self) -> Path:
+        """Where build reports and reject files go (never into a package: they hold personal data)."""
+        path = self.folder / "reports"
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+        return path
+
+    def keep_registry_key(self, registry_key: bytes) -> None:
+        """Keep a package's registry key so devices enrolled later can get an envelope."""
+        folder = self.folder / "registry-keys"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        write_atomic(folder / f"{RegistryKeys.derive(registry_key).check}.key", registry_key, mode=0o600)
+
+    def registry_key(self, key_check: str) -> bytes:
+        """The registry key of a package this authority built, found by its key-check value."""
+        path = self.folder / "registry-keys" / f"{key_check}.key"
+        if not key_check.isalnum() or not path.is_file():
+            raise AuthorityRefused("this package was not built by this authority")
+        return path.read_bytes()

@@ -1,0 +1,157 @@
+"""The `kiosk-authority` command: election root, device enrollment, package build, synthetic extracts."""
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+from kiosk.core.jalali import parse_jalali
+from kiosk.store.atomic import write_atomic
+from kiosk.trust import certs, manifest
+from provisioning.authority import Authority, AuthorityRefused, load_election_toml
+from provisioning.package import BuildResult, add_envelope, build_package
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk-authority", description="Election authority tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create the election root key and certificate")
+    init.add_argument("--dir", type=Path, required=True, help="the authority folder (keep it offline)")
+    init.add_argument("--election", type=Path, required=True, help="election TOML")
+    enroll = sub.add_parser("enroll", help="issue a device certificate and add the device to the roster")
+    enroll.add_argument("--dir", type=Path, required=True)
+    enroll.add_argument("--csr", type=Path, required=True, help="the device's device.csr")
+    enroll.add_argument("--role", choices=[r.value for r in certs.Role], required=True)
+    enroll.add_argument("--branch", action="append", required=True, help="branch code (repeat for a rep)")
+    enroll.add_argument("--out", type=Path, required=True, help="where to write the certificate")
+    package = sub.add_parser("package", help="build the signed election package")
+    package.add_argument("--dir", type=Path, required=True)
+    package.add_argument("--election", type=Path, required=True)
+    package.add_argument("--voters", type=Path, required=True, help="civil-registry extract (CSV)")
+    package.add_argument("--out", type=Path, required=True, help="package folder to create")
+    package.add_argument("--skip-invalid", action="store_true",
+                         help="build even with rejected rows (they go to the authority's reports folder)")
+    seal = sub.add_parser("seal", help="add envelopes for devices enrolled after a package was built")
+    seal.add_argument("--dir", type=Path, required=True)
+    seal.add_argument("--package", type=Path, required=True)
+    synth = sub.add_parser("synth", help="write a synthetic registry extract for tests and demos")
+    synth.add_argument("--voters", type=int, required=True)
+    synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument("--election-date", default="1405/03/01", help="Jalali YYYY/MM/DD")
+    synth.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `kiosk-authority`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
+    args = _parser().parse_args(argv)
+    try:
+        match args.command:
+            case "init":
+                authority = Authority.init(args.dir, load_election_toml(args.election))
+                print(f"authority for election {authority.config.id} created; certificate: {args.dir / 'authority.crt'}")
+                print(f"fingerprint {certs.fingerprint(authority.cert)}")
+            case "enroll":
+                _enroll(args)
+            case "package":
+                return _package(args)
+            case "seal":
+                _seal(args.dir, args.package)
+            case "synth":
+                return _synth(args)
+    except AuthorityRefused as exc:
+        print(f"kiosk-authority: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _enroll(args: argparse.Namespace) -> None:
+    authority = Authority(args.dir)
+    try:
+        csr_pem = args.csr.read_bytes()
+    except OSError as exc:
+        raise AuthorityRefused(f"request cannot be read: {args.csr}") from exc
+    cert = authority.enroll(csr_pem, certs.Role(args.role), tuple(args.branch))
+    write_atomic(args.out, certs.cert_pem(cert))
+    claims = certs.verify_device(cert, authority.cert)
+    print(f"enrolled device {claims.device_id} as {claims.role.value} for branch {', '.join(claims.branches)}")
+
+
+def _package(args: argparse.Namespace) -> int:
+    authority = Authority(args.dir)
+    config = load_election_toml(args.election)
+    started = time.perf_counter()
+    result = build_package(authority, config, args.election.parent, args.voters, args.out, args.skip_invalid)
+    elapsed = time.perf_counter() - started
+    _print_build(result, elapsed)
+    return 0 if result.package is not None else 1
+
+
+def _print_build(result: BuildResult, elapsed: float) -> None:
+    f = result.figures
+    if result.package is None:
+        print(f"kiosk-authority: build refused: {f.rejected} rejected rows; nothing was written", file=sys.stderr)
+        for r in result.rejects[:20]:
+            print(f"  line {r.line}: {r.problem.value}", file=sys.stderr)
+        if len(result.rejects) > 20:
+            print(f"  … and {len(result.rejects) - 20} more", file=sys.stderr)
+        print(f"  full report: {result.report}; use --skip-invalid to build without them", file=sys.stderr)
+        return
+    print(f"package written to {result.package} in {elapsed:.1f} s")
+    if result.rejects:
+        print(f"{f.rejected} rows skipped; report {result.report}, rejected rows {result.rejects_file}")
+    print(json.dumps({"voters": f.voters, "eligible": f.eligible, "underage": f.underage,
+                      "deceased": f.deceased, "suspended": f.suspended, "rejected": f.rejected}))
+
+
+def _seal(folder: Path, package: Path) -> None:
+    """Give every enrolled device without an envelope one, for this package's registry key."""
+    authority = Authority(folder)
+    public = authority.key.public_key()
+    try:
+        signed = manifest.load_verified((package / manifest.MANIFEST).read_bytes(),
+                                        (package / manifest.SIGNATURE).read_bytes(), public)
+    except (OSError, manifest.ManifestRefused) as exc:
+        raise AuthorityRefused(f"not a package of this authority: {exc}") from exc
+    if signed.election_id != authority.config.id:
+        raise AuthorityRefused("package is for another election")
+    key_check = _key_check(package)
+    registry_key = authority.registry_key(key_check)
+    added = 0
+    for device in authority.roster():
+        if not (package / "envelopes" / f"{device.device_id}.json").exists():
+            add_envelope(package, authority, device.device_id, device.unwrap_public, registry_key)
+            added += 1
+    print(f"{added} envelopes added")
+
+
+def _key_check(package: Path) -> str:
+    try:
+        db = sqlite3.connect(f"file:{package / 'registry.sqlite'}?mode=ro", uri=True)
+        try:
+            return str(db.execute("SELECT value FROM meta WHERE name='key_check'").fetchone()[0])
+        finally:
+            db.close()
+    except (sqlite3.DatabaseError, TypeError) as exc:
+        raise AuthorityRefused("package registry cannot be read") from exc
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from provisioning.synth import write_extract
+    day = parse_jalali(args.election_date)
+    if day is None:
+        print("kiosk-authority: --election-date must be a Jalali YYYY/MM/DD date", file=sys.stderr)
+        return 2
+    if args.voters < 1:
+        print("kiosk-authority: --voters must be at least 1", file=sys.stderr)
+        return 2
+    summary = write_extract(args.out, args.voters, args.seed, day)
+    print(json.dumps({"out": str(args.out), **{k: getattr(summary, k) for k in summary.__dataclass_fields__}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

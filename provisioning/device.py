@@ -1,0 +1,236 @@
+"""The technician's side: create a device's keys, then install a signed election package.
+
+Install verifies everything before the device serves anything: the authority,
+the manifest signature, every file's hash (computed while copying, so the
+package is read once), the device certificate and the envelope. It stages the
+copy beside the live one and swaps a symlink, so a failed install leaves the
+previous state as it was.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+
+from kiosk.core.election import ConfigRefused, config_from_mapping
+from kiosk.state import (CURRENT, DEVICE_CERT, KEYS, LEDGER, PACKAGES, REGISTRY_KEY, REQUEST, SIGNING_KEY,
+                         UNWRAP_KEY, Installed, StateRefused, load_signing_key, load_unwrap_key)
+from kiosk.store.atomic import fsync_dir, write_atomic
+from kiosk.store.registry import Registry, RegistryError
+from kiosk.trust import certs, envelope, manifest
+
+_CHUNK = 1 << 20
+
+
+class InstallRefused(Exception):
+    """A package or certificate the device will not install, with a one-line reason."""
+
+
+def init_device(state: Path) -> x509.CertificateSigningRequest:
+    """Create the device's signing and unwrap keys and its enrollment request; never overwrites keys."""
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if (state / SIGNING_KEY).exists() or (state / UNWRAP_KEY).exists():
+        raise InstallRefused(f"{state} already holds device keys; wipe it before initialising again")
+    (state / KEYS).mkdir(mode=0o700, exist_ok=True)
+    signing = ed25519.Ed25519PrivateKey.generate()
+    unwrap = x25519.X25519PrivateKey.generate()
+    for path, key in ((state / SIGNING_KEY, signing), (state / UNWRAP_KEY, unwrap)):
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        write_atomic(path, pem, mode=0o600)
+    csr = certs.make_request(signing, unwrap)
+    write_atomic(state / REQUEST, csr.public_bytes(serialization.Encoding.PEM))
+    return csr
+
+
+def install(state: Path, package: Path, cert_path: Path, authority_cert_path: Path) -> Installed:
+    """Verify `package` for this device and make it the installed one."""
+    try:
+        signing, unwrap = load_signing_key(state), load_unwrap_key(state)
+    except StateRefused as exc:
+        raise InstallRefused(str(exc)) from exc
+    authority_pem = _read(authority_cert_path, "authority certificate")
+    authority = _certificate(authority_pem, "authority certificate")
+    try:
+        election = certs.authority_election(authority)
+    except certs.CertificateRefused as exc:
+        raise InstallRefused(str(exc)) from exc
+    if not package.is_dir():
+        raise InstallRefused(f"no package folder at {package}")
+    if _read(package / "authority.crt", "package's authority certificate") != authority_pem:
+        raise InstallRefused("package is from another election authority")
+    signed = _verified_manifest(package, authority, election["election"])
+    claims = _check_device_cert(_read(cert_path, "device certificate"), authority, signing, unwrap)
+    registry_key = _open_envelope(package, authority, claims, unwrap)
+    _refuse_other_election(state, election["election"])
+    return _stage_and_swap(state, package, signed, cert_path, registry_key)
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InstallRefused(f"{what} cannot be read: {path}") from exc
+
+
+def _certificate(pem: bytes, what: str) -> x509.Certificate:
+    try:
+        return certs.load_certificate(pem)
+    except certs.CertificateRefused as exc:
+        raise InstallRefused(f"{what} is not a PEM certificate") from exc
+
+
+def _verified_manifest(package: Path, authority: x509.Certificate, election_id: str) -> manifest.Manifest:
+    public = authority.public_key()
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    try:
+        signed = manifest.load_verified(_read(package / manifest.MANIFEST, "manifest"),
+                                        _read(package / manifest.SIGNATURE, "manifest signature"), public)
+    except manifest.ManifestRefused as exc:
+        raise InstallRefused(str(exc)) from exc
+    if signed.election_id != election_id:
+        raise InstallRefused("package is for another election")
+    for required in ("registry.sqlite", "election.json", "authority.crt"):
+        if required not in signed.files:
+            raise InstallRefused(f"manifest does not cover {required}")
+    for path in package.rglob("*"):
+        name = path.relative_to(package).as_posix()
+        if path.is_dir() or name in (manifest.MANIFEST, manifest.SIGNATURE) or name in signed.files:
+            continue
+        if not name.startswith("envelopes/"):
+            raise InstallRefused(f"package holds a file its manifest does not list: {name}")
+    return signed
+
+
+def _check_device_cert(pem: bytes, authority: x509.Certificate, signing: ed25519.Ed25519PrivateKey,
+                       unwrap: x25519.X25519PrivateKey) -> certs.DeviceClaims:
+    cert = _certificate(pem, "device certificate")
+    try:
+        claims = certs.verify_device(cert, authority)
+    except certs.CertificateRefused as exc:
+        raise InstallRefused(f"device certificate: {exc}") from exc
+    if claims.device_id != certs.device_id_for(signing.public_key()):
+        raise InstallRefused("device certificate was issued to another device")
+    unwrap_raw = unwrap.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if claims.unwrap_public != unwrap_raw:
+        raise InstallRefused("device certificate does not carry this device's unwrap key")
+    return claims
+
+
+def _open_envelope(package: Path, authority: x509.Certificate, claims: certs.DeviceClaims,
+                   unwrap: x25519.X25519PrivateKey) -> bytes:
+    path = package / "envelopes" / f"{claims.device_id}.json"
+    if not path.is_file():
+        raise InstallRefused("this device is not enrolled in this package (no envelope for it)")
+    public = authority.public_key()
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    try:
+        env = envelope.parse(path.read_bytes(), public)
+        if (env.election_id, env.device_id) != (claims.election_id, claims.device_id):
+            raise InstallRefused("envelope is addressed to another device or election")
+        return envelope.open_envelope(env, unwrap)
+    except envelope.EnvelopeRefused as exc:
+        raise InstallRefused(str(exc)) from exc
+
+
+def _refuse_other_election(state: Path, election_id: str) -> None:
+    """A ledger of another election must be exported and wiped before a new election is installed."""
+    ledger = state / LEDGER
+    if not ledger.exists():
+        return
+    db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name='election'").fetchone()
+        count = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    except sqlite3.DatabaseError:
+        row, count = None, 0
+    finally:
+        db.close()
+    if row and row[0] != election_id and count:
+        raise InstallRefused(f"device holds {count} ledger entries of election {row[0]}; export and wipe first")
+
+
+def _copy_hashed(src: Path, dst: Path) -> manifest.FileEntry:
+    """Copy a file, fsync it, and return the hash of what was read (one pass over the data)."""
+    digest, size = hashlib.sha256(), 0
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            fout.write(chunk)
+        fout.flush()
+        os.fsync(fout.fileno())
+    return manifest.FileEntry(digest.hexdigest(), size)
+
+
+def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_path: Path,
+                    registry_key: bytes) -> Installed:
+    packages = state / PACKAGES
+    packages.mkdir(mode=0o700, exist_ok=True)
+    package_id = hashlib.sha256(signed.to_bytes()).hexdigest()[:16]
+    staging = Path(tempfile.mkdtemp(prefix=".install-", dir=packages))
+    try:
+        for name, expected in sorted(signed.files.items()):
+            if name.startswith("envelopes/"):
+                continue
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            if _copy_hashed(package / name, staging / name) != expected:
+                raise InstallRefused(f"package file altered or truncated: {name}")
+        for name in (manifest.MANIFEST, manifest.SIGNATURE):
+            shutil.copyfile(package / name, staging / name)
+        shutil.copyfile(cert_path, staging / DEVICE_CERT)
+        write_atomic(staging / REGISTRY_KEY, registry_key, mode=0o600)
+        _check_registry(staging, registry_key, signed.election_id)
+        write_atomic(staging / "installed.json", json.dumps({
+            "package": package_id, "installed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }).encode())
+        fsync_dir(staging)
+        final = packages / package_id
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(staging, final)
+        _swap_current(state, Path(PACKAGES) / package_id)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove_other_packages(packages, package_id)
+    return Installed.open(state)
+
+
+def _check_registry(staging: Path, registry_key: bytes, election_id: str) -> None:
+    try:
+        json_config = json.loads((staging / "election.json").read_text("utf-8"))
+        config = config_from_mapping(json_config)
+        registry = Registry(staging / "registry.sqlite", registry_key)
+    except (ValueError, ConfigRefused) as exc:
+        raise InstallRefused(f"package election settings are invalid: {exc}") from exc
+    except RegistryError as exc:
+        raise InstallRefused(str(exc)) from exc
+    registry.close()
+    if config.id != election_id or registry.election_id != election_id:
+        raise InstallRefused("package parts name different elections")
+
+
+def _swap_current(state: Path, target: Path) -> None:
+    link = state / CURRENT
+    tmp = state / f".{CURRENT}.new"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    fsync_dir(state)
+
+
+def _remove_other_packages(packages: Path, keep: str) -> None:
+    for old in packages.iterdir():
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)

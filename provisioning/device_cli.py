@@ -1,0 +1,45 @@
+"""The `kiosk-provision` command: a technician initialises a device and installs its package."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from provisioning.device import InstallRefused, init_device, install
+from kiosk.trust import certs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk-provision", description="Technician's device tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create the device keys and its enrollment request")
+    init.add_argument("--state", type=Path, required=True, help="the device's state folder")
+    inst = sub.add_parser("install", help="verify and install a signed election package")
+    inst.add_argument("--state", type=Path, required=True)
+    inst.add_argument("--package", type=Path, required=True)
+    inst.add_argument("--cert", type=Path, required=True, help="this device's certificate from the authority")
+    inst.add_argument("--authority", type=Path, required=True, help="the authority certificate (authority.crt)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `kiosk-provision`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
+    args = _parser().parse_args(argv)
+    try:
+        match args.command:
+            case "init":
+                csr = init_device(args.state)
+                device_id = certs.device_id_for(csr.public_key())  # type: ignore[arg-type]
+                print(f"device {device_id} initialised; enrollment request: {args.state / 'device.csr'}")
+            case "install":
+                installed = install(args.state, args.package, args.cert, args.authority)
+                print(f"installed election {installed.config.id} for device {installed.claims.device_id} "
+                      f"({installed.claims.role.value}, branch {', '.join(installed.claims.branches)})")
+    except InstallRefused as exc:
+        print(f"kiosk-provision: refused: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
