@@ -16,7 +16,7 @@ from tinydb.storages import Storage
 from kiosk.store.atomic import write_atomic
 
 
-class AtomicJSONStorage(Storage):  # type: ignore[misc]
+class AtomicJSONStorage(Storage):
     """A TinyDB storage whose every write is atomic and durable."""
 
     def __init__(self, path: str | Path, mode: int = 0o600) -> None:

@@ -1,0 +1,118 @@
+"""Builders shared by the tests: synthetic people, an authority, a provisioned device."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from kiosk.core.national_code import check_digit
+from kiosk.state import Installed
+from kiosk.trust import certs
+from provisioning.authority import Authority, load_election_toml
+from provisioning.device import init_device, install
+from provisioning.package import build_package
+from kiosk.store.atomic import write_atomic
+
+ELECTION_DAY = "1405/03/01"
+HEADER = "national_code,first_name,last_name,father_name,birth_date,gender,status"
+
+ELECTION_TOML = """\
+id = "{id}"
+name = "انتخابات آزمایشی"
+date = "{day}"
+min_age = 18
+constituency = "تهران"
+
+[[branches]]
+code = "1001"
+name = "دبستان فردوسی"
+
+[[branches]]
+code = "1002"
+name = "مسجد جامع"
+"""
+
+
+def code(n: int, office: int = 1) -> str:
+    """The n-th synthetic valid national code of an office (n ≥ 1)."""
+    first_nine = f"{office:03d}{n:06d}"
+    return first_nine + str(check_digit(first_nine))
+
+
+@dataclass(frozen=True)
+class Person:
+    """One synthetic registry row."""
+
+    code: str
+    first: str = "زهرا"
+    last: str = "احمدی"
+    father: str = "محمد"
+    born: str = "1360/05/12"
+    gender: str = "female"
+    status: str = "alive"
+
+    def row(self) -> str:
+        return ",".join((self.code, self.first, self.last, self.father, self.born, self.gender, self.status))
+
+
+# A small registry whose every person has a known verdict on ELECTION_DAY.
+PEOPLE = {
+    "eligible": Person(code(1), "علی", "رضایی", "حسن", "1360/05/12", "male"),
+    "birthday_today": Person(code(2), "مریم", "کریمی", "احمد", "1387/03/01"),
+    "one_day_short": Person(code(3), "سارا", "موسوی", "رضا", "1387/03/02"),
+    "underage": Person(code(4), "امیر", "حسینی", "مهدی", "1395/01/20", "male"),
+    "deceased": Person(code(5), "حسین", "جعفری", "علی", "1330/11/03", "male", "deceased"),
+    "suspended": Person(code(6), "رضا", "صادقی", "کاظم", "1370/02/15", "male", "suspended"),
+}
+
+
+def write_csv(path: Path, lines: list[str], header: str = HEADER) -> Path:
+    write_atomic(path, ("\n".join([header, *lines]) + "\n").encode())
+    return path
+
+
+def write_election(folder: Path, election_id: str = "test-1405", day: str = ELECTION_DAY) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{election_id}.toml"
+    path.write_text(ELECTION_TOML.format(id=election_id, day=day), encoding="utf-8")
+    return path
+
+
+@dataclass
+class World:
+    """An authority, its election file and extract, and helpers to make devices."""
+
+    root: Path
+    authority: Authority
+    election: Path
+    voters: Path
+
+    def device(self, name: str, role: certs.Role = certs.Role.KIOSK, branches: tuple[str, ...] = ("1001",)) -> tuple[Path, Path]:
+        """Initialise and enroll a device: (state folder, certificate path)."""
+        state = self.root / name
+        csr = init_device(state)
+        cert = self.authority.enroll(csr.public_bytes(serialization.Encoding.PEM), role, branches)
+        cert_path = self.root / f"{name}.crt"
+        cert_path.write_bytes(certs.cert_pem(cert))
+        return state, cert_path
+
+    def package(self, name: str = "PKG", **kw: object) -> Path:
+        out = self.root / name
+        result = build_package(self.authority, load_election_toml(self.election), self.election.parent,
+                               self.voters, out, **kw)  # type: ignore[arg-type]
+        assert result.package == out, result.rejects
+        return out
+
+    def installed(self, name: str = "kiosk1") -> Installed:
+        """A device enrolled before the build, with the package installed."""
+        state, cert = self.device(name)
+        pkg = self.package(f"PKG-{name}")
+        return install(state, pkg, cert, self.authority.folder / "authority.crt")
+
+
+def make_world(root: Path, lines: list[str] | None = None, election_id: str = "test-1405") -> World:
+    election = write_election(root / "config", election_id)
+    authority = Authority.init(root / f"AUTH-{election_id}", load_election_toml(election))
+    voters = write_csv(root / "voters.csv", lines if lines is not None else [p.row() for p in PEOPLE.values()])
+    return World(root, authority, election, voters)
