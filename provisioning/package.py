@@ -1,12 +1,12 @@
 """Building the signed election package from the civil-registry extract.
 
-The build streams the CSV once, checks every row, seals accepted rows into
-the registry, and only at the end decides: any rejected row fails the build
-(nothing is left behind) unless the authority asked to skip invalid rows.
+The registry is built first (provisioning.registry_build), then the decision:
+any rejected row fails the build and nothing is left behind, unless the
+authority asked to skip invalid rows. Then the small files, the envelopes and
+the signed manifest, all in a staging folder renamed into place at the end.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -17,22 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.core.election import ElectionConfig
-from kiosk.core.eligibility import Verdict, registry_verdict
 from kiosk.store.atomic import fsync_dir, write_atomic
-from kiosk.store.registry import RecordSealer, RegistryKeys, RegistryWriter, encode_record
 from kiosk.trust import certs, envelope, manifest
 from provisioning.authority import Authority, AuthorityRefused
-from provisioning.voters_csv import RowProblem, Rejected, check_header, check_row
+from provisioning.registry_build import ExtractRefused, build_registry
+from provisioning.voters_csv import Rejected
 
 REGISTRY = "registry.sqlite"
 ELECTION = "election.json"
 AUTHORITY_CERT = "authority.crt"
 ANCHORS = "anchors"
 ENVELOPES = "envelopes"
-_CHUNK = 50_000
-_MAX_FIELD = 1024
-# Category of an accepted row, kept per code so a duplicate found later can be taken back out.
-_ELIGIBLE, _UNDERAGE, _DECEASED, _SUSPENDED = range(4)
 
 
 @dataclass(slots=True)
@@ -46,11 +41,11 @@ class Figures:
     suspended: int = 0
     rejected: int = 0
 
-    def count(self, category: int, delta: int) -> None:
-        """Add `delta` to the voters total and to one category."""
-        self.voters += delta
-        name = ("eligible", "underage", "deceased", "suspended")[category]
-        setattr(self, name, getattr(self, name) + delta)
+    @classmethod
+    def from_counts(cls, counts: list[int], rejected: int) -> Figures:
+        """Figures from per-category counts in CATEGORIES order."""
+        eligible, underage, deceased, suspended = counts
+        return cls(sum(counts), eligible, underage, deceased, suspended, rejected)
 
 
 @dataclass(slots=True)
@@ -65,7 +60,8 @@ class BuildResult:
 
 
 def build_package(authority: Authority, config: ElectionConfig, config_dir: Path,
-                  voters_csv: Path, out: Path, skip_invalid: bool = False) -> BuildResult:
+                  voters_csv: Path, out: Path, skip_invalid: bool = False,
+                  workers: int | None = None) -> BuildResult:
     """Build a package at `out`; on a refused build nothing exists at `out` afterwards."""
     if config.id != authority.config.id:
         raise AuthorityRefused(f"election {config.id!r} is not this authority's election {authority.config.id!r}")
@@ -76,7 +72,11 @@ def build_package(authority: Authority, config: ElectionConfig, config_dir: Path
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         registry_key = os.urandom(32)
-        result = _build_registry(staging / REGISTRY, registry_key, config, voters_csv)
+        try:
+            built = build_registry(voters_csv, staging / REGISTRY, registry_key, config.id, config.rules, workers)
+        except ExtractRefused as exc:
+            raise AuthorityRefused(str(exc)) from exc
+        result = BuildResult(Figures.from_counts(built.counts, len(built.rejects)), built.rejects)
         if result.rejects:
             result.report, result.rejects_file = _write_report(authority, voters_csv, result, skip_invalid)
             if not skip_invalid:
@@ -104,74 +104,6 @@ def _load_anchors(config: ElectionConfig, config_dir: Path) -> dict[str, bytes]:
             raise AuthorityRefused(f"card trust anchor {name}: not a readable PEM certificate") from exc
         anchors[Path(name).name] = pem
     return anchors
-
-
-def _rows(voters_csv: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) for every data row; the header is checked here."""
-    csv.field_size_limit(_MAX_FIELD)
-    try:
-        f = open(voters_csv, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    except OSError as exc:
-        raise AuthorityRefused(f"voter extract cannot be read: {voters_csv}") from exc
-    with f:
-        reader = csv.reader(f, strict=True)
-        try:
-            header = next(reader, [])
-            if not check_header(header):
-                raise AuthorityRefused("voter extract header must be: national_code,first_name,"
-                                       "last_name,father_name,birth_date,gender,status")
-            for fields in reader:
-                yield reader.line_num, fields
-        except csv.Error as exc:
-            raise AuthorityRefused(f"voter extract line {reader.line_num + 1}: unreadable CSV ({exc})") from exc
-
-
-_CATEGORY = {Verdict.ELIGIBLE: _ELIGIBLE, Verdict.UNDERAGE: _UNDERAGE,
-             Verdict.DECEASED: _DECEASED, Verdict.SUSPENDED: _SUSPENDED}
-
-
-def _build_registry(path: Path, registry_key: bytes, config: ElectionConfig, voters_csv: Path) -> BuildResult:
-    keys = RegistryKeys.derive(registry_key)
-    sealer = RecordSealer(keys)
-    writer = RegistryWriter(path, keys, config.id)
-    figures = Figures()
-    rejects: list[Rejected] = []
-    # code -> first line * 4 + category: enough to take a duplicate's first row back out.
-    seen: dict[int, int] = {}
-    duplicated: set[int] = set()
-    rules = config.rules
-    chunk: list[tuple[bytes, bytes]] = []
-    for line, fields in _rows(voters_csv):
-        checked = check_row(fields, config.day)
-        if isinstance(checked, RowProblem):
-            rejects.append(Rejected(line, checked))
-            continue
-        code, record = checked
-        number = int(code)
-        if number in seen:
-            rejects.append(Rejected(line, RowProblem.DUPLICATE_CODE))
-            duplicated.add(number)
-            continue
-        category = _CATEGORY[registry_verdict(record, rules)]
-        seen[number] = line * 4 + category
-        figures.count(category, 1)
-        index = keys.index_of(code)
-        chunk.append((index, sealer.seal(index, encode_record(record))))
-        if len(chunk) >= _CHUNK:
-            chunk.sort()
-            writer.add(chunk)
-            chunk = []
-    chunk.sort()
-    writer.add(chunk)
-    for number in duplicated:
-        first = seen[number]
-        rejects.append(Rejected(first // 4, RowProblem.DUPLICATE_CODE))
-        figures.count(first % 4, -1)
-    writer.remove(keys.index_of(f"{n:010d}") for n in duplicated)
-    writer.close(figures.voters)
-    rejects.sort(key=lambda r: r.line)
-    figures.rejected = len(rejects)
-    return BuildResult(figures, rejects)
 
 
 def _write_report(authority: Authority, voters_csv: Path, result: BuildResult,

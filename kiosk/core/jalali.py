@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import jdatetime
 
-from kiosk.core.national_code import to_ascii_digits
+from kiosk.core.national_code import ascii_digits_only
 
 _PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 MONTHS_FA = (
@@ -68,7 +68,7 @@ def parse_jalali(text: str) -> JalaliDate | None:
 
     Cached: a registry extract has only tens of thousands of distinct birth dates.
     """
-    parts = to_ascii_digits(text.strip()).split("/")
+    parts = ascii_digits_only(text.strip()).split("/")
     if len(parts) != 3 or len(parts[0]) != 4 or not all(
         p.isascii() and p.isdigit() and 1 <= len(p) <= 4 for p in parts
     ):

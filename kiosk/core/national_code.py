@@ -11,7 +11,6 @@ _DIGITS = {ord(c): str(i) for i, c in enumerate("۰۱۲۳۴۵۶۷۸۹")}
 _DIGITS.update({ord(c): str(i) for i, c in enumerate("٠١٢٣٤٥٦٧٨٩")})
 _SEPARATORS = " \t\u00a0\u200c\u200f\u200e\u2009\u202f-\u2010\u2011\u2012\u2013\u2014\u2212_"
 _TRANSLATION = {**_DIGITS, **{ord(c): None for c in _SEPARATORS}}
-_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _ASCII_DIGITS = frozenset("0123456789")
 
 
@@ -38,15 +37,25 @@ def to_ascii_digits(text: str) -> str:
     return text.translate(_TRANSLATION)
 
 
+def ascii_digits_only(text: str) -> str:
+    """Map Persian and Arabic-Indic digits to ASCII and leave every other character as it is."""
+    return text.translate(_DIGITS)
+
+
 def check_digit(first_nine: str) -> int:
     """The tenth digit that makes `first_nine` a valid code (used by the synthetic registry)."""
-    total = sum(int(d) * w for d, w in zip(first_nine, _WEIGHTS))
+    # Unrolled over the ASCII bytes: this runs once per row of a 62-million-row extract.
+    b = first_nine.encode("ascii")
+    total = (10 * b[0] + 9 * b[1] + 8 * b[2] + 7 * b[3] + 6 * b[4] + 5 * b[5] + 4 * b[6] + 3 * b[7] + 2 * b[8]
+             - 54 * 48)
     r = total % 11
     return r if r < 2 else 11 - r
 
 
 def parse_national_code(raw: str) -> str | InvalidCode:
     """Return the canonical ten ASCII digits, or the reason the input is not a valid code."""
+    if len(raw) == 10 and raw.isascii() and raw.isdigit():
+        return _validate_canonical(raw)
     text = raw.strip().translate(_TRANSLATION)
     if not text:
         return InvalidCode(CodeProblem.EMPTY)
@@ -63,7 +72,7 @@ def _validate_canonical(code: str) -> str | InvalidCode:
         return InvalidCode(CodeProblem.REPEATED_DIGIT)
     if code[3:9] == "000000":
         return InvalidCode(CodeProblem.ZERO_SERIAL)
-    if int(code[9]) != check_digit(code):
+    if ord(code[9]) - 48 != check_digit(code):
         return InvalidCode(CodeProblem.BAD_CHECKSUM)
     return code
 

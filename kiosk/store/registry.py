@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -38,13 +36,14 @@ class RegistryError(Exception):
     """The registry cannot be opened or a record does not decrypt: stop serving."""
 
 
-@dataclass(frozen=True, slots=True)
 class RegistryKeys:
     """The two keys derived from the registry key: one for the index, one for records."""
 
-    index: bytes
-    record: bytes
-    check: str
+    def __init__(self, index: bytes, record: bytes, check: str) -> None:
+        self.record = record
+        self.check = check
+        # Copying a keyed BLAKE2b state is cheaper than keying a new one for every code.
+        self._index_state = hashlib.blake2b(key=index, digest_size=INDEX_BYTES)
 
     @classmethod
     def derive(cls, registry_key: bytes) -> RegistryKeys:
@@ -56,17 +55,22 @@ class RegistryKeys:
 
     def index_of(self, code: str) -> bytes:
         """The keyed hash under which a canonical national code is stored."""
-        return hashlib.blake2b(code.encode("ascii"), key=self.index, digest_size=INDEX_BYTES).digest()
+        state = self._index_state.copy()
+        state.update(code.encode("ascii"))
+        return state.digest()
+
+
+def record_plaintext(first: str, last: str, father: str, born: str, gender: str, status: str) -> bytes:
+    """The compact plaintext of a record: fields joined by the unit separator, born as YYYYMMDD."""
+    return f"{first}\x1f{last}\x1f{father}\x1f{born}\x1f{gender}\x1f{status}".encode()
 
 
 def encode_record(record: VoterRecord) -> bytes:
-    """The compact plaintext of a record (fields joined by the unit separator)."""
+    """The plaintext of a VoterRecord (see record_plaintext)."""
     b = record.birth_date
-    return _SEP.join((
-        record.first_name, record.last_name, record.father_name,
-        f"{b.year:04d}{b.month:02d}{b.day:02d}",
-        GENDER_CODE[record.gender], STATUS_CODE[record.status],
-    )).encode()
+    return record_plaintext(record.first_name, record.last_name, record.father_name,
+                            f"{b.year:04d}{b.month:02d}{b.day:02d}",
+                            GENDER_CODE[record.gender], STATUS_CODE[record.status])
 
 
 def decode_record(plain: bytes) -> VoterRecord:
@@ -86,7 +90,7 @@ class RecordSealer:
     def seal(self, index: bytes, plain: bytes) -> bytes:
         """Nonce followed by ciphertext, bound to its index."""
         self._counter += 1
-        nonce = struct.pack(">4sQ", b"\0\0\0\0", self._counter)
+        nonce = self._counter.to_bytes(12, "big")
         return nonce + self._aead.encrypt(nonce, plain, index)
 
 
@@ -102,22 +106,31 @@ class RegistryWriter:
             self._db.execute(f"PRAGMA {pragma}")
         for statement in _SCHEMA:
             self._db.execute(statement)
-        self._db.execute("BEGIN")
         self._meta = {"format": FORMAT, "election": election_id, "key_check": keys.check}
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database, for bulk statements that stay inside SQLite (ATTACH + INSERT … SELECT)."""
+        return self._db
+
     def add(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
-        """Insert (index, sealed record) pairs."""
-        self._db.executemany("INSERT INTO voters (k, v) VALUES (?, ?)", rows)
+        """Insert (index, sealed record) pairs in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO voters (k, v) VALUES (?, ?)", rows)
 
     def remove(self, indexes: Iterable[bytes]) -> None:
         """Drop rows again (duplicates found after their first occurrence was written)."""
-        self._db.executemany("DELETE FROM voters WHERE k = ?", ((k,) for k in indexes))
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM voters WHERE k = ?", ((k,) for k in indexes))
 
     def close(self, voters: int) -> None:
-        """Write the metadata, commit, and make the file durable."""
+        """Write the metadata and close; the caller makes the folder durable."""
         self._meta["voters"] = str(voters)
-        self._db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(self._meta.items()))
-        self._db.execute("COMMIT")
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(self._meta.items()))
         self._db.execute("PRAGMA journal_mode=DELETE")
         self._db.close()
 

@@ -1,0 +1,109 @@
+"""`./dev demo`: the whole data path in a terminal, with the real commands a newcomer would type.
+
+Makes a synthetic extract, an election authority, one kiosk, the signed
+package, installs it, and checks people of every kind in and out. Everything
+lives under .dev/demo and is made anew on each run. (The touchscreen app
+arrives with its own issue; until then this is the demo.)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / ".dev" / "demo"
+BIN = Path(sys.executable).parent
+ELECTION = """\
+id = "demo-1405"
+name = "انتخابات نمایشی"
+date = "1405/03/01"
+min_age = 18
+constituency = "تهران"
+
+[[branches]]
+code = "1001"
+name = "دبستان فردوسی"
+"""
+
+
+def run(*args: str, check: bool = True) -> str:
+    """Show a command as a user would type it, run it, show what it printed."""
+    shown = [Path(a).name if i == 0 else a for i, a in enumerate(args)]
+    print(f"\n$ {shlex.join(shown)}", flush=True)
+    done = subprocess.run(args, cwd=DEMO, capture_output=True, text=True)
+    output = (done.stdout + done.stderr).rstrip()
+    if output:
+        print(output)
+    if check and done.returncode != 0:
+        raise SystemExit(f"demo step failed with exit code {done.returncode}")
+    return done.stdout
+
+
+def pick_people(voters_csv: Path) -> dict[str, str]:
+    """One code of each kind from the synthetic extract, judged by the real `kiosk check`."""
+    wanted = {"eligible", "underage", "deceased", "suspended"}
+    found: dict[str, str] = {}
+    with open(voters_csv, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            kind = {"deceased": "deceased", "suspended": "suspended"}.get(row["status"])
+            if kind is None:
+                year = int(row["birth_date"][:4].translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")))
+                kind = "underage" if year > 1390 else "eligible" if year < 1380 else ""
+            if kind in wanted and kind not in found:
+                found[kind] = row["national_code"]
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def main() -> None:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    DEMO.mkdir(parents=True)
+    (DEMO / "election.toml").write_text(ELECTION, encoding="utf-8")
+    authority, provision, kiosk = str(BIN / "kiosk-authority"), str(BIN / "kiosk-provision"), str(BIN / "kiosk")
+    print("The election authority makes a synthetic registry extract and its election root:")
+    run(authority, "synth", "--voters", "20000", "--seed", "7", "--election-date", "1405/03/01",
+        "--out", "voters.csv")
+    run(authority, "init", "--dir", "AUTH", "--election", "election.toml")
+    print("\nA technician initialises the kiosk; the authority enrolls it:")
+    run(provision, "init", "--state", "STATE")
+    run(authority, "enroll", "--dir", "AUTH", "--csr", "STATE/device.csr", "--role", "kiosk",
+        "--branch", "1001", "--out", "kiosk.crt")
+    print("\nThe authority builds and signs the election package; the technician installs it:")
+    run(authority, "package", "--dir", "AUTH", "--election", "election.toml", "--voters", "voters.csv",
+        "--out", "PKG")
+    run(provision, "install", "--state", "STATE", "--package", "PKG", "--cert", "kiosk.crt",
+        "--authority", "AUTH/authority.crt")
+    print("\nStaff check people (the codes come from the synthetic extract):")
+    people = pick_people(DEMO / "voters.csv")
+    for kind, code in people.items():
+        run(kiosk, "check", "--state", "STATE", code)
+    run(kiosk, "check", "--state", "STATE", "1234567890")
+    eligible = people["eligible"]
+    persian = eligible.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    print("\nAn eligible voter is checked in (typed in Persian digits), then cannot be checked in twice:")
+    out = run(kiosk, "checkin", "--state", "STATE", f"{persian[:3]}-{persian[3:9]}-{persian[9]}")
+    run(kiosk, "checkin", "--state", "STATE", eligible, check=False)
+    print("\nThe branch head undoes it with a reason (kept as its own ledger entry):")
+    seq = json.loads(out)["recorded"]["seq"]
+    run(kiosk, "undo", "--state", "STATE", "--seq", str(seq), "--reason", "wrong person")
+    run(kiosk, "checkin", "--state", "STATE", eligible)
+    print("\nThe ledger's chain and signatures are verified:")
+    run(kiosk, "ledger", "verify", "--state", "STATE")
+    print("\nA tampered package is refused before anything is installed:")
+    registry = DEMO / "PKG" / "registry.sqlite"
+    data = bytearray(registry.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    registry.write_bytes(bytes(data))
+    run(provision, "install", "--state", "STATE", "--package", "PKG", "--cert", "kiosk.crt",
+        "--authority", "AUTH/authority.crt", check=False)
+    print(f"\nEverything is under {DEMO}. Run ./dev demo again to start over.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Turning a registry extract into the sealed registry file, on every core.
+
+The CSV is cut into byte ranges at line ends (a field may not span lines); each range is checked and sealed
+by a worker process into a part table of its own, and SQLite merges the parts
+in key order at the end (in C, without the rows passing through Python again).
+Duplicate codes are found in that merge: the merged table is smaller than the
+parts only when a code appears twice, and only then are the parts grouped.
+"""
+from __future__ import annotations
+
+import csv
+import gc
+import multiprocessing
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.core.eligibility import ElectionRules, Verdict
+from kiosk.store.registry import RecordSealer, RegistryKeys, RegistryWriter
+from provisioning.voters_csv import RowChecker, RowProblem, Rejected, check_header
+
+CHUNK_BYTES = 8 << 20
+CATEGORIES = (Verdict.ELIGIBLE, Verdict.UNDERAGE, Verdict.DECEASED, Verdict.SUSPENDED)
+_CATEGORY_OF = {v: i for i, v in enumerate(CATEGORIES)}
+_PART_SCHEMA = "CREATE TABLE IF NOT EXISTS part (k BLOB NOT NULL, line INTEGER NOT NULL, cat INTEGER NOT NULL, v BLOB NOT NULL)"
+
+
+class ExtractRefused(Exception):
+    """The extract as a whole cannot be read (header, encoding of the CSV structure)."""
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """What one byte range produced, besides its rows in the part table."""
+
+    counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    rejects: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RegistryBuild:
+    """Counts per category of the rows that made it into the registry, and every rejected line."""
+
+    counts: list[int]
+    rejects: list[Rejected]
+
+
+def plan_chunks(path: Path) -> tuple[list[tuple[int, int, int]], int]:
+    """Byte ranges (start, end, first line number) after the header, and the header's end."""
+    with open(path, "rb") as f:
+        header = f.readline()
+        chunks: list[tuple[int, int, int]] = []
+        start, line = len(header), 2
+        size = os.fstat(f.fileno()).st_size
+        while start < size:
+            f.seek(min(start + CHUNK_BYTES, size))
+            f.readline()
+            end = min(f.tell(), size)
+            f.seek(start)
+            chunks.append((start, end, line))
+            line += f.read(end - start).count(b"\n")
+            start = end
+    return chunks, len(header)
+
+
+def split_line(line: str) -> list[str] | None:
+    """The fields of one physical line; None for broken quoting.
+
+    Most lines have no quotes and split on commas; a quoted line goes through
+    the csv module. A field may not span lines: a registry name never holds a
+    line break, and such a row is rejected with its line number.
+    """
+    if line.endswith("\r"):
+        line = line[:-1]
+    if '"' not in line:
+        return line.split(",")
+    try:
+        return next(csv.reader([line], strict=True))
+    except (csv.Error, StopIteration):
+        return None
+
+
+def read_header(path: Path) -> None:
+    """Refuse an extract whose header is not the documented one."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+            header = next(csv.reader(f), [])
+    except OSError as exc:
+        raise ExtractRefused(f"voter extract cannot be read: {path}") from exc
+    except csv.Error as exc:
+        raise ExtractRefused("voter extract line 1: unreadable CSV") from exc
+    if not check_header(header):
+        raise ExtractRefused("voter extract header must be: national_code,first_name,last_name,"
+                             "father_name,birth_date,gender,status")
+
+
+class _Worker:
+    """Per-process state: the keys, the rules, and this process's part table."""
+
+    def __init__(self, source: Path, parts_dir: Path, registry_key: bytes, rules: ElectionRules) -> None:
+        self.source = source
+        self.keys = RegistryKeys.derive(registry_key)
+        self.checker = RowChecker(rules)
+        self.db = sqlite3.connect(parts_dir / f"part-{os.getpid()}.sqlite", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute(_PART_SCHEMA)
+
+    def run(self, index: int, start: int, end: int, first_line: int) -> ChunkResult:
+        """Check and seal the rows of one byte range into this process's part table."""
+        with open(self.source, "rb") as f:
+            f.seek(start)
+            lines = f.read(end - start).decode("utf-8", errors="surrogateescape").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        result = ChunkResult()
+        sealer = RecordSealer(self.keys, start=index << 32)
+        index_of, seal, check = self.keys.index_of, sealer.seal, self.checker.check
+        rows: list[tuple[bytes, int, int, bytes]] = []
+        counts, rejects = result.counts, result.rejects
+        # Millions of small objects and no cycles: the cyclic collector only costs time here.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for line_no, line in enumerate(lines, start=first_line):
+                fields = split_line(line)
+                checked = check(fields) if fields is not None else RowProblem.BAD_CSV
+                if isinstance(checked, RowProblem):
+                    rejects.append(Rejected(line_no, checked))
+                    continue
+                code, verdict, plain = checked
+                cat = _CATEGORY_OF[verdict]
+                counts[cat] += 1
+                key = index_of(code)
+                rows.append((key, line_no, cat, seal(key, plain)))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT INTO part VALUES (?, ?, ?, ?)", rows)
+        self.db.execute("COMMIT")
+        return result
+
+    def close(self) -> None:
+        self.db.close()
+
+
+_worker: _Worker | None = None
+
+
+def _init_worker(source: Path, parts_dir: Path, registry_key: bytes, rules: ElectionRules) -> None:
+    global _worker
+    _worker = _Worker(source, parts_dir, registry_key, rules)
+
+
+def _run_chunk(task: tuple[int, int, int, int]) -> ChunkResult:
+    assert _worker is not None
+    return _worker.run(*task)
+
+
+def build_registry(source: Path, out: Path, registry_key: bytes, election_id: str, rules: ElectionRules,
+                   workers: int | None = None) -> RegistryBuild:
+    """Check and seal every row of `source` into a new registry at `out`."""
+    read_header(source)
+    chunks, _ = plan_chunks(source)
+    parts_dir = out.parent / f".{out.name}.parts"
+    parts_dir.mkdir()
+    tasks = [(i, s, e, line) for i, (s, e, line) in enumerate(chunks)]
+    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    if workers <= 1:
+        worker = _Worker(source, parts_dir, registry_key, rules)
+        try:
+            results = [worker.run(*t) for t in tasks]
+        finally:
+            worker.close()
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers, _init_worker, (source, parts_dir, registry_key, rules)) as pool:
+            results = pool.map(_run_chunk, tasks, chunksize=1)
+            pool.close()
+            pool.join()
+    counts = [sum(r.counts[i] for r in results) for i in range(4)]
+    rejects = [rej for r in results for rej in r.rejects]
+    _merge(parts_dir, out, registry_key, election_id, counts, rejects)
+    rejects.sort(key=lambda r: r.line)
+    return RegistryBuild(counts, rejects)
+
+
+def _merge(parts_dir: Path, out: Path, registry_key: bytes, election_id: str,
+           counts: list[int], rejects: list[Rejected]) -> None:
+    keys = RegistryKeys.derive(registry_key)
+    writer = RegistryWriter(out, keys, election_id)
+    db = writer.connection
+    parts = sorted(parts_dir.glob("part-*.sqlite"))
+    for i, part in enumerate(parts):
+        db.execute(f"ATTACH DATABASE ? AS p{i}", (str(part),))
+    union = " UNION ALL ".join(f"SELECT k, line, cat, v FROM p{i}.part" for i in range(len(parts))) or \
+        "SELECT NULL, NULL, NULL, NULL WHERE 0"
+    db.execute(f"INSERT OR IGNORE INTO voters (k, v) SELECT k, v FROM ({union}) ORDER BY k, line")
+    merged = db.execute("SELECT count(*) FROM voters").fetchone()[0]
+    if merged != sum(counts):
+        # Some code appears twice: reject every row that carries it, the first one too.
+        dupes = db.execute(f"SELECT k, line, cat FROM ({union}) WHERE k IN "
+                           f"(SELECT k FROM ({union}) GROUP BY k HAVING count(*) > 1)").fetchall()
+        for _, line, cat in dupes:
+            rejects.append(Rejected(line, RowProblem.DUPLICATE_CODE))
+            counts[cat] -= 1
+        writer.remove({k for k, _, _ in dupes})
+    for i in range(len(parts)):
+        db.execute(f"DETACH DATABASE p{i}")
+    writer.close(sum(counts))
+    for part in parts:
+        part.unlink()
+    parts_dir.rmdir()

@@ -1,0 +1,1 @@
+"""Benchmarks run by `./dev bench`; each figure is one JSON line: {"name", "value", "unit", "target"}."""

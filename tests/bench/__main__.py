@@ -1,0 +1,222 @@
+"""`./dev bench [--nation]`: the data-path figures of DESIGN.md, on synthetic extracts.
+
+Province: 1,500,000 voters through the real CLI path (synth → package → install),
+then lookups, check-ins, and the TinyDB baseline on 200,000 of the same voters.
+Nation (--nation): the lookup figures at 62,000,000 voters (long: tens of minutes,
+~25 GB of disk under .dev/bench).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kiosk.core.jalali import parse_jalali
+from kiosk.desk import CheckedIn, Desk
+from kiosk.state import Installed
+from provisioning.authority import Authority, load_election_toml
+from provisioning.device import init_device, install
+from provisioning.package import build_package
+from provisioning.synth import write_extract
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".dev" / "bench"
+ELECTION_DAY = "1405/03/01"
+ELECTION = """\
+id = "bench-1405"
+name = "انتخابات آزمایشی"
+date = "{day}"
+min_age = 18
+constituency = "تهران"
+
+[[branches]]
+code = "1001"
+name = "شعبه یک"
+"""
+
+
+def emit(name: str, value: float, unit: str, target: str = "") -> None:
+    """One figure, one JSON line, flushed so long runs show progress."""
+    record: dict[str, object] = {"name": name, "value": round(value, 3), "unit": unit}
+    if target:
+        record["target"] = target
+    print(json.dumps(record), flush=True)
+
+
+def extract(voters: int, seed: int) -> Path:
+    """A synthetic extract, made once per size and seed and kept under .dev/bench."""
+    path = WORK / f"voters-{voters}-{seed}.csv"
+    if not path.exists():
+        day = parse_jalali(ELECTION_DAY)
+        assert day is not None
+        started = time.perf_counter()
+        write_extract(path, voters, seed, day)
+        emit(f"synth_{voters}_rate", voters / (time.perf_counter() - started), "voters/s")
+    return path
+
+
+def provision(voters_csv: Path, label: str) -> tuple[Installed, float]:
+    """Authority, one kiosk, the package and its install; returns the device and the build rate."""
+    base = WORK / label
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    (base / "election.toml").write_text(ELECTION.format(day=ELECTION_DAY), encoding="utf-8")
+    config = load_election_toml(base / "election.toml")
+    authority = Authority.init(base / "AUTH", config)
+    csr = init_device(base / "STATE")
+    from cryptography.hazmat.primitives import serialization
+    from kiosk.trust.certs import Role, cert_pem
+    cert = authority.enroll(csr.public_bytes(serialization.Encoding.PEM), Role.KIOSK, ("1001",))
+    (base / "kiosk.crt").write_bytes(cert_pem(cert))
+    started = time.perf_counter()
+    result = build_package(authority, config, base, voters_csv, base / "PKG")
+    elapsed = time.perf_counter() - started
+    assert result.package is not None, result.figures
+    started = time.perf_counter()
+    installed = install(base / "STATE", base / "PKG", base / "kiosk.crt", base / "AUTH" / "authority.crt")
+    emit(f"{label}_install", time.perf_counter() - started, "s")
+    shutil.rmtree(base / "PKG")  # the installed copy is what is served; keep the disk use down
+    return installed, result.figures.voters / elapsed
+
+
+def sample_codes(voters_csv: Path, count: int, seed: int) -> list[str]:
+    """Codes spread over the extract (read by seeking, so a 6 GB file costs little)."""
+    rng = random.Random(seed)
+    size = voters_csv.stat().st_size
+    codes = []
+    with open(voters_csv, "rb") as f:
+        while len(codes) < count:
+            f.seek(rng.randrange(64, size - 200))
+            f.readline()
+            line = f.readline().decode("utf-8", "replace")
+            if line[:1].isdigit():
+                codes.append(line.split(",", 1)[0])
+    return codes
+
+
+_PROBE = """
+import json, resource, sys, time
+from pathlib import Path
+from kiosk.state import Installed
+from kiosk.store.registry import Registry
+state, codes = Path(sys.argv[1]), sys.argv[2].split(",")
+t0 = time.perf_counter()
+installed = Installed.open(state)
+registry = installed.open_registry()
+first = registry.lookup(codes[0])
+open_ms = (time.perf_counter() - t0) * 1000
+assert first is not None
+times = []
+for c in codes * 3:
+    t = time.perf_counter_ns()
+    registry.lookup(c)
+    times.append(time.perf_counter_ns() - t)
+warm = sorted(times[len(codes):])
+print(json.dumps({"open_ms": open_ms, "p50_us": warm[len(warm) // 2] / 1000,
+                  "p99_us": warm[int(len(warm) * 0.99)] / 1000,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def lookup_figures(installed: Installed, codes: list[str], label: str) -> float:
+    """Open-to-first-answer, warm p50/p99 and peak RSS, in a fresh process that only serves lookups."""
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(installed.state), ",".join(codes)],
+                         check=True, capture_output=True, text=True).stdout
+    figures = json.loads(out)
+    emit(f"{label}_open_to_first_answer", figures["open_ms"], "ms", "<= 100")
+    emit(f"{label}_lookup_warm_p50", figures["p50_us"], "us")
+    emit(f"{label}_lookup_warm_p99", figures["p99_us"], "us", "<= 1000")
+    emit(f"{label}_lookup_process_peak_rss", figures["rss_mb"], "MB", "<= 150")
+    return float(figures["p50_us"])
+
+
+def check_in_figures(installed: Installed, codes: list[str], label: str) -> None:
+    """Durable check-ins through the desk (lookup + ledger append + fsync'd commit)."""
+    registry, ledger = installed.open_registry(), installed.open_ledger()
+    desk = Desk(registry, ledger, installed.config.rules)
+    times = []
+    for c in codes:
+        t = time.perf_counter_ns()
+        result = desk.check_in(c)
+        elapsed = time.perf_counter_ns() - t
+        if isinstance(result, CheckedIn):
+            times.append(elapsed)
+    ledger.close()
+    registry.close()
+    times.sort()
+    emit(f"{label}_checkin_durable_p50", times[len(times) // 2] / 1e6, "ms")
+    emit(f"{label}_checkin_durable_p99", times[int(len(times) * 0.99)] / 1e6, "ms", "<= 5")
+    emit(f"{label}_checkins_measured", len(times), "count")
+
+
+def tinydb_baseline(voters_csv: Path, installed: Installed, codes: list[str]) -> None:
+    """The same 200,000 voters in a plain TinyDB table: the baseline DESIGN.md compares against."""
+    from tinydb import Query
+    from kiosk.store.documents import open_documents
+    import csv
+    path = WORK / "tinydb-200k.json"
+    path.unlink(missing_ok=True)
+    with open(voters_csv, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        docs = [dict(row) for row in reader]
+    started = time.perf_counter()
+    with open_documents(path) as db:
+        db.insert_multiple(docs)
+    emit("tinydb_200k_bulk_load", time.perf_counter() - started, "s")
+    with open_documents(path) as db:
+        voter = Query()
+        times = []
+        for c in codes[:10]:
+            t = time.perf_counter()
+            assert db.search(voter.national_code == c)
+            times.append(time.perf_counter() - t)
+    times.sort()
+    tiny_us = times[len(times) // 2] * 1e6
+    emit("tinydb_200k_lookup_p50", tiny_us, "us")
+    sqlite_us = lookup_figures(installed, codes, "registry_200k")
+    emit("tinydb_over_registry_lookup_ratio", tiny_us / sqlite_us, "x")
+    path.unlink()
+
+
+def province() -> None:
+    """The province-scale figures and the TinyDB baseline."""
+    voters_csv = extract(1_500_000, 1405)
+    installed, rate = provision(voters_csv, "province")
+    emit("package_build_rate_1500k", rate, "voters/s", ">= 150000")
+    codes = sample_codes(voters_csv, 20_000, 1)
+    lookup_figures(installed, codes, "province_1500k")
+    check_in_figures(installed, codes[:3000], "province_1500k")
+    small_csv = extract(200_000, 1405)
+    small, _ = provision(small_csv, "baseline_200k")
+    tinydb_baseline(small_csv, small, sample_codes(small_csv, 2_000, 2))
+
+
+def nation() -> None:
+    """Lookup figures at 62 million voters."""
+    voters_csv = extract(62_000_000, 1405)
+    installed, rate = provision(voters_csv, "nation")
+    emit("package_build_rate_62m", rate, "voters/s", ">= 150000")
+    lookup_figures(installed, sample_codes(voters_csv, 20_000, 3), "nation_62m")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="./dev bench")
+    parser.add_argument("--nation", action="store_true", help="also measure at 62,000,000 voters")
+    parser.add_argument("--only-nation", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    emit("cpu_count", os.cpu_count() or 0, "cores")
+    if not args.only_nation:
+        province()
+    if args.nation or args.only_nation:
+        nation()
+
+
+if __name__ == "__main__":
+    main()
