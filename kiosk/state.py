@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
 from kiosk.store.ledger import Ledger
-from kiosk.store.registry import Registry
+from kiosk.store.registry import Registry, RegistryKeys
 from kiosk.trust import certs
 
 KEYS = "keys"
@@ -96,7 +96,8 @@ class Installed:
 
     def open_ledger(self) -> Ledger:
         """This device's ledger for this election."""
-        return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state))
+        return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state),
+                      RegistryKeys.derive(self.registry_key).index_check)
 
     def device_public_key(self) -> ed25519.Ed25519PublicKey:
         """The key that signed this device's ledger, as the authority certified it."""

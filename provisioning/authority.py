@@ -23,6 +23,7 @@ KEY = "authority.key"
 CERT = "authority.crt"
 ELECTION = "election.json"
 ROSTER = "roster.json"
+INDEX_SECRET = "index.key"
 
 
 class AuthorityRefused(Exception):
@@ -79,8 +80,19 @@ class Authority:
                                 serialization.NoEncryption())
         write_atomic(folder / ELECTION, json.dumps(config.to_mapping(), ensure_ascii=False, indent=1).encode())
         write_atomic(folder / CERT, certs.cert_pem(cert))
+        write_atomic(folder / INDEX_SECRET, os.urandom(32), mode=0o600)
         write_atomic(folder / KEY, pem, mode=0o600)
         return cls(folder)
+
+    def index_secret(self) -> bytes:
+        """The election's index secret: the same for every build, so ledgers survive a rebuild."""
+        try:
+            secret = (self.folder / INDEX_SECRET).read_bytes()
+        except OSError as exc:
+            raise AuthorityRefused("authority folder has no index secret") from exc
+        if len(secret) != 32:
+            raise AuthorityRefused("authority index secret is damaged")
+        return secret
 
     def enroll(self, csr_pem: bytes, role: certs.Role, branches: tuple[str, ...]) -> x509.Certificate:
         """Issue a device certificate and record the device in the roster."""

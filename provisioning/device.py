@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from kiosk.core.election import ConfigRefused, config_from_mapping
 from kiosk.state import (CURRENT, DEVICE_CERT, KEYS, LEDGER, PACKAGES, REGISTRY_KEY, REQUEST, SIGNING_KEY,
                          UNWRAP_KEY, Installed, StateRefused, load_signing_key, load_unwrap_key)
 from kiosk.store.atomic import fsync_dir, write_atomic
-from kiosk.store.registry import Registry, RegistryError
+from kiosk.store.ledger import ledger_identity
+from kiosk.store.registry import Registry, RegistryError, RegistryKeys
 from kiosk.trust import certs, envelope, manifest
 
 _CHUNK = 1 << 20
@@ -71,8 +71,11 @@ def install(state: Path, package: Path, cert_path: Path, authority_cert_path: Pa
     signed = _verified_manifest(package, authority, election["election"])
     claims = _check_device_cert(_read(cert_path, "device certificate"), authority, signing, unwrap)
     registry_key = _open_envelope(package, authority, claims, unwrap)
-    _refuse_other_election(state, election["election"])
-    return _stage_and_swap(state, package, signed, cert_path, registry_key)
+    ledger_fits = _ledger_fits(state, election["election"], RegistryKeys.derive(registry_key).index_check)
+    installed = _stage_and_swap(state, package, signed, cert_path, registry_key)
+    if not ledger_fits:
+        _remove_empty_ledger(state)
+    return installed
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -142,27 +145,39 @@ def _open_envelope(package: Path, authority: x509.Certificate, claims: certs.Dev
         raise InstallRefused(str(exc)) from exc
 
 
-def _refuse_other_election(state: Path, election_id: str) -> None:
-    """A ledger of another election must be exported and wiped before a new election is installed."""
-    ledger = state / LEDGER
-    if not ledger.exists():
-        return
-    db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
-    try:
-        row = db.execute("SELECT value FROM meta WHERE name='election'").fetchone()
-        count = db.execute("SELECT count(*) FROM events").fetchone()[0]
-    except sqlite3.DatabaseError:
-        row, count = None, 0
-    finally:
-        db.close()
-    if row and row[0] != election_id and count:
-        raise InstallRefused(f"device holds {count} ledger entries of election {row[0]}; export and wipe first")
+def _ledger_fits(state: Path, election_id: str, index_check: str) -> bool:
+    """Whether the device's ledger belongs with this package; refuses when it holds entries that don't.
+
+    False means an empty ledger of another election or index: harmless, and
+    removed once the new package is in place.
+    """
+    found = ledger_identity(state / LEDGER)
+    if found is None:
+        return True
+    meta, count = found
+    fits = meta.get("election") == election_id and meta.get("index_check", index_check) == index_check
+    if fits or count == 0:
+        return fits
+    if meta.get("election") != election_id:
+        raise InstallRefused(f"device holds {count} ledger entries of election {meta.get('election')}; "
+                             "export and wipe first")
+    raise InstallRefused(f"device holds {count} ledger entries kept under another registry index of this "
+                         "election; this package would lose them")
 
 
-def _copy_hashed(src: Path, dst: Path) -> manifest.FileEntry:
-    """Copy a file, fsync it, and return the hash of what was read (one pass over the data)."""
+def _remove_empty_ledger(state: Path) -> None:
+    for path in state.glob(f"{LEDGER}*"):
+        path.unlink()
+
+
+def _copy_hashed(src: Path, dst: Path) -> manifest.FileEntry | None:
+    """Copy a file, fsync it, and return the hash of what was read (one pass); None if unreadable."""
     digest, size = hashlib.sha256(), 0
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
+    try:
+        fin = open(src, "rb")
+    except OSError:
+        return None
+    with fin, open(dst, "wb") as fout:
         while chunk := fin.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -175,15 +190,21 @@ def _copy_hashed(src: Path, dst: Path) -> manifest.FileEntry:
 def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_path: Path,
                     registry_key: bytes) -> Installed:
     packages = state / PACKAGES
+    made_packages = not packages.exists()
     packages.mkdir(mode=0o700, exist_ok=True)
-    package_id = hashlib.sha256(signed.to_bytes()).hexdigest()[:16]
+    # A fresh folder name per install, so re-installing the same package never
+    # touches the folder `current` points at until the symlink has moved.
+    package_id = f"{hashlib.sha256(signed.to_bytes()).hexdigest()[:16]}-{os.urandom(4).hex()}"
     staging = Path(tempfile.mkdtemp(prefix=".install-", dir=packages))
     try:
         for name, expected in sorted(signed.files.items()):
             if name.startswith("envelopes/"):
                 continue
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            if _copy_hashed(package / name, staging / name) != expected:
+            copied = _copy_hashed(package / name, staging / name)
+            if copied is None:
+                raise InstallRefused(f"package file missing: {name}")
+            if copied != expected:
                 raise InstallRefused(f"package file altered or truncated: {name}")
         for name in (manifest.MANIFEST, manifest.SIGNATURE):
             shutil.copyfile(package / name, staging / name)
@@ -194,13 +215,12 @@ def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_
             "package": package_id, "installed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }).encode())
         fsync_dir(staging)
-        final = packages / package_id
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(staging, final)
+        os.rename(staging, packages / package_id)
         _swap_current(state, Path(PACKAGES) / package_id)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if made_packages:
+            shutil.rmtree(packages, ignore_errors=True)
         raise
     _remove_other_packages(packages, package_id)
     return Installed.open(state)

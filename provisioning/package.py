@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kiosk.core.election import ElectionConfig
 from kiosk.store.atomic import fsync_dir, write_atomic
+from kiosk.store.registry import new_registry_key
 from kiosk.trust import certs, envelope, manifest
 from provisioning.authority import Authority, AuthorityRefused
 from provisioning.registry_build import ExtractRefused, build_registry
@@ -71,7 +72,7 @@ def build_package(authority: Authority, config: ElectionConfig, config_dir: Path
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        registry_key = os.urandom(32)
+        registry_key = new_registry_key(authority.index_secret())
         try:
             built = build_registry(voters_csv, staging / REGISTRY, registry_key, config.id, config.rules, workers)
         except ExtractRefused as exc:

@@ -18,12 +18,16 @@ from pathlib import Path
 
 from kiosk.core.eligibility import ElectionRules, Verdict
 from kiosk.store.registry import RecordSealer, RegistryKeys, RegistryWriter
-from provisioning.voters_csv import RowChecker, RowProblem, Rejected, check_header
+from kiosk.core.national_code import parse_national_code
+from provisioning.voters_csv import RowChecker, RowProblem, Rejected, check_header, split_line
 
 CHUNK_BYTES = 8 << 20
 CATEGORIES = (Verdict.ELIGIBLE, Verdict.UNDERAGE, Verdict.DECEASED, Verdict.SUSPENDED)
 _CATEGORY_OF = {v: i for i, v in enumerate(CATEGORIES)}
-_PART_SCHEMA = "CREATE TABLE IF NOT EXISTS part (k BLOB NOT NULL, line INTEGER NOT NULL, cat INTEGER NOT NULL, v BLOB NOT NULL)"
+_PART_SCHEMA = """
+CREATE TABLE IF NOT EXISTS part (k BLOB NOT NULL, line INTEGER NOT NULL, cat INTEGER NOT NULL, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS spoiled (k BLOB NOT NULL, line INTEGER NOT NULL);
+"""
 
 
 class ExtractRefused(Exception):
@@ -64,23 +68,6 @@ def plan_chunks(path: Path) -> tuple[list[tuple[int, int, int]], int]:
     return chunks, len(header)
 
 
-def split_line(line: str) -> list[str] | None:
-    """The fields of one physical line; None for broken quoting.
-
-    Most lines have no quotes and split on commas; a quoted line goes through
-    the csv module. A field may not span lines: a registry name never holds a
-    line break, and such a row is rejected with its line number.
-    """
-    if line.endswith("\r"):
-        line = line[:-1]
-    if '"' not in line:
-        return line.split(",")
-    try:
-        return next(csv.reader([line], strict=True))
-    except (csv.Error, StopIteration):
-        return None
-
-
 def read_header(path: Path) -> None:
     """Refuse an extract whose header is not the documented one."""
     try:
@@ -105,7 +92,7 @@ class _Worker:
         self.db = sqlite3.connect(parts_dir / f"part-{os.getpid()}.sqlite", isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute(_PART_SCHEMA)
+        self.db.executescript(_PART_SCHEMA)
 
     def run(self, index: int, start: int, end: int, first_line: int) -> ChunkResult:
         """Check and seal the rows of one byte range into this process's part table."""
@@ -116,18 +103,23 @@ class _Worker:
             lines.pop()
         result = ChunkResult()
         sealer = RecordSealer(self.keys, start=index << 32)
-        index_of, seal, check = self.keys.index_of, sealer.seal, self.checker.check
+        index_of, seal, check = self.keys.index_of, sealer.seal, self.checker.check_line
         rows: list[tuple[bytes, int, int, bytes]] = []
+        # Keys of valid codes on rejected rows: a good row with the same code is a duplicate too.
+        spoiled: list[tuple[bytes, int]] = []
         counts, rejects = result.counts, result.rejects
         # Millions of small objects and no cycles: the cyclic collector only costs time here.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
             for line_no, line in enumerate(lines, start=first_line):
-                fields = split_line(line)
-                checked = check(fields) if fields is not None else RowProblem.BAD_CSV
+                checked = check(line)
                 if isinstance(checked, RowProblem):
                     rejects.append(Rejected(line_no, checked))
+                    fields = split_line(line)
+                    code = parse_national_code(fields[0]) if fields else None
+                    if isinstance(code, str):
+                        spoiled.append((index_of(code), line_no))
                     continue
                 code, verdict, plain = checked
                 cat = _CATEGORY_OF[verdict]
@@ -139,6 +131,7 @@ class _Worker:
                 gc.enable()
         self.db.execute("BEGIN")
         self.db.executemany("INSERT INTO part VALUES (?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT INTO spoiled VALUES (?, ?)", spoiled)
         self.db.execute("COMMIT")
         return result
 
@@ -197,12 +190,17 @@ def _merge(parts_dir: Path, out: Path, registry_key: bytes, election_id: str,
         db.execute(f"ATTACH DATABASE ? AS p{i}", (str(part),))
     union = " UNION ALL ".join(f"SELECT k, line, cat, v FROM p{i}.part" for i in range(len(parts))) or \
         "SELECT NULL, NULL, NULL, NULL WHERE 0"
+    spoiled = " UNION ALL ".join(f"SELECT k FROM p{i}.spoiled" for i in range(len(parts))) or \
+        "SELECT NULL WHERE 0"
     db.execute(f"INSERT OR IGNORE INTO voters (k, v) SELECT k, v FROM ({union}) ORDER BY k, line")
     merged = db.execute("SELECT count(*) FROM voters").fetchone()[0]
-    if merged != sum(counts):
-        # Some code appears twice: reject every row that carries it, the first one too.
+    any_spoiled = db.execute(f"SELECT EXISTS ({spoiled})").fetchone()[0]
+    if merged != sum(counts) or any_spoiled:
+        # A code appears twice: reject every row that carries it, the first one too,
+        # and a good row whose code also stands on a rejected row.
         dupes = db.execute(f"SELECT k, line, cat FROM ({union}) WHERE k IN "
-                           f"(SELECT k FROM ({union}) GROUP BY k HAVING count(*) > 1)").fetchall()
+                           f"(SELECT k FROM ({union}) GROUP BY k HAVING count(*) > 1 "
+                           f"UNION SELECT k FROM ({spoiled}))").fetchall()
         for _, line, cat in dupes:
             rejects.append(Rejected(line, RowProblem.DUPLICATE_CODE))
             counts[cat] -= 1

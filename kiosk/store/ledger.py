@@ -41,6 +41,21 @@ class Kind(Enum):
     UNDO = "undo"
 
 
+def ledger_identity(path: Path) -> tuple[dict[str, str], int] | None:
+    """(meta, number of events) of a ledger file without opening it for writing; None if absent or unreadable."""
+    if not path.exists():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        meta = dict(db.execute("SELECT name, value FROM meta"))
+        count = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+    return meta, count
+
+
 class LedgerCorrupt(Exception):
     """The ledger's chain or signatures do not hold: something was removed or changed."""
 
@@ -117,7 +132,7 @@ class Ledger:
     """One device's ledger file, opened for appending its own events."""
 
     def __init__(self, path: Path, election_id: str, device_id: str,
-                 signing_key: ed25519.Ed25519PrivateKey) -> None:
+                 signing_key: ed25519.Ed25519PrivateKey, index_check: str) -> None:
         self.device_id = device_id
         self._election = election_id
         self._key = signing_key
@@ -125,11 +140,13 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('election', ?)", (election_id,))
-        stored = self._db.execute("SELECT value FROM meta WHERE name='election'").fetchone()[0]
-        if stored != election_id:
-            self._db.close()
-            raise LedgerCorrupt("this ledger belongs to another election")
+        # The voter keys in here are only meaningful under one election's index key.
+        for name, value, refusal in (("election", election_id, "this ledger belongs to another election"),
+                                     ("index_check", index_check, "this ledger was kept under another registry index")):
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (name, value))
+            if self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0] != value:
+                self._db.close()
+                raise LedgerCorrupt(refusal)
         last = self._db.execute("SELECT max(hlc) FROM events").fetchone()[0] or 0
         self._clock = HybridClock(_wall_millis, last)
 

@@ -7,6 +7,7 @@ associated data, so a record moved to another key or altered fails to open.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,22 +37,40 @@ class RegistryError(Exception):
     """The registry cannot be opened or a record does not decrypt: stop serving."""
 
 
-class RegistryKeys:
-    """The two keys derived from the registry key: one for the index, one for records."""
+REGISTRY_KEY_BYTES = 64
 
-    def __init__(self, index: bytes, record: bytes, check: str) -> None:
+
+def new_registry_key(index_secret: bytes) -> bytes:
+    """A registry key for one build: the election's index secret and a fresh record secret.
+
+    The index secret stays the same for every build of one election, so the
+    keyed hashes in ledgers (and on other kiosks) still match after a rebuild;
+    the record secret is new, so the counter nonces of a new build never repeat
+    under an old key.
+    """
+    if len(index_secret) != 32:
+        raise RegistryError("index secret must be 32 bytes")
+    return index_secret + os.urandom(32)
+
+
+class RegistryKeys:
+    """Keys derived from the registry key: the index key (per election) and the record key (per build)."""
+
+    def __init__(self, index: bytes, record: bytes, check: str, index_check: str) -> None:
         self.record = record
         self.check = check
+        self.index_check = index_check
         # Copying a keyed BLAKE2b state is cheaper than keying a new one for every code.
         self._index_state = hashlib.blake2b(key=index, digest_size=INDEX_BYTES)
 
     @classmethod
     def derive(cls, registry_key: bytes) -> RegistryKeys:
-        """Derive both keys and a key-check value from the 32-byte registry key."""
-        if len(registry_key) != 32:
-            raise RegistryError("registry key must be 32 bytes")
-        okm = HKDF(hashes.SHA256(), 96, salt=None, info=b"kiosk registry v1").derive(registry_key)
-        return cls(okm[:32], okm[32:64], okm[64:].hex())
+        """Derive the keys and their check values from the 64-byte registry key."""
+        if len(registry_key) != REGISTRY_KEY_BYTES:
+            raise RegistryError("registry key must be 64 bytes")
+        index = HKDF(hashes.SHA256(), 64, salt=None, info=b"kiosk registry index v1").derive(registry_key[:32])
+        record = HKDF(hashes.SHA256(), 64, salt=None, info=b"kiosk registry record v1").derive(registry_key[32:])
+        return cls(index[:32], record[:32], (index[32:48] + record[32:48]).hex(), index[32:].hex())
 
     def index_of(self, code: str) -> bytes:
         """The keyed hash under which a canonical national code is stored."""
@@ -106,7 +125,8 @@ class RegistryWriter:
             self._db.execute(f"PRAGMA {pragma}")
         for statement in _SCHEMA:
             self._db.execute(statement)
-        self._meta = {"format": FORMAT, "election": election_id, "key_check": keys.check}
+        self._meta = {"format": FORMAT, "election": election_id, "key_check": keys.check,
+                      "index_check": keys.index_check}
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -151,6 +171,7 @@ class Registry:
         if meta.get("key_check") != self._keys.check:
             raise RegistryError("registry key does not match this registry")
         self.election_id = meta["election"]
+        self.index_check = self._keys.index_check
         self.voters = int(meta["voters"])
         self._aead = AESGCM(self._keys.record)
 

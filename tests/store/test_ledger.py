@@ -12,7 +12,8 @@ from helpers import PEOPLE, World
 from kiosk.cli import main as kiosk_main
 from kiosk.core.eligibility import Verdict
 from kiosk.desk import CheckedIn, Desk, Outcome
-from kiosk.state import LEDGER, Installed
+from kiosk.state import LEDGER, Installed, load_signing_key
+from kiosk.store.registry import RegistryKeys
 from kiosk.store.ledger import AlreadyCheckedIn, Ledger, LedgerCorrupt, Recorded, UndoRefused, verify_chain
 
 
@@ -134,12 +135,18 @@ def test_a_rehashed_forgery_is_caught_by_the_signature(world: World) -> None:
         _verify(installed)
 
 
-def test_ledger_of_another_election_is_refused(world: World) -> None:
+@pytest.mark.parametrize("election, index_check, refusal", [
+    ("other-election", None, "another election"),
+    (None, "00" * 32, "another registry index"),
+])
+def test_ledger_of_another_election_or_index_is_refused(world: World, election: str | None,
+                                                         index_check: str | None, refusal: str) -> None:
     installed = world.installed()
     installed.open_ledger().close()
-    with pytest.raises(LedgerCorrupt, match="another election"):
-        Ledger(installed.state / LEDGER, "other-election", installed.claims.device_id,
-               __import__("kiosk.state", fromlist=["x"]).load_signing_key(installed.state))
+    with pytest.raises(LedgerCorrupt, match=refusal):
+        Ledger(installed.state / LEDGER, election or installed.config.id, installed.claims.device_id,
+               load_signing_key(installed.state),
+               index_check or RegistryKeys.derive(installed.registry_key).index_check)
 
 
 _RACER = """

@@ -26,7 +26,7 @@ def test_lookup_returns_the_person_or_none(world: World) -> None:
 def test_wrong_key_is_refused(world: World) -> None:
     installed = world.installed()
     with pytest.raises(RegistryError, match="key does not match"):
-        Registry(installed.package_dir / "registry.sqlite", b"\x00" * 32)
+        Registry(installed.package_dir / "registry.sqlite", b"\x00" * 64)
 
 
 def test_a_record_moved_to_another_index_fails_to_open(world: World, tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_not_a_registry_is_refused(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.sqlite"
     bogus.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(RegistryError):
-        Registry(bogus, b"\x01" * 32)
+        Registry(bogus, b"\x01" * 64)
 
 
 def _read_bytes_of_this_process() -> int:

@@ -1,0 +1,421 @@
+"""Installing a package on a device: every verdict served afterwards, and every bad package refused with nothing changed."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import PEOPLE, World, code, make_world
+from kiosk.cli import main as kiosk_main
+from kiosk.state import CURRENT, LEDGER, Installed, load_signing_key
+from kiosk.trust import certs, manifest
+from kiosk.trust.canonical import canonical_json
+from provisioning.authority_cli import main as authority_main
+from provisioning.device import InstallRefused, install
+
+_PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+@dataclass
+class Device:
+    """An initialised, enrolled kiosk of `world`, optionally with a package installed."""
+
+    world: World
+    state: Path
+    cert: Path
+
+    @property
+    def authority_crt(self) -> Path:
+        return self.world.authority.folder / "authority.crt"
+
+    @property
+    def device_id(self) -> str:
+        return certs.device_id_for(load_signing_key(self.state).public_key())
+
+
+def _snapshot(state: Path) -> dict[str, str]:
+    """Every entry under the state folder: directories, symlink targets, file hashes and modes.
+
+    SQLite's -wal/-shm side files come and go with any reader, so the ledger is
+    compared by its rows instead.
+    """
+    found: dict[str, str] = {}
+    if not state.exists():
+        return found
+    ledger = state / LEDGER
+    if ledger.exists():
+        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+        rows = db.execute("SELECT * FROM events ORDER BY device, seq").fetchall()
+        meta = db.execute("SELECT * FROM meta ORDER BY name").fetchall()
+        db.close()
+        found["ledger rows"] = repr((rows, meta))
+    for folder, dirs, files in os.walk(state):
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            rel = path.relative_to(state).as_posix()
+            if rel.startswith(LEDGER):
+                continue
+            if path.is_symlink():
+                found[rel] = "-> " + os.readlink(path)
+            elif path.is_dir():
+                found[rel] = "dir"
+            else:
+                found[rel] = f"{stat.S_IMODE(path.stat().st_mode):o} {hashlib.sha256(path.read_bytes()).hexdigest()}"
+    return found
+
+
+def _check(state: Path, raw: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    assert kiosk_main(["check", "--state", str(state), raw]) == 0
+    out: dict[str, object] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def _checkin(state: Path, raw: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    assert kiosk_main(["checkin", "--state", str(state), raw]) == 0
+    out: dict[str, object] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def _resign(pkg: Path, world: World, edit: Callable[[dict[str, object]], None]) -> None:
+    """Rewrite the manifest and sign it with the authority's real key (only the authority could)."""
+    data = json.loads((pkg / manifest.MANIFEST).read_bytes())
+    edit(data)
+    body = canonical_json(data)
+    (pkg / manifest.MANIFEST).write_bytes(body)
+    (pkg / manifest.SIGNATURE).write_bytes(world.authority.key.sign(body))
+
+
+def _rehash(pkg: Path, data: dict[str, object], name: str) -> None:
+    entry = manifest.hash_file(pkg / name)
+    files = data["files"]
+    assert isinstance(files, dict)
+    files[name] = {"sha256": entry.sha256, "size": entry.size}
+
+
+@pytest.fixture
+def device(world: World) -> Device:
+    state, cert = world.device("kiosk1")
+    return Device(world, state, cert)
+
+
+def test_an_installed_device_gives_every_verdict_with_what_staff_must_see(
+        device: Device, capsys: pytest.CaptureFixture[str]) -> None:
+    pkg = device.world.package()
+    installed = install(device.state, pkg, device.cert, device.authority_crt)
+    again = Installed.open(device.state)
+    assert again.config.id == installed.config.id == "test-1405"
+    assert again.claims.device_id == device.device_id and again.claims.branches == ("1001",)
+    assert stat.S_IMODE((device.state / CURRENT / "registry.key").stat().st_mode) == 0o600
+    expected = {"eligible": ("eligible", None), "birthday_today": ("eligible", None),
+                "one_day_short": ("underage", "1405/03/02"), "underage": ("underage", "1413/01/20"),
+                "deceased": ("deceased", None), "suspended": ("suspended", None)}
+    for who, person in PEOPLE.items():
+        verdict, eligible_on = expected[who]
+        out = _check(device.state, person.code, capsys)
+        assert out["verdict"] == verdict, who
+        assert (out["first_name"], out["last_name"], out["father_name"]) == (person.first, person.last, person.father)
+        assert out["birth_year"] == int(person.born[:4])
+        assert out.get("eligible_on") == eligible_on, who
+    typed = "-".join((PEOPLE["eligible"].code[:3], PEOPLE["eligible"].code[3:])).translate(_PERSIAN)
+    assert _check(device.state, typed, capsys)["verdict"] == "eligible"
+    assert _check(device.state, code(999), capsys) == {"verdict": "not_found"}
+    assert _check(device.state, "12345", capsys)["verdict"] == "invalid_code"
+
+
+# Each case turns the device's next install into one that must be refused: (package, cert, authority cert).
+Case = Callable[[Device, Path], tuple[Path, Path, Path]]
+
+
+def _flip_registry(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    pkg = d.world.package("NEXT")
+    reg = pkg / "registry.sqlite"
+    data = bytearray(reg.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    reg.write_bytes(bytes(data))
+    return pkg, d.cert, d.authority_crt
+
+
+def _truncate_registry(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    pkg = d.world.package("NEXT")
+    reg = pkg / "registry.sqlite"
+    reg.write_bytes(reg.read_bytes()[: reg.stat().st_size // 2])
+    return pkg, d.cert, d.authority_crt
+
+
+def _remove_registry(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    pkg = d.world.package("NEXT")
+    (pkg / "registry.sqlite").unlink()
+    return pkg, d.cert, d.authority_crt
+
+
+def _extra_file(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    pkg = d.world.package("NEXT")
+    (pkg / "anchors" / "extra.pem").write_text("slipped in")
+    return pkg, d.cert, d.authority_crt
+
+
+def _edited_manifest(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    """A swapped registry with the manifest's hash updated to match, but no authority key to re-sign."""
+    pkg = d.world.package("NEXT")
+    reg = pkg / "registry.sqlite"
+    reg.write_bytes(reg.read_bytes()[:4096])
+    data = json.loads((pkg / manifest.MANIFEST).read_bytes())
+    _rehash(pkg, data, "registry.sqlite")
+    (pkg / manifest.MANIFEST).write_bytes(canonical_json(data))
+    return pkg, d.cert, d.authority_crt
+
+
+def _foreign_signature(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    foreign = make_world(tmp / "foreign")
+    pkg = d.world.package("NEXT")
+    shutil.copyfile(foreign.package() / manifest.SIGNATURE, pkg / manifest.SIGNATURE)
+    return pkg, d.cert, d.authority_crt
+
+
+def _foreign_package(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    foreign = make_world(tmp / "foreign")
+    foreign.authority.enroll((d.state / "device.csr").read_bytes(), certs.Role.KIOSK, ("1001",))
+    return foreign.package(), d.cert, d.authority_crt
+
+
+def _foreign_package_and_authority(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    foreign = make_world(tmp / "foreign")
+    foreign.authority.enroll((d.state / "device.csr").read_bytes(), certs.Role.KIOSK, ("1001",))
+    return foreign.package(), d.cert, foreign.authority.folder / "authority.crt"
+
+
+def _package_of_another_election(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    other = make_world(tmp / "other", election_id="other-1405")
+    other.authority.enroll((d.state / "device.csr").read_bytes(), certs.Role.KIOSK, ("1001",))
+    return other.package(), d.cert, other.authority.folder / "authority.crt"
+
+
+def _other_election_manifest(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    pkg = d.world.package("NEXT")
+    _resign(pkg, d.world, lambda data: data.update(election="other-1405"))
+    return pkg, d.cert, d.authority_crt
+
+
+def _other_election_settings(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    pkg = d.world.package("NEXT")
+    settings = json.loads((pkg / "election.json").read_text("utf-8"))
+    settings["id"] = "other-1405"
+    (pkg / "election.json").write_text(json.dumps(settings, ensure_ascii=False), encoding="utf-8")
+    _resign(pkg, d.world, lambda data: _rehash(pkg, data, "election.json"))
+    return pkg, d.cert, d.authority_crt
+
+
+def _other_device_cert(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    _, other_cert = d.world.device("kiosk2")
+    return d.world.package("NEXT"), other_cert, d.authority_crt
+
+
+def _other_authority_cert(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    foreign = make_world(tmp / "foreign")
+    cert = foreign.authority.enroll((d.state / "device.csr").read_bytes(), certs.Role.KIOSK, ("1001",))
+    path = tmp / "foreign.crt"
+    path.write_bytes(certs.cert_pem(cert))
+    return d.world.package("NEXT"), path, d.authority_crt
+
+
+def _garbage_cert(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    path = tmp / "garbage.crt"
+    path.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    return d.world.package("NEXT"), path, d.authority_crt
+
+
+def _missing_cert(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    return d.world.package("NEXT"), tmp / "no-such.crt", d.authority_crt
+
+
+def _tampered_envelope(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    pkg = d.world.package("NEXT")
+    path = pkg / "envelopes" / f"{d.device_id}.json"
+    data = json.loads(path.read_bytes())
+    wrapped = bytearray(data["wrapped"].encode())
+    wrapped[4] = ord("A") if wrapped[4] != ord("A") else ord("B")
+    data["wrapped"] = wrapped.decode()
+    path.write_bytes(canonical_json(data))
+    return pkg, d.cert, d.authority_crt
+
+
+def _envelope_of_another_device(d: Device, tmp: Path) -> tuple[Path, Path, Path]:
+    state2, _ = d.world.device("kiosk2")
+    pkg = d.world.package("NEXT")
+    other = certs.device_id_for(load_signing_key(state2).public_key())
+    shutil.copyfile(pkg / "envelopes" / f"{other}.json", pkg / "envelopes" / f"{d.device_id}.json")
+    return pkg, d.cert, d.authority_crt
+
+
+CASES = [
+    ("flipped-registry-byte", _flip_registry, "altered or truncated: registry.sqlite", True),
+    ("truncated-registry", _truncate_registry, "altered or truncated: registry.sqlite", True),
+    ("missing-registry", _remove_registry, "registry.sqlite", True),
+    ("extra-unlisted-file", _extra_file, "does not list: anchors/extra.pem", False),
+    ("edited-manifest", _edited_manifest, "manifest signature does not verify", False),
+    ("foreign-manifest-signature", _foreign_signature, "manifest signature does not verify", False),
+    ("foreign-package", _foreign_package, "from another election authority", False),
+    ("foreign-package-and-authority", _foreign_package_and_authority,
+     "device certificate: certificate signature does not verify", False),
+    ("package-of-another-election", _package_of_another_election,
+     "device certificate: certificate is from another authority", False),
+    ("manifest-of-another-election", _other_election_manifest, "package is for another election", False),
+    ("settings-of-another-election", _other_election_settings, "package parts name different elections", True),
+    ("certificate-of-another-device", _other_device_cert, "issued to another device", False),
+    ("certificate-of-another-authority", _other_authority_cert,
+     "device certificate: certificate signature does not verify", False),
+    ("garbage-certificate", _garbage_cert, "device certificate is not a PEM certificate", False),
+    ("missing-certificate", _missing_cert, "device certificate cannot be read", False),
+    ("tampered-envelope", _tampered_envelope, "envelope is not signed by the election authority", False),
+    ("envelope-of-another-device", _envelope_of_another_device, "addressed to another device", False),
+]
+
+
+def _params(fresh: bool) -> list[Any]:
+    params = []
+    for name, case, message, _stages in CASES:
+        params.append(pytest.param(case, message, id=name))
+    return params
+
+
+@pytest.mark.parametrize("case, message", _params(fresh=False))
+def test_a_bad_install_is_refused_and_the_previous_package_keeps_serving(
+        device: Device, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: Case, message: str) -> None:
+    install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
+    assert "recorded" in _checkin(device.state, PEOPLE["eligible"].code, capsys)
+    link = os.readlink(device.state / CURRENT)
+    package, cert, authority = case(device, tmp_path)
+    before = _snapshot(device.state)
+    with pytest.raises(InstallRefused, match=message) as refused:
+        install(device.state, package, cert, authority)
+    assert "\n" not in str(refused.value)
+    assert _snapshot(device.state) == before
+    assert os.readlink(device.state / CURRENT) == link
+    assert _check(device.state, PEOPLE["eligible"].code, capsys)["verdict"] == "already_voted"
+    assert _check(device.state, PEOPLE["birthday_today"].code, capsys)["verdict"] == "eligible"
+
+
+@pytest.mark.parametrize("case, message", _params(fresh=True))
+def test_a_bad_first_install_is_refused_and_changes_nothing(
+        device: Device, tmp_path: Path, case: Case, message: str) -> None:
+    package, cert, authority = case(device, tmp_path)
+    before = _snapshot(device.state)
+    with pytest.raises(InstallRefused, match=message):
+        install(device.state, package, cert, authority)
+    assert _snapshot(device.state) == before
+    assert not (device.state / CURRENT).exists()
+
+
+def test_a_device_enrolled_after_the_build_is_refused_until_the_authority_seals_for_it(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    early_state, early_cert = world.device("early")
+    pkg = world.package()
+    late_state, late_cert = world.device("late")
+    crt = world.authority.folder / "authority.crt"
+    before = _snapshot(late_state)
+    with pytest.raises(InstallRefused, match="not enrolled"):
+        install(late_state, pkg, late_cert, crt)
+    assert _snapshot(late_state) == before
+    assert authority_main(["seal", "--dir", str(world.authority.folder), "--package", str(pkg)]) == 0
+    assert "1 envelopes added" in capsys.readouterr().out
+    assert authority_main(["seal", "--dir", str(world.authority.folder), "--package", str(pkg)]) == 0
+    assert "0 envelopes added" in capsys.readouterr().out
+    for state, cert in ((late_state, late_cert), (early_state, early_cert)):
+        install(state, pkg, cert, crt)
+        assert _check(state, PEOPLE["birthday_today"].code, capsys)["verdict"] == "eligible"
+
+
+def test_seal_refuses_a_package_of_another_authority(world: World, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    foreign = make_world(tmp_path / "foreign")
+    pkg = foreign.package()
+    before = sorted(p.name for p in (pkg / "envelopes").iterdir())
+    world.device("kiosk1")
+    assert authority_main(["seal", "--dir", str(world.authority.folder), "--package", str(pkg)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk-authority: not a package of this authority") and err.count("\n") == 1
+    assert sorted(p.name for p in (pkg / "envelopes").iterdir()) == before
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_an_uninitialised_state_folder_is_refused(device: Device, tmp_path: Path, make: str) -> None:
+    state = tmp_path / "blank"
+    if make == "empty":
+        state.mkdir()
+    pkg = device.world.package()
+    with pytest.raises(InstallRefused, match="not initialised"):
+        install(state, pkg, device.cert, device.authority_crt)
+    assert state.exists() == (make == "empty")
+    assert _snapshot(state) == {}
+
+
+def _assert_still_checked_in(device: Device, capsys: pytest.CaptureFixture[str]) -> None:
+    out = _check(device.state, PEOPLE["birthday_today"].code, capsys)
+    assert out["verdict"] == "already_voted"
+    assert out["checked_in"]["seq"] == 1  # type: ignore[index]
+    assert [p.name for p in (device.state / "packages").iterdir()] == [
+        os.path.basename(os.readlink(device.state / CURRENT))]
+    assert kiosk_main(["ledger", "verify", "--state", str(device.state)]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert (counts["events"], counts["check_ins"], counts["live_check_ins"]) == (1, 1, 1)
+
+
+def test_reinstalling_the_same_package_keeps_the_check_ins(device: Device,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pkg = device.world.package()
+    install(device.state, pkg, device.cert, device.authority_crt)
+    assert _checkin(device.state, PEOPLE["birthday_today"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
+    install(device.state, pkg, device.cert, device.authority_crt)
+    _assert_still_checked_in(device, capsys)
+
+
+def test_installing_a_rebuilt_package_of_the_same_election_keeps_the_check_ins(
+        device: Device, capsys: pytest.CaptureFixture[str]) -> None:
+    install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
+    assert _checkin(device.state, PEOPLE["birthday_today"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
+    install(device.state, device.world.package("SECOND"), device.cert, device.authority_crt)
+    _assert_still_checked_in(device, capsys)
+
+
+def _enroll_in(other: World, state: Path, tmp: Path) -> Path:
+    cert = other.authority.enroll((state / "device.csr").read_bytes(), certs.Role.KIOSK, ("1001",))
+    path = tmp / "next.crt"
+    path.write_bytes(certs.cert_pem(cert))
+    return path
+
+
+def test_a_ledger_of_another_election_blocks_installing_a_new_election(
+        device: Device, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
+    _checkin(device.state, PEOPLE["eligible"].code, capsys)
+    nxt = make_world(tmp_path / "next", election_id="next-1406")
+    cert = _enroll_in(nxt, device.state, tmp_path)
+    pkg = nxt.package()
+    before = _snapshot(device.state)
+    with pytest.raises(InstallRefused, match="1 ledger entries of election test-1405; export and wipe first"):
+        install(device.state, pkg, cert, nxt.authority.folder / "authority.crt")
+    assert _snapshot(device.state) == before
+    assert _check(device.state, PEOPLE["eligible"].code, capsys)["verdict"] == "already_voted"
+
+
+def test_a_device_that_served_no_one_can_move_to_a_new_election(
+        device: Device, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A technician's self-test opens the ledger; the install must then refuse or leave a serving kiosk."""
+    install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
+    _check(device.state, PEOPLE["eligible"].code, capsys)
+    nxt = make_world(tmp_path / "next", election_id="next-1406")
+    cert = _enroll_in(nxt, device.state, tmp_path)
+    try:
+        install(device.state, nxt.package(), cert, nxt.authority.folder / "authority.crt")
+    except InstallRefused:
+        return
+    assert kiosk_main(["check", "--state", str(device.state), PEOPLE["eligible"].code]) == 0, capsys.readouterr().err
