@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from kiosk.desk import CheckedIn, Desk
+from kiosk.logbook import Event, configure, log
 from kiosk.state import Installed, StateRefused
 from kiosk.store.ledger import LedgerCorrupt, Recorded, verify_chain
 from kiosk.store.registry import RegistryError
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
     args = _parser().parse_args(argv)
+    configure()
     try:
         installed = Installed.open(args.state)
         match args.command:
@@ -77,6 +79,7 @@ def _undo(installed: Installed, device: str, seq: int, reason: str) -> int:
     finally:
         ledger.close()
     if isinstance(result, Recorded):
+        log(Event.CHECK_IN_UNDONE, seq=result.seq, undone=f"{device}:{seq}")
         print(json.dumps({"undone": f"{device}:{seq}", "seq": result.seq, "at": result.wall}))
         return 0
     print(f"kiosk: undo refused: {result.reason}", file=sys.stderr)
@@ -88,8 +91,13 @@ def _verify(installed: Installed) -> int:
     try:
         counts = verify_chain(ledger.events(installed.claims.device_id), installed.config.id,
                               installed.claims.device_id, installed.device_public_key())
+    except LedgerCorrupt as exc:
+        log(Event.LEDGER_CORRUPT, reason=str(exc))
+        print(f"kiosk: LEDGER VERIFICATION FAILED: {exc}", file=sys.stderr)
+        return 1
     finally:
         ledger.close()
+    log(Event.LEDGER_VERIFIED, events=counts.events)
     print(json.dumps({"ok": True, "events": counts.events, "check_ins": counts.check_ins,
                       "undos": counts.undos, "live_check_ins": counts.live_check_ins, "head": counts.head}))
     return 0

@@ -11,6 +11,7 @@ from kiosk.core.eligibility import ElectionRules, Verdict, eligible_from, final_
 from kiosk.core.jalali import JalaliDate
 from kiosk.core.national_code import CodeProblem, InvalidCode, parse_national_code
 from kiosk.core.voter import VoterRecord
+from kiosk.logbook import Event, log
 from kiosk.store.ledger import AlreadyCheckedIn, Ledger, Recorded
 from kiosk.store.registry import Registry
 
@@ -81,4 +82,5 @@ class Desk:
         if isinstance(result, AlreadyCheckedIn):
             # Another process checked the voter in between our look and our write.
             return Outcome(Verdict.ALREADY_VOTED, outcome.record, previous=result, voter_key=outcome.voter_key)
+        log(Event.CHECKED_IN, seq=result.seq)
         return CheckedIn(outcome, result)

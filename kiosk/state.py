@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
 from kiosk.store.ledger import Ledger
 from kiosk.store.registry import Registry, RegistryKeys
-from kiosk.trust import certs
+from kiosk.trust import certs, manifest
 
 KEYS = "keys"
 SIGNING_KEY = "keys/signing.key"
@@ -98,6 +98,26 @@ class Installed:
         """This device's ledger for this election."""
         return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state),
                       RegistryKeys.derive(self.registry_key).index_check)
+
+    def verify_files(self) -> str | None:
+        """Re-hash the installed files against the signed manifest: the first difference, or None.
+
+        Reads every byte of the registry, so the app runs it in the background
+        after start and stops serving if it reports anything.
+        """
+        public = self.authority_cert.public_key()
+        assert isinstance(public, ed25519.Ed25519PublicKey)
+        try:
+            signed = manifest.load_verified((self.package_dir / manifest.MANIFEST).read_bytes(),
+                                            (self.package_dir / manifest.SIGNATURE).read_bytes(), public)
+            installed_files = {n: e for n, e in signed.files.items() if not n.startswith("envelopes/")}
+            manifest.check_files(self.package_dir, manifest.Manifest(signed.election_id, signed.created,
+                                                                     installed_files))
+        except OSError as exc:
+            return f"installed package unreadable: {exc.strerror}"
+        except manifest.ManifestRefused as exc:
+            return str(exc)
+        return None
 
     def device_public_key(self) -> ed25519.Ed25519PublicKey:
         """The key that signed this device's ledger, as the authority certified it."""

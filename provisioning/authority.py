@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
+from kiosk.logbook import Event, log
 from kiosk.store.atomic import write_atomic
 from kiosk.store.documents import open_documents
 from kiosk.store.registry import RegistryKeys
@@ -109,6 +110,7 @@ class Authority:
         except certs.CertificateRefused as exc:
             raise AuthorityRefused(str(exc)) from exc
         claims = certs.verify_device(cert, self.cert)
+        log(Event.DEVICE_ENROLLED, device=claims.device_id, role=role.value, branches=" ".join(branches))
         with open_documents(self.folder / ROSTER) as roster:
             table = roster.table("devices")
             table.remove(lambda d: d.get("device_id") == claims.device_id)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kiosk.core.jalali import parse_jalali
 from kiosk.store.atomic import write_atomic
+from kiosk.logbook import configure
 from kiosk.trust import certs, manifest
 from provisioning.authority import Authority, AuthorityRefused, load_election_toml
 from provisioning.package import BuildResult, add_envelope, build_package
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk-authority`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
     args = _parser().parse_args(argv)
+    configure()
     try:
         match args.command:
             case "init":

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from kiosk.core.election import ConfigRefused, config_from_mapping
+from kiosk.logbook import Event, log
 from kiosk.state import (CURRENT, DEVICE_CERT, KEYS, LEDGER, PACKAGES, REGISTRY_KEY, REQUEST, SIGNING_KEY,
                          UNWRAP_KEY, Installed, StateRefused, load_signing_key, load_unwrap_key)
 from kiosk.store.atomic import fsync_dir, write_atomic
@@ -54,6 +55,17 @@ def init_device(state: Path) -> x509.CertificateSigningRequest:
 
 def install(state: Path, package: Path, cert_path: Path, authority_cert_path: Path) -> Installed:
     """Verify `package` for this device and make it the installed one."""
+    log(Event.INSTALL_STARTED)
+    try:
+        installed = _install(state, package, cert_path, authority_cert_path)
+    except InstallRefused as exc:
+        log(Event.INSTALL_REFUSED, reason=str(exc))
+        raise
+    log(Event.INSTALLED, election=installed.config.id, device=installed.claims.device_id)
+    return installed
+
+
+def _install(state: Path, package: Path, cert_path: Path, authority_cert_path: Path) -> Installed:
     try:
         signing, unwrap = load_signing_key(state), load_unwrap_key(state)
     except StateRefused as exc:

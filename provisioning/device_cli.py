@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from provisioning.device import InstallRefused, init_device, install
+from kiosk.logbook import configure
 from kiosk.trust import certs
 
 
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk-provision`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
     args = _parser().parse_args(argv)
+    configure()
     try:
         match args.command:
             case "init":

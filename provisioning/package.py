@@ -12,11 +12,13 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.core.election import ElectionConfig
+from kiosk.logbook import Event, log
 from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.registry import new_registry_key
 from kiosk.trust import certs, envelope, manifest
@@ -69,6 +71,8 @@ def build_package(authority: Authority, config: ElectionConfig, config_dir: Path
     if out.exists():
         raise AuthorityRefused(f"{out} already exists; choose a new package folder")
     anchors = _load_anchors(config, config_dir)
+    log(Event.PACKAGE_BUILD_STARTED, election=config.id)
+    started = time.monotonic()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
@@ -82,12 +86,16 @@ def build_package(authority: Authority, config: ElectionConfig, config_dir: Path
             result.report, result.rejects_file = _write_report(authority, voters_csv, result, skip_invalid)
             if not skip_invalid:
                 shutil.rmtree(staging)
+                log(Event.PACKAGE_REFUSED, election=config.id, rejected=len(result.rejects))
                 return result
         _write_package_files(staging, authority, config, anchors, registry_key)
         authority.keep_registry_key(registry_key)
         os.rename(staging, out)
         fsync_dir(out.parent)
         result.package = out
+        f = result.figures
+        log(Event.PACKAGE_BUILT, election=config.id, voters=f.voters, eligible=f.eligible,
+            rejected=f.rejected, seconds=round(time.monotonic() - started, 1))
         return result
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -25,7 +25,8 @@ CHUNK_BYTES = 8 << 20
 CATEGORIES = (Verdict.ELIGIBLE, Verdict.UNDERAGE, Verdict.DECEASED, Verdict.SUSPENDED)
 _CATEGORY_OF = {v: i for i, v in enumerate(CATEGORIES)}
 _PART_SCHEMA = """
-CREATE TABLE IF NOT EXISTS part (k BLOB NOT NULL, line INTEGER NOT NULL, cat INTEGER NOT NULL, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS part (k BLOB NOT NULL, line INTEGER NOT NULL, cat INTEGER NOT NULL, v BLOB NOT NULL,
+                                 PRIMARY KEY (k, line)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spoiled (k BLOB NOT NULL, line INTEGER NOT NULL);
 """
 
@@ -129,6 +130,7 @@ class _Worker:
         finally:
             if gc_was_enabled:
                 gc.enable()
+        rows.sort()
         self.db.execute("BEGIN")
         self.db.executemany("INSERT INTO part VALUES (?, ?, ?, ?)", rows)
         self.db.executemany("INSERT INTO spoiled VALUES (?, ?)", spoiled)

@@ -76,3 +76,13 @@ def test_opening_and_one_lookup_read_a_tiny_part_of_the_file(tmp_path: Path) -> 
     registry.close()
     assert size > 1_000_000
     assert read < size / 20, f"read {read} of {size} bytes"
+
+
+def test_installed_files_are_rechecked_against_the_signed_manifest(world: World) -> None:
+    installed = world.installed()
+    assert installed.verify_files() is None
+    path = installed.package_dir / "registry.sqlite"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x40
+    path.write_bytes(bytes(data))
+    assert installed.verify_files() == "package file altered: registry.sqlite"

@@ -1,0 +1,69 @@
+"""The one catalogue of log events, and structured log lines that never carry personal data.
+
+Each event has a stable id, a level and a meaning. A log line is one JSON
+object: {"event", "msg", ...fields}. Fields are counts, ids, reasons and
+durations; a national code or a name must never be passed, and as a last
+guard `log` masks anything in a text field that looks like one (a run of
+eight or more digits in any script, or Persian letters).
+Long actions log a start and an outcome.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from enum import Enum
+
+_LOGGER = logging.getLogger("kiosk")
+# Ten digits in any script, or Persian letters: what a national code or a name looks like.
+_PERSONAL = re.compile(r"[0-9۰-۹٠-٩]{8,}|[\u0600-\u06ff\u200c]+")
+
+
+class Event(Enum):
+    """Every event the appliance logs: (id, level, meaning)."""
+
+    PACKAGE_BUILD_STARTED = ("A100", logging.INFO, "package build started")
+    PACKAGE_BUILT = ("A101", logging.INFO, "package built and signed")
+    PACKAGE_REFUSED = ("A102", logging.WARNING, "package build refused: rejected rows or bad input")
+    DEVICE_ENROLLED = ("A110", logging.INFO, "device enrolled")
+    ENROLL_REFUSED = ("A111", logging.WARNING, "enrollment refused")
+    INSTALL_STARTED = ("D100", logging.INFO, "package install started")
+    INSTALLED = ("D101", logging.INFO, "package installed")
+    INSTALL_REFUSED = ("D102", logging.WARNING, "package install refused")
+    CHECKED_IN = ("K100", logging.INFO, "check-in recorded")
+    CHECK_IN_UNDONE = ("K101", logging.INFO, "check-in undone")
+    LEDGER_VERIFIED = ("K110", logging.INFO, "ledger chain and signatures verified")
+    LEDGER_CORRUPT = ("K111", logging.ERROR, "ledger verification failed")
+
+    @property
+    def id(self) -> str:
+        """Stable id, for searching the journal."""
+        return self.value[0]
+
+
+def mask(text: str) -> str:
+    """Text with anything that looks like a national code or a Persian name replaced by '*'."""
+    return _PERSONAL.sub("*", text)
+
+
+def log(event: Event, **fields: str | int | float | bool) -> None:
+    """Write one structured line, masking text fields that look like personal data."""
+    if _LOGGER.isEnabledFor(event.value[1]):
+        safe = {k: mask(v) if isinstance(v, str) else v for k, v in fields.items()}
+        _LOGGER.log(event.value[1], json.dumps({"event": event.id, "msg": event.value[2], **safe}))
+
+
+def configure() -> None:
+    """Under systemd (JOURNAL_STREAM) or with KIOSK_LOG_LEVEL set, write log lines to stderr.
+
+    A technician at a shell reads the commands' own one-line messages instead.
+    """
+    if _LOGGER.handlers or not (os.environ.get("JOURNAL_STREAM") or os.environ.get("KIOSK_LOG_LEVEL")):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    _LOGGER.addHandler(handler)
+    _LOGGER.setLevel(os.environ.get("KIOSK_LOG_LEVEL", "INFO").upper())
+    _LOGGER.propagate = False
