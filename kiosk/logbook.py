@@ -17,6 +17,8 @@ import sys
 from enum import Enum
 
 _LOGGER = logging.getLogger("kiosk")
+# Without a handler, Python's last-resort handler would print warnings onto a technician's terminal.
+_LOGGER.addHandler(logging.NullHandler())
 # Ten digits in any script, or Persian letters: what a national code or a name looks like.
 _PERSONAL = re.compile(r"[0-9۰-۹٠-٩]{8,}|[\u0600-\u06ff\u200c]+")
 
@@ -55,12 +57,27 @@ def log(event: Event, **fields: str | int | float | bool) -> None:
         _LOGGER.log(event.value[1], json.dumps({"event": event.id, "msg": event.value[2], **safe}))
 
 
+def _stderr_is_journal() -> bool:
+    """True when stderr is the journal stream systemd gave this service (JOURNAL_STREAM is "dev:inode").
+
+    The variable alone is inherited by everything a service starts; comparing it
+    with stderr itself is what systemd's documentation recommends.
+    """
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        device, inode = (int(part) for part in stream.split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (device, inode)
+
+
 def configure() -> None:
     """Under systemd (JOURNAL_STREAM) or with KIOSK_LOG_LEVEL set, write log lines to stderr.
 
     A technician at a shell reads the commands' own one-line messages instead.
     """
-    if _LOGGER.handlers or not (os.environ.get("JOURNAL_STREAM") or os.environ.get("KIOSK_LOG_LEVEL")):
+    if len(_LOGGER.handlers) > 1 or not (_stderr_is_journal() or os.environ.get("KIOSK_LOG_LEVEL")):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))

@@ -44,3 +44,19 @@ def test_text_that_looks_like_a_code_or_a_name_is_masked(caplog: pytest.LogCaptu
     assert PEOPLE["eligible"].code not in line["reason"] and "علی" not in line["reason"]
     assert line["reason"].startswith("bad row for *")
     assert mask("entry 12 of device ab12") == "entry 12 of device ab12"
+
+
+def test_with_a_log_level_set_the_commands_write_structured_lines_to_stderr(world: World) -> None:
+    import os
+    import subprocess
+    import sys
+    installed = world.installed()
+    env = {**os.environ, "KIOSK_LOG_LEVEL": "INFO"}
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli", "ledger", "verify", "--state", str(installed.state)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0
+    assert json.loads(done.stderr.strip().splitlines()[-1])["event"] == Event.LEDGER_VERIFIED.id
+    quiet = subprocess.run([sys.executable, "-m", "kiosk.cli", "ledger", "verify", "--state", str(installed.state)],
+                           capture_output=True, text=True, env={k: v for k, v in env.items() if k != "KIOSK_LOG_LEVEL"},
+                           timeout=60)
+    assert quiet.returncode == 0 and quiet.stderr == ""
