@@ -1,10 +1,11 @@
 """Turning a registry extract into the sealed registry file, on every core.
 
-The CSV is cut into byte ranges at line ends (a field may not span lines); each range is checked and sealed
-by a worker process into a part table of its own, and SQLite merges the parts
-in key order at the end (in C, without the rows passing through Python again).
-Duplicate codes are found in that merge: the merged table is smaller than the
-parts only when a code appears twice, and only then are the parts grouped.
+The CSV is cut into small byte ranges at line ends (a field may not span
+lines); a pool of worker processes checks and seals each range into a sorted
+table of its own, and SQLite merges the sorted tables in key order at the end
+(in C, without the rows passing through Python again). Duplicate codes are
+found in that merge: the merged table is smaller than the chunks only when a
+code appears twice, and only then are the chunks grouped.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.core.eligibility import ElectionRules, Verdict
-from kiosk.store.registry import RecordSealer, RegistryKeys, RegistryWriter
 from kiosk.core.national_code import parse_national_code
+from kiosk.store.registry import RecordSealer, RegistryKeys, RegistryWriter
 from provisioning.voters_csv import RowChecker, RowProblem, Rejected, check_header, split_line
 
 CHUNK_BYTES = 256 << 10  # small chunks measured fastest: sorted lists and fresh B-trees stay in cache
@@ -39,7 +40,7 @@ class ExtractRefused(Exception):
 
 @dataclass(slots=True)
 class ChunkResult:
-    """What one byte range produced, besides its rows in the part table."""
+    """What one byte range produced, besides its rows in its chunk table."""
 
     counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     rejects: list[Rejected] = field(default_factory=list)

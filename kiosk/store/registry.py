@@ -119,6 +119,7 @@ class RegistryWriter:
     def __init__(self, path: Path, keys: RegistryKeys, election_id: str) -> None:
         if path.exists():
             raise FileExistsError(path)
+        self._path = path
         self._db = sqlite3.connect(path, isolation_level=None)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
                        "cache_size=-262144", "page_size=4096"):
@@ -153,6 +154,12 @@ class RegistryWriter:
             self._db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(self._meta.items()))
         self._db.execute("PRAGMA journal_mode=DELETE")
         self._db.close()
+        # Built with synchronous=OFF for speed: make the finished file durable once, here.
+        fd = os.open(self._path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class Registry:
