@@ -8,10 +8,9 @@ space, which makes them unique without remembering the ones already issued.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import math
-import os
 import random
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ from typing import TextIO, TypeVar
 
 from kiosk.core.jalali import JalaliDate, date_of_age, full_years, is_leap, persian_digits
 from kiosk.core.national_code import check_digit
+from kiosk.store.atomic import atomic_file
 
 HEADER = "national_code,first_name,last_name,father_name,birth_date,gender,status\n"
 MAX_AGE = 100
@@ -128,31 +128,12 @@ def write_extract(out: Path, voters: int, seed: int, election_day: JalaliDate) -
     """Write a synthetic extract atomically (a crash leaves the old file or none) and summarise it."""
     if voters < 0 or voters > _SPACE // 2:
         raise ValueError("voters out of range")
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as f:
-            summary = _generate(f, voters, seed, election_day)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(out.parent)
+    with atomic_file(Path(out), mode=0o600) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        summary = _generate(text, voters, seed, election_day)
+        text.flush()
+        text.detach()  # atomic_file closes the file itself, after its fsync
     return summary
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _generate(f: TextIO, voters: int, seed: int, day: JalaliDate) -> SynthSummary:

@@ -8,6 +8,7 @@ Nation (--nation): the lookup figures at 62,000,000 voters (long: tens of minute
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import random
@@ -17,28 +18,23 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from tinydb import Query
+
 from kiosk.core.jalali import parse_jalali
 from kiosk.desk import CheckedIn, Desk
 from kiosk.state import Installed
+from kiosk.store.documents import open_documents
+from kiosk.trust.certs import Role, cert_pem
 from provisioning.authority import Authority, load_election_toml
 from provisioning.device import init_device, install
 from provisioning.package import build_package
 from provisioning.synth import write_extract
+from tests.helpers import write_election
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".dev" / "bench"
 ELECTION_DAY = "1405/03/01"
-ELECTION = """\
-id = "bench-1405"
-name = "انتخابات آزمایشی"
-date = "{day}"
-min_age = 18
-constituency = "تهران"
-
-[[branches]]
-code = "1001"
-name = "شعبه یک"
-"""
 
 
 def emit(name: str, value: float, unit: str, target: str = "") -> None:
@@ -66,12 +62,9 @@ def provision(voters_csv: Path, label: str) -> tuple[Installed, float]:
     base = WORK / label
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
-    (base / "election.toml").write_text(ELECTION.format(day=ELECTION_DAY), encoding="utf-8")
-    config = load_election_toml(base / "election.toml")
+    config = load_election_toml(write_election(base, "bench-1405", ELECTION_DAY))
     authority = Authority.init(base / "AUTH", config)
     csr = init_device(base / "STATE")
-    from cryptography.hazmat.primitives import serialization
-    from kiosk.trust.certs import Role, cert_pem
     cert = authority.enroll(csr.public_bytes(serialization.Encoding.PEM), Role.KIOSK, ("1001",))
     (base / "kiosk.crt").write_bytes(cert_pem(cert))
     started = time.perf_counter()
@@ -104,6 +97,8 @@ _PROBE = """
 import json, sys, time
 from pathlib import Path
 from kiosk.state import Installed
+from kiosk.store.documents import open_documents
+from kiosk.trust.certs import Role, cert_pem
 from kiosk.store.registry import Registry
 state, codes = Path(sys.argv[1]), Path(sys.argv[2]).read_text().split()
 def peak_rss_mb():
@@ -164,9 +159,6 @@ def check_in_figures(installed: Installed, codes: list[str], label: str) -> None
 
 def tinydb_baseline(voters_csv: Path, installed: Installed, codes: list[str]) -> None:
     """The same 200,000 voters in a plain TinyDB table: the baseline DESIGN.md compares against."""
-    from tinydb import Query
-    from kiosk.store.documents import open_documents
-    import csv
     path = WORK / "tinydb-200k.json"
     path.unlink(missing_ok=True)
     with open(voters_csv, encoding="utf-8", newline="") as f:
