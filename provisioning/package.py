@@ -111,6 +111,8 @@ def _load_anchors(config: ElectionConfig, config_dir: Path) -> dict[str, bytes]:
             certs.load_certificate(pem)
         except (OSError, certs.CertificateRefused) as exc:
             raise AuthorityRefused(f"card trust anchor {name}: not a readable PEM certificate") from exc
+        if Path(name).name in anchors:
+            raise AuthorityRefused(f"card trust anchors: two files are named {Path(name).name}")
         anchors[Path(name).name] = pem
     return anchors
 
@@ -126,9 +128,9 @@ def _write_report(authority: Authority, voters_csv: Path, result: BuildResult,
     write_atomic(report, ("\n".join([verdict, *lines]) + "\n").encode(), mode=0o600)
     wanted = {r.line: r.problem for r in result.rejects}
     rejects_file = folder / f"build-{stamp}-rejects.csv"
-    with open(voters_csv, encoding="utf-8-sig", errors="replace", newline="") as f:
-        raw = [f"{n},{wanted[n].name},{text.rstrip(chr(13) + chr(10))}"
-               for n, text in enumerate(f, start=1) if n in wanted]
+    with open(voters_csv, "rb") as f:  # lines end at b"\n" only, as the build counted them
+        raw = [f"{n},{wanted[n].name},{line.decode('utf-8', 'replace').rstrip(chr(13) + chr(10))}"
+               for n, line in enumerate(f, start=1) if n in wanted]
     write_atomic(rejects_file, ("line,reason,row\n" + "\n".join(raw) + "\n").encode(), mode=0o600)
     return report, rejects_file
 
@@ -136,7 +138,9 @@ def _write_report(authority: Authority, voters_csv: Path, result: BuildResult,
 def _write_package_files(staging: Path, authority: Authority, config: ElectionConfig,
                          anchors: dict[str, bytes], registry_key: bytes) -> None:
     names = [REGISTRY]
-    write_atomic(staging / ELECTION, json.dumps(config.to_mapping(), ensure_ascii=False, indent=1).encode())
+    # In the package the anchors live under anchors/; the settings name them there.
+    settings = {**config.to_mapping(), "card_trust_anchors": [f"{ANCHORS}/{n}" for n in anchors]}
+    write_atomic(staging / ELECTION, json.dumps(settings, ensure_ascii=False, indent=1).encode())
     write_atomic(staging / AUTHORITY_CERT, certs.cert_pem(authority.cert))
     names += [ELECTION, AUTHORITY_CERT]
     (staging / ANCHORS).mkdir()

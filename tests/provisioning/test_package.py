@@ -257,6 +257,8 @@ def test_the_manifest_covers_every_file_but_itself(world: World) -> None:
     assert len([n for n in signed.files if n.startswith("envelopes/")]) == 2
     manifest.check_files(pkg, signed)
     assert signed.election_id == "test-1405"
+    settings = json.loads((pkg / "election.json").read_text("utf-8"))
+    assert settings["card_trust_anchors"] == ["anchors/nid-ca.pem"]
 
 
 def test_an_unreadable_card_trust_anchor_is_refused(world: World) -> None:
