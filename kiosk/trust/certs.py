@@ -90,7 +90,14 @@ def new_authority(election_id: str, election_name: str, election_day: dt.date) -
 
 
 def authority_election(cert: x509.Certificate) -> dict[str, Any]:
-    """The election an authority certificate was made for ({election, name, day})."""
+    """The election a self-signed Ed25519 authority certificate was made for ({election, name, day})."""
+    public = cert.public_key()
+    if not isinstance(public, ed25519.Ed25519PublicKey):
+        raise CertificateRefused("not an election authority certificate (key is not Ed25519)")
+    try:
+        public.verify(cert.signature, cert.tbs_certificate_bytes)
+    except InvalidSignature as exc:
+        raise CertificateRefused("authority certificate is not self-signed") from exc
     try:
         ext = cert.extensions.get_extension_for_oid(OID_ELECTION).value
         data = json.loads(ext.value)  # type: ignore[attr-defined]

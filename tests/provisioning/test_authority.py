@@ -1,6 +1,7 @@
 """The authority folder: one root per election, enrollment rules, a roster that persists, keys kept private."""
 from __future__ import annotations
 
+import datetime as dt
 import stat
 from pathlib import Path
 
@@ -126,3 +127,24 @@ def test_a_device_is_never_initialised_twice(world: World) -> None:
     with pytest.raises(InstallRefused, match="already holds device keys"):
         init_device(state)
     assert {p.name: p.read_bytes() for p in (state / "keys").iterdir()} == before
+
+
+def test_an_authority_certificate_that_is_not_ours_is_refused(tmp_path: Path) -> None:
+    """A P-256 certificate, or one whose self-signature was broken, is no election root."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "election x")])
+    now = dt.datetime.now(dt.timezone.utc)
+    p256 = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    with pytest.raises(certs.CertificateRefused, match="not Ed25519"):
+        certs.authority_election(p256)
+    _, good = certs.new_authority("e", "e", dt.date(2026, 5, 22))
+    other_key, _ = certs.new_authority("e", "e", dt.date(2026, 5, 22))
+    forged = (x509.CertificateBuilder().subject_name(good.subject).issuer_name(good.subject)
+              .public_key(good.public_key()).serial_number(2).not_valid_before(good.not_valid_before_utc)
+              .not_valid_after(good.not_valid_after_utc).add_extension(
+                  good.extensions.get_extension_for_oid(certs.OID_ELECTION).value, critical=False)
+              .sign(other_key, None))
+    with pytest.raises(certs.CertificateRefused, match="not self-signed"):
+        certs.authority_election(forged)
