@@ -1,0 +1,1 @@
+"""Smart-card reading in layers: PC/SC transport (pcsc.py) → card profile (profiles.py) → policy in the core."""

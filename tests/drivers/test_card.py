@@ -1,0 +1,118 @@
+"""Card profiles and the fake reader: good reads, trust, and every way a card can answer wrongly."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from drivers.card import apdu
+from drivers.card.fake import FakeCardReader
+from drivers.card.minting import CardAuthority
+from drivers.card.profiles import PROFILES, check_chain, parse_card_certificate, read_card
+from drivers.card.reader import ReaderEvent, ReaderStatus
+from drivers.card.virtual import Misbehaviour, VirtualCard
+from drivers.errors import CardError
+from helpers import code
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture(scope="module")
+def ca() -> CardAuthority:
+    return CardAuthority()
+
+
+def _reader_with(card: VirtualCard) -> FakeCardReader:
+    reader = FakeCardReader()
+    reader.insert_card(card)
+    return reader
+
+
+@pytest.mark.parametrize("profile", ["iran-nid", "test"])
+def test_a_good_card_yields_its_code_and_a_trusted_certificate(ca: CardAuthority, profile: str) -> None:
+    reader = _reader_with(VirtualCard.of(profile, ca.card_certificate(code(42))))
+    read = read_card(reader.transmit, PROFILES[profile], [ca.certificate], TODAY)
+    assert (read.national_code, read.trusted, read.trust_problem) == (code(42), True, None)
+
+
+def test_a_card_of_another_profile_is_refused_at_select(ca: CardAuthority) -> None:
+    reader = _reader_with(VirtualCard.of("test", ca.card_certificate(code(42))))
+    with pytest.raises(CardError, match="select application: card answered status 6A82"):
+        read_card(reader.transmit, PROFILES["iran-nid"], [ca.certificate], TODAY)
+
+
+def test_a_certificate_from_another_authority_is_read_but_not_trusted(ca: CardAuthority) -> None:
+    forger = CardAuthority("Test National ID CA")  # same name, other key
+    reader = _reader_with(VirtualCard.of("test", forger.card_certificate(code(7))))
+    read = read_card(reader.transmit, PROFILES["test"], [ca.certificate], TODAY)
+    assert read.national_code == code(7) and not read.trusted
+    assert read.trust_problem == "signature does not verify against the trust anchor"
+    assert check_chain(read.certificate, [], TODAY) == "issuer is not among the election's card trust anchors"
+
+
+def test_a_certificate_expired_on_the_election_day_is_not_trusted(ca: CardAuthority) -> None:
+    _, cert = parse_card_certificate(ca.card_certificate(code(8), valid_days=1))
+    assert check_chain(cert, [ca.certificate], TODAY + dt.timedelta(days=30)) == \
+        "certificate is not valid on the election day"
+
+
+@pytest.mark.parametrize("misbehave, message", [
+    (Misbehaviour(wrong_status=0x6982), "read certificate: card answered status 6982"),
+    (Misbehaviour(short_answer=True), "fewer than two status bytes"),
+    (Misbehaviour(truncate_certificate=300), "certificate truncated"),
+    (Misbehaviour(truncate_certificate=3), "truncated"),
+    (Misbehaviour(pull_after_reads=1), "card was removed during the read"),
+])
+def test_odd_answers_give_a_clear_card_error(ca: CardAuthority, misbehave: Misbehaviour, message: str) -> None:
+    reader = _reader_with(VirtualCard.of("test", ca.card_certificate(code(9)), misbehave))
+    with pytest.raises(CardError, match=message):
+        read_card(reader.transmit, PROFILES["test"], [ca.certificate], TODAY)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x04\x03abc" + b"\x00" * 40, "does not start with a DER sequence"),
+    (b"\x30\x82\x01\x00" + b"\x00" * 256, "not valid X.509"),
+])
+def test_garbage_in_the_certificate_file_is_refused(content: bytes, message: str) -> None:
+    reader = _reader_with(VirtualCard.of("test", content))
+    with pytest.raises(CardError, match=message):
+        read_card(reader.transmit, PROFILES["test"], [], TODAY)
+
+
+def test_a_certificate_without_a_valid_national_code_is_refused(ca: CardAuthority) -> None:
+    with pytest.raises(CardError, match="invalid national code"):
+        parse_card_certificate(ca.card_certificate("1234567890"))
+
+
+def test_a_slow_card_times_out_and_the_reader_reports_a_card_error(ca: CardAuthority) -> None:
+    reader = _reader_with(VirtualCard.of("test", ca.card_certificate(code(3)), Misbehaviour(delay=0.3)))
+    with pytest.raises(CardError, match="did not answer in time"):
+        reader.transmit(apdu.select_aid(PROFILES["test"].aid), timeout=0.05)
+    assert reader.status() is ReaderStatus.CARD_ERROR
+
+
+def test_the_fake_reader_reports_plug_insert_remove_and_unplug(ca: CardAuthority) -> None:
+    reader = FakeCardReader(plugged=False)
+    events: list[ReaderEvent] = []
+    unsubscribe = reader.subscribe(events.append)
+    with pytest.raises(CardError):
+        reader.insert_card(VirtualCard.of("test", ca.card_certificate(code(1))))
+    reader.plug()
+    reader.insert_card(VirtualCard.of("test", ca.card_certificate(code(1))))
+    reader.remove_card()
+    with pytest.raises(CardError, match="no card"):
+        reader.transmit(apdu.select_aid(PROFILES["test"].aid))
+    reader.insert_card(VirtualCard.of("test", ca.card_certificate(code(1))))
+    reader.unplug()
+    unsubscribe()
+    reader.plug()
+    assert [e.status for e in events] == [ReaderStatus.NO_CARD, ReaderStatus.CARD_PRESENT, ReaderStatus.NO_CARD,
+                                          ReaderStatus.CARD_PRESENT, ReaderStatus.NO_READER]
+
+
+def test_apdu_helpers_refuse_what_cannot_be_encoded() -> None:
+    with pytest.raises(ValueError):
+        apdu.read_binary(0x8000, 10)
+    with pytest.raises(CardError, match="malformed"):
+        apdu.der_length(b"\x30\x84\x00\x00\x00\x10")
+    assert apdu.der_length(b"\x30\x82\x01\x00") == 260
