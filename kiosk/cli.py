@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from kiosk import hw_cli
 from kiosk.desk import CheckedIn, Desk
 from kiosk.logbook import Event, configure, log
 from kiosk.state import Installed, StateRefused
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_sub.add_parser("verify", help="check chain and signatures; print counts")
     verify.add_argument("--state", type=Path, required=True)
+    hw_cli.add_parser(sub)
     return parser
 
 
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
     args = _parser().parse_args(argv)
     configure()
+    if args.command == "hw":
+        return hw_cli.run(args)
     try:
         installed = Installed.open(args.state)
         match args.command:

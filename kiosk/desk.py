@@ -73,6 +73,12 @@ class Desk:
         return Outcome(verdict, record, eligible_on, previous if verdict is Verdict.ALREADY_VOTED else None,
                        voter_key=key)
 
+    def check_card(self, national_code: str, certificate_trusted: bool) -> Outcome:
+        """The verdict for a card read: a certificate that does not chain to the anchors settles it."""
+        if not certificate_trusted:
+            return Outcome(Verdict.CARD_NOT_TRUSTED)
+        return self.check(national_code)
+
     def check_in(self, raw: str, ref: str = "") -> CheckedIn | Outcome:
         """Record an eligible voter durably; any other verdict comes back unchanged."""
         outcome = self.check(raw)

@@ -99,6 +99,11 @@ class Installed:
         return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state),
                       RegistryKeys.derive(self.registry_key).index_check)
 
+    def card_anchors(self) -> list[x509.Certificate]:
+        """The election's smart-card trust anchors, as the signed package carries them."""
+        return [certs.load_certificate((self.package_dir / name).read_bytes())
+                for name in self.config.card_trust_anchors]
+
     def verify_files(self) -> str | None:
         """Re-hash the installed files against the signed manifest: the first difference, or None.
 

@@ -116,3 +116,15 @@ def test_apdu_helpers_refuse_what_cannot_be_encoded() -> None:
     with pytest.raises(CardError, match="malformed"):
         apdu.der_length(b"\x30\x84\x00\x00\x00\x10")
     assert apdu.der_length(b"\x30\x82\x01\x00") == 260
+
+
+def test_the_bench_tool_works_on_the_fake_reader(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from kiosk.cli import main as kiosk_main
+    assert kiosk_main(["hw", "--simulate", "read-card", "--profile", "iran-nid"]) == 0
+    read = json.loads(capsys.readouterr().out)
+    assert read["trusted"] is True and len(read["national_code"]) == 10
+    assert kiosk_main(["hw", "--simulate", "watch", "--seconds", "0.1"]) == 0
+    statuses = [json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()]
+    assert statuses == ["no_card", "card_present", "no_card", "no_reader", "no_card"]

@@ -164,3 +164,23 @@ def test_no_pcsc_service_is_a_reader_error_and_a_no_reader_status(tmp_path: Path
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("refused: PC/SC service unavailable") and lines[1] == "no_reader"
+
+
+def test_the_bench_tool_lists_the_reader_and_reads_a_card(pcscd: None, ca: CardAuthority, tmp_path: Path) -> None:
+    """What a technician types at the device: `kiosk hw readers` and `kiosk hw read-card`."""
+    import json
+    kiosk = [sys.executable, "-m", "kiosk.cli", "hw", "--reader", READER]
+    listed = subprocess.run([*kiosk, "readers"], capture_output=True, text=True, timeout=30)
+    assert READER in json.loads(listed.stdout)["readers"]
+    empty = subprocess.run([*kiosk, "read-card", "--profile", "test", "--wait", "0.5"],
+                           capture_output=True, text=True, timeout=30)
+    assert empty.returncode == 1 and json.loads(empty.stdout)["error"] == "no card"
+    card = Card(tmp_path, ca.card_certificate(code(31)))
+    try:
+        done = subprocess.run([*kiosk, "read-card", "--profile", "test", "--wait", "5"],
+                              capture_output=True, text=True, timeout=30)
+    finally:
+        card.remove()
+    out = json.loads(done.stdout)
+    assert done.returncode == 0 and out["national_code"] == code(31)
+    assert out["trusted"] is False  # no election installed: no anchors to trust it against

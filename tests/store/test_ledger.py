@@ -171,3 +171,11 @@ def test_two_processes_cannot_both_check_the_same_voter_in(world: World) -> None
         p.stdin.flush()
     results = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
     assert results == ["lost", "lost", "lost", "won"]
+
+
+def test_a_card_that_is_not_trusted_is_its_own_verdict_and_never_checked_in(world: World) -> None:
+    desk, ledger = _desk(world.installed())
+    assert desk.check_card(PEOPLE["eligible"].code, certificate_trusted=False).verdict is Verdict.CARD_NOT_TRUSTED
+    assert desk.check_card(PEOPLE["eligible"].code, certificate_trusted=True).verdict is Verdict.ELIGIBLE
+    assert list(ledger.events(ledger.device_id)) == []
+    ledger.close()

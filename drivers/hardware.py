@@ -1,0 +1,28 @@
+"""The one place where real or fake hardware is chosen, at start-up (`--simulate`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drivers.card.fake import FakeCardReader
+from drivers.card.pcsc import PcscReader
+from drivers.card.reader import CardReader
+
+
+@dataclass(frozen=True, slots=True)
+class HardwareSettings:
+    """Which devices to open, from the device settings or the command line."""
+
+    simulate: bool = False
+    reader: str | None = None          # prefer the first reader whose name contains this
+    card_profile: str = "iran-nid"
+    scanner_port: str | None = None    # e.g. /dev/ttyACM0; None: no scanner attached
+    scanner_baud: int = 9600
+    printer_port: str | None = None    # e.g. /dev/ttyUSB0; None: no printer attached
+    printer_baud: int = 9600
+
+
+def open_card_reader(settings: HardwareSettings) -> CardReader:
+    """The PC/SC reader, or the fake one when simulating."""
+    if settings.simulate:
+        return FakeCardReader()
+    return PcscReader(prefer=settings.reader)

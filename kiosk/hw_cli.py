@@ -1,0 +1,124 @@
+"""`kiosk hw …`: the technician's bench tool — see what the device sees, on real hardware or on fakes."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+
+from cryptography import x509
+
+from drivers.card.fake import FakeCardReader
+from drivers.card.minting import CardAuthority
+from drivers.card.pcsc import list_readers
+from drivers.card.profiles import PROFILES, read_card
+from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
+from drivers.card.virtual import VirtualCard
+from drivers.errors import DriverError
+from drivers.hardware import HardwareSettings, open_card_reader
+from kiosk.core.national_code import check_digit
+from kiosk.state import Installed
+
+# A valid synthetic code for the simulated card (office 000 does not exist).
+_DEMO_CODE = "000123456" + str(check_digit("000123456"))
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `kiosk hw` and its subcommands."""
+    hw = sub.add_parser("hw", help="technician's bench tool for the reader, scanner and printer")
+    hw.add_argument("--simulate", action="store_true", help="use the fake devices")
+    hw.add_argument("--reader", help="use the first reader whose name contains this")
+    hw_sub = hw.add_subparsers(dest="hw_command", required=True)
+    hw_sub.add_parser("readers", help="list the PC/SC readers")
+    watch = hw_sub.add_parser("watch", help="print reader and card events")
+    watch.add_argument("--seconds", type=float, default=0, help="stop after this long (0: until Ctrl-C)")
+    read = hw_sub.add_parser("read-card", help="wait for a card and read it")
+    read.add_argument("--profile", choices=sorted(PROFILES), default="iran-nid")
+    read.add_argument("--state", type=Path, help="judge trust against this device's election anchors")
+    read.add_argument("--wait", type=float, default=20, help="seconds to wait for a card")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one `kiosk hw` subcommand; 0 on success, 1 on a device failure."""
+    settings = HardwareSettings(simulate=args.simulate, reader=args.reader)
+    try:
+        match args.hw_command:
+            case "readers":
+                names = ["Fake Reader 00"] if settings.simulate else list_readers()
+                print(json.dumps({"readers": names}))
+                return 0
+            case "watch":
+                return _watch(settings, args.seconds)
+            case "read-card":
+                return _read_card(settings, args.profile, args.state, args.wait)
+    except DriverError as exc:
+        print(f"kiosk hw: {exc}")
+        return 1
+    raise AssertionError(args.hw_command)
+
+
+def _watch(settings: HardwareSettings, seconds: float) -> int:
+    reader = open_card_reader(settings)
+    done = threading.Event()
+
+    def show(event: ReaderEvent) -> None:
+        print(json.dumps({"at": dt.datetime.now().isoformat(timespec="seconds"), "status": event.status.value,
+                          "reader": event.reader}), flush=True)
+
+    reader.subscribe(show)
+    show(ReaderEvent(reader.status(), None))
+    try:
+        if isinstance(reader, FakeCardReader):
+            _simulate_a_visit(reader, done)
+        done.wait(seconds if seconds > 0 else None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.close()
+    return 0
+
+
+def _simulate_a_visit(reader: FakeCardReader, done: threading.Event) -> None:
+    """On the fake reader, a card comes and goes so the technician sees the events."""
+    reader.insert_card(VirtualCard.of("test", CardAuthority().card_certificate(_DEMO_CODE)))
+    reader.remove_card()
+    reader.unplug()
+    reader.plug()
+    done.set()
+
+
+def _read_card(settings: HardwareSettings, profile: str, state: Path | None, wait: float) -> int:
+    reader = open_card_reader(settings)
+    try:
+        anchors: list[x509.Certificate] = []
+        day = dt.date.today()
+        if isinstance(reader, FakeCardReader):
+            ca = CardAuthority()
+            anchors.append(ca.certificate)
+            reader.insert_card(VirtualCard.of(profile, ca.card_certificate(_DEMO_CODE)))
+        if state is not None:
+            installed = Installed.open(state)
+            anchors = installed.card_anchors()
+            day = installed.config.day.to_gregorian()
+        if not _await_card(reader, wait):
+            print(json.dumps({"error": "no card", "status": reader.status().value}))
+            return 1
+        started = time.perf_counter()
+        read = read_card(reader.transmit, PROFILES[profile], anchors, day)
+        print(json.dumps({"national_code": read.national_code, "trusted": read.trusted,
+                          "trust_problem": read.trust_problem, "issuer": read.certificate.issuer.rfc4514_string(),
+                          "read_ms": round((time.perf_counter() - started) * 1000, 1)}, ensure_ascii=False))
+        return 0
+    finally:
+        reader.close()
+
+
+def _await_card(reader: CardReader, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while reader.status() is not ReaderStatus.CARD_PRESENT:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
