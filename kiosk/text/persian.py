@@ -29,6 +29,10 @@ Measure = Callable[[str], int]
 # hold, and ZWNJ (U+200C) sits inside a word («رأی‌دهنده»), never between words.
 _SPACES = re.compile(r"[ \t]+")
 _ZWNJ = "\u200c"
+# The library's default deletes harakat, which would print «لطفاً» as «لطفا».
+# Kept in logical position (no shifting) they land on the right letter when
+# drawn glyph by glyph with Vazirmatn, whose marks have zero advance.
+_RESHAPER = arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False})
 
 
 def is_rtl(text: str) -> bool:
@@ -49,7 +53,7 @@ def is_rtl(text: str) -> bool:
 
 def shape_line(line: str, rtl: bool) -> str:
     """One line in visual order with joined letters, ready for a left-to-right glyph renderer."""
-    reshaped = arabic_reshaper.reshape(line)
+    reshaped = _RESHAPER.reshape(line)
     visual = get_display(reshaped, base_dir="R" if rtl else "L")
     if not isinstance(visual, str):  # the library returns bytes only for bytes input
         raise TypeError("bidi returned bytes for a str")

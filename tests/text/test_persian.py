@@ -42,6 +42,12 @@ def test_persian_letters_come_out_as_joined_presentation_forms() -> None:
     assert "\ufee3" in line and "\ufee1" not in line
 
 
+def test_harakat_are_kept() -> None:
+    [line] = visual_lines("لطفاً", WIDE, chars)
+    # The tanween must survive shaping: "لطفا" without it is a spelling mistake on a receipt.
+    assert "\u064b" in line
+
+
 def test_persian_line_is_reversed_into_visual_order() -> None:
     [line] = visual_lines("شعبه اخذ", WIDE, chars)
     # The first logical word is drawn rightmost, so it ends the visual string.

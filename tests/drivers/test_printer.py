@@ -1,0 +1,399 @@
+"""The receipt printer through a real pty: raster bytes that decode to the receipt, statuses as values."""
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import os
+import select
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from drivers.errors import PrinterError
+from drivers.printer import (
+    FakePrinter,
+    PrinterStatus,
+    PrintResult,
+    SerialEscposPrinter,
+    decode_status,
+    escpos_job,
+)
+from drivers.receipts import MARGIN_PX, checkin_slip, escalation_ticket
+from kiosk.core.jalali import JalaliDate
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT = 0.2
+OK = 0x12  # DLE EOT answer with only the fixed bits: online, paper present
+PAPER_END = 0x72  # n=4 answer, bits 5 and 6 set
+NEAR_END = 0x1E  # n=4 answer, bits 2 and 3 set
+OFFLINE_BIT = 0x1A  # n=1 answer, bit 3 set (cover open)
+
+
+# --- a printer at the far end of a pty -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Raster:
+    """One GS v 0 block as a printer would read it."""
+
+    width_bytes: int
+    height: int
+    payload: bytes
+
+
+Command = tuple[str, int] | Raster
+
+
+def parse_one(buf: bytes) -> tuple[Command, int] | None:
+    """The first ESC/POS command in buf and its length; None while it is incomplete."""
+    if not buf:
+        return None
+    if buf[:1] == b"\x10":
+        return (("status", buf[2]), 3) if len(buf) >= 3 and buf[1] == 0x04 else None
+    if buf[:3] == b"\x1dv0":
+        if len(buf) < 8:
+            return None
+        width_bytes, height = buf[4] | buf[5] << 8, buf[6] | buf[7] << 8
+        end = 8 + width_bytes * height
+        return (Raster(width_bytes, height, bytes(buf[8:end])), end) if len(buf) >= end else None
+    if buf[:2] == b"\x1b@":
+        return ("init", 0), 2
+    if buf[:2] == b"\x1bd":
+        return (("feed", buf[2]), 3) if len(buf) >= 3 else None
+    if buf[:2] == b"\x1dV":
+        if len(buf) < 3:
+            return None
+        if buf[2] in (65, 66):
+            return (("cut", buf[2]), 4) if len(buf) >= 4 else None
+        return ("cut", buf[2]), 3
+    return ("unknown", buf[0]), 1
+
+
+class PtyPrinter:
+    """Reads the master side of a pty like a printer: answers DLE EOT with bytes the test sets, records jobs."""
+
+    def __init__(self, link: Path) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.master)
+        # The driver opens a stable link, as it would /dev/serial/by-id/...: pts numbers are
+        # reused machine-wide at once, so after an unplug the bare name may be someone else's pty.
+        link.symlink_to(os.ttyname(self.slave))
+        self.link = link
+        self.port = str(link)
+        self.answers = {1: OK, 4: OK}
+        self.answering = True
+        self.answer_delay = 0.0
+        self.reading = True
+        self.stall_on_job = False  # stop reading once a job starts, like a printer whose buffer is full
+        self.commands: list[Command] = []
+        self._buf = b""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pty-printer")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.02)
+            if ready and self.reading:
+                try:
+                    self._buf += os.read(self.master, 65536)
+                except OSError:
+                    return
+                self._parse()
+
+    def _parse(self) -> None:
+        while (found := parse_one(self._buf)) is not None:
+            command, length = found
+            self._buf = self._buf[length:]
+            with self._lock:
+                self.commands.append(command)
+            if command == ("init", 0) and self.stall_on_job:
+                self.reading = False
+            if isinstance(command, tuple) and command[0] == "status" and self.answering:
+                time.sleep(self.answer_delay)
+                os.write(self.master, bytes([self.answers[command[1]]]))
+
+    def seen(self) -> list[Command]:
+        with self._lock:
+            return list(self.commands)
+
+    def wait_for(self, name: str, within: float = 5.0) -> list[Command]:
+        """The commands so far, once one named `name` has arrived."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            seen = self.seen()
+            if any(isinstance(c, tuple) and c[0] == name for c in seen):
+                return seen
+            time.sleep(0.01)
+        raise AssertionError(f"no {name} command within {within}s; got {self.seen()}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        assert not self._thread.is_alive()
+
+    def vanish(self) -> None:
+        """Unplug: the far end goes away and the device node with it."""
+        self.stop()
+        self.link.unlink(missing_ok=True)
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.master = self.slave = -1
+
+    def close(self) -> None:
+        if self.master != -1:
+            self.vanish()
+
+
+@pytest.fixture
+def pty_printer(tmp_path: Path) -> Iterator[PtyPrinter]:
+    printer = PtyPrinter(tmp_path / "ttyPRINTER")
+    try:
+        yield printer
+    finally:
+        printer.close()
+
+
+@pytest.fixture
+def driver(pty_printer: PtyPrinter) -> Iterator[SerialEscposPrinter]:
+    with SerialEscposPrinter(pty_printer.port, timeout=TIMEOUT) as printer:
+        yield printer
+
+
+# --- receipts ------------------------------------------------------------------------------
+
+DAY = JalaliDate(1405, 9, 4)
+AT = dt.time(10, 23)
+BRANCH_NAME = "دبستان شهید رجایی، تهران"
+
+
+def slip(width_px: int = 384) -> Image.Image:
+    return checkin_slip(
+        branch_code="1001", branch_name=BRANCH_NAME, day=DAY, at=AT, device_id="KSK-07", sequence=45,
+        width_px=width_px,
+    )
+
+
+def ticket() -> Image.Image:
+    return escalation_ticket(
+        case_id="E-1001-0007", branch_code="1001", branch_name=BRANCH_NAME, day=DAY, at=AT, queue_position=3
+    )
+
+
+def rasters(commands: list[Command]) -> list[Raster]:
+    return [c for c in commands if isinstance(c, Raster)]
+
+
+def names(commands: list[Command]) -> list[str]:
+    return ["raster" if isinstance(c, Raster) else c[0] for c in commands]
+
+
+def as_image(blocks: list[Raster]) -> Image.Image:
+    """The printed picture rebuilt from GS v 0 blocks stacked top to bottom (1 bit = black dot)."""
+    width = blocks[0].width_bytes * 8
+    dots = Image.frombytes("1", (width, sum(b.height for b in blocks)), b"".join(b.payload for b in blocks))
+    return ImageChops.invert(dots.convert("L")).convert("1")
+
+
+RECEIPTS: dict[str, Callable[[], Image.Image]] = {"checkin_slip": slip, "escalation_ticket": ticket}
+
+
+@pytest.mark.parametrize("kind", RECEIPTS)
+def test_receipt_goes_out_as_raster_that_decodes_to_the_receipt(
+    kind: str, pty_printer: PtyPrinter, driver: SerialEscposPrinter
+) -> None:
+    image = RECEIPTS[kind]()
+    assert driver.print_image(image) is PrintResult.PRINTED
+    seen = pty_printer.wait_for("cut")
+    assert names(seen)[:3] == ["status", "status", "init"]
+    assert names(seen)[-2:] == ["feed", "cut"]
+    blocks = rasters(seen)
+    assert blocks and all(b.width_bytes == 48 for b in blocks)  # 384 dots = 48 bytes a row
+    assert sum(b.height for b in blocks) == image.height
+    assert any(any(b.payload) for b in blocks), "raster is blank"
+    assert ImageChops.difference(as_image(blocks).convert("L"), image.convert("L")).getbbox() is None
+
+
+def test_paper_out_is_a_result_and_nothing_is_printed(pty_printer: PtyPrinter, driver: SerialEscposPrinter) -> None:
+    pty_printer.answers = {1: OFFLINE_BIT, 4: PAPER_END}  # a real printer also goes offline without paper
+    assert driver.status() is PrinterStatus.PAPER_OUT
+    assert driver.print_image(slip()) is PrintResult.PAPER_OUT
+    time.sleep(0.1)
+    assert set(names(pty_printer.seen())) == {"status"}
+
+
+def test_paper_near_end_still_prints(pty_printer: PtyPrinter, driver: SerialEscposPrinter) -> None:
+    pty_printer.answers = {1: OK, 4: NEAR_END}
+    assert driver.print_image(slip()) is PrintResult.PRINTED
+    pty_printer.wait_for("cut")
+
+
+def test_cover_open_is_an_error_and_nothing_is_printed(pty_printer: PtyPrinter, driver: SerialEscposPrinter) -> None:
+    pty_printer.answers = {1: OFFLINE_BIT, 4: OK}
+    assert driver.print_image(slip()) is PrintResult.ERROR
+    time.sleep(0.1)
+    assert set(names(pty_printer.seen())) == {"status"}
+
+
+def test_garbled_answer_is_an_error(pty_printer: PtyPrinter, driver: SerialEscposPrinter) -> None:
+    pty_printer.answers = {1: 0xFF, 4: 0xFF}  # what a wrong baud rate looks like
+    assert driver.status() is PrinterStatus.ERROR
+
+
+def test_silent_printer_is_offline_quickly_and_recovers(
+    pty_printer: PtyPrinter, driver: SerialEscposPrinter
+) -> None:
+    pty_printer.answering = False
+    started = time.monotonic()
+    assert driver.status() is PrinterStatus.OFFLINE
+    assert driver.print_image(slip()) is PrintResult.OFFLINE
+    assert time.monotonic() - started < 4 * TIMEOUT + 0.5
+    assert "raster" not in names(pty_printer.seen())
+    pty_printer.answering = True
+    assert driver.status() is PrinterStatus.READY
+
+
+def test_late_answer_is_not_taken_for_the_next_one(pty_printer: PtyPrinter, driver: SerialEscposPrinter) -> None:
+    pty_printer.answer_delay = 2 * TIMEOUT
+    assert driver.status() is PrinterStatus.OFFLINE
+    time.sleep(3 * TIMEOUT)  # the stale "all fine" answers have arrived by now
+    pty_printer.answer_delay = 0.0
+    pty_printer.answers = {1: OFFLINE_BIT, 4: PAPER_END}
+    assert driver.status() is PrinterStatus.PAPER_OUT
+
+
+def test_vanished_port_is_offline_not_a_crash(pty_printer: PtyPrinter, driver: SerialEscposPrinter) -> None:
+    assert driver.status() is PrinterStatus.READY
+    pty_printer.vanish()
+    started = time.monotonic()
+    assert driver.status() is PrinterStatus.OFFLINE
+    assert driver.print_image(slip()) is PrintResult.OFFLINE
+    assert driver.status() is PrinterStatus.OFFLINE  # reopening a gone port is offline too
+    assert time.monotonic() - started < 2.0
+
+
+def test_missing_port_is_offline() -> None:
+    with SerialEscposPrinter("/dev/ttyNO-SUCH-PRINTER", timeout=TIMEOUT) as printer:
+        assert printer.status() is PrinterStatus.OFFLINE
+        assert printer.print_image(slip()) is PrintResult.OFFLINE
+
+
+def test_port_held_by_another_program_is_an_error(pty_printer: PtyPrinter, driver: SerialEscposPrinter) -> None:
+    assert driver.status() is PrinterStatus.READY
+    with SerialEscposPrinter(pty_printer.port, timeout=TIMEOUT) as second:
+        assert second.status() is PrinterStatus.ERROR
+
+
+def test_printer_that_stops_taking_data_mid_job_is_offline(pty_printer: PtyPrinter) -> None:
+    tall = Image.new("1", (384, 4000), 0)  # 192 kB: more than the pty holds
+    with SerialEscposPrinter(pty_printer.port, baudrate=4_000_000, timeout=TIMEOUT) as driver:
+        pty_printer.stall_on_job = True
+        started = time.monotonic()
+        assert driver.print_image(tall) is PrintResult.OFFLINE
+        assert time.monotonic() - started < 3.0
+        assert "init" in names(pty_printer.seen())  # it got past the status check: the write itself timed out
+
+
+def test_image_wider_than_the_paper_is_refused(driver: SerialEscposPrinter) -> None:
+    with pytest.raises(ValueError):
+        driver.print_image(slip(width_px=576))
+
+
+def test_closed_printer_refuses_use(pty_printer: PtyPrinter) -> None:
+    printer = SerialEscposPrinter(pty_printer.port, timeout=TIMEOUT)
+    printer.close()
+    printer.close()
+    with pytest.raises(PrinterError):
+        printer.status()
+
+
+# --- pieces without a port -------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("printer", "paper", "expected"),
+    [
+        (OK, OK, PrinterStatus.READY),
+        (OK, NEAR_END, PrinterStatus.READY),
+        (OFFLINE_BIT, PAPER_END, PrinterStatus.PAPER_OUT),
+        (OK, 0x32, PrinterStatus.PAPER_OUT),  # one paper-end bit is enough
+        (OFFLINE_BIT, OK, PrinterStatus.ERROR),
+        (0x00, OK, PrinterStatus.ERROR),
+        (OK, 0x93, PrinterStatus.ERROR),
+    ],
+)
+def test_decode_status(printer: int, paper: int, expected: PrinterStatus) -> None:
+    assert decode_status(printer, paper) is expected
+
+
+def test_job_has_gs_v_0_header_for_the_image_size_and_a_cut() -> None:
+    job = escpos_job(Image.new("1", (384, 100), 1))
+    assert job.startswith(b"\x1b@\x1dv0\x00" + bytes([48, 0, 100, 0]))
+    assert job.endswith(b"\x1bd\x06\x1dV\x00")
+
+
+def test_fake_printer_follows_its_controls() -> None:
+    with FakePrinter() as fake:
+        assert fake.print_image(slip()) is PrintResult.PRINTED
+        assert isinstance(fake, FakePrinter) and len(fake.printed) == 1
+        fake.set_paper_out()
+        assert fake.status() is PrinterStatus.PAPER_OUT
+        assert fake.print_image(slip()) is PrintResult.PAPER_OUT
+        fake.load_paper()
+        fake.go_offline()
+        assert fake.print_image(ticket()) is PrintResult.OFFLINE
+        fake.go_online()
+        fake.fail()
+        assert fake.print_image(ticket()) is PrintResult.ERROR
+        assert len(fake.printed) == 1
+    with pytest.raises(PrinterError):
+        fake.status()
+
+
+# --- the receipts themselves -------------------------------------------------------------------
+
+def review_folder(tmp_path: Path) -> list[Path]:
+    folders = [tmp_path / "receipts", REPO / ".dev" / "receipts"]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+@pytest.mark.parametrize("kind", RECEIPTS)
+def test_receipt_is_saved_for_review_and_fits_the_paper(kind: str, tmp_path: Path) -> None:
+    image = RECEIPTS[kind]()
+    for folder in review_folder(tmp_path):
+        image.save(folder / f"{kind}.png")
+    print(f"receipt PNGs: {tmp_path / 'receipts'} and {REPO / '.dev' / 'receipts'}")
+    assert image.mode == "1" and image.width == 384
+    ink = ImageChops.invert(image.convert("L")).getbbox()
+    assert ink is not None
+    left, top, right, bottom = ink
+    # Nothing runs into the margins, so nothing is cut off at the paper's edge.
+    assert left >= MARGIN_PX - 2 and right <= image.width - MARGIN_PX + 2
+    assert top >= MARGIN_PX - 2 and bottom <= image.height - MARGIN_PX + 2
+    # Persian first and right-aligned: the top line ends at the right margin, starts well right of the left one.
+    head = ImageChops.invert(image.crop((0, 0, image.width, 50)).convert("L")).getbbox()
+    assert head is not None and head[2] >= image.width - MARGIN_PX - 4 and head[0] > 2 * MARGIN_PX
+    # English last and left-aligned: the bottom line starts at the left margin.
+    tail = ImageChops.invert(image.crop((0, image.height - 45, image.width, image.height)).convert("L")).getbbox()
+    assert tail is not None and tail[0] <= MARGIN_PX + 4
+
+
+def test_receipt_width_is_a_parameter() -> None:
+    assert slip(width_px=576).width == 576
+
+
+@pytest.mark.parametrize("layout", [checkin_slip, escalation_ticket])
+def test_receipts_take_no_personal_data(layout: Callable[..., Image.Image]) -> None:
+    params = set(inspect.signature(layout).parameters)
+    personal = {p for p in params if any(w in p for w in ("national", "voter", "first", "last", "father", "birth"))}
+    assert not personal and "branch_name" in params
