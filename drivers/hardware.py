@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from drivers.card.fake import FakeCardReader
 from drivers.card.pcsc import PcscReader
 from drivers.card.reader import CardReader
+from drivers.printer import FakePrinter, ReceiptPrinter, SerialEscposPrinter
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +27,12 @@ def open_card_reader(settings: HardwareSettings) -> CardReader:
     if settings.simulate:
         return FakeCardReader()
     return PcscReader(prefer=settings.reader)
+
+
+def open_printer(settings: HardwareSettings) -> ReceiptPrinter | None:
+    """The ESC/POS printer on its serial port, the fake one when simulating, or None when none is set."""
+    if settings.simulate:
+        return FakePrinter()
+    if settings.printer_port is None:
+        return None
+    return SerialEscposPrinter(settings.printer_port, settings.printer_baud)

@@ -17,7 +17,10 @@ from drivers.card.profiles import PROFILES, read_card
 from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
 from drivers.card.virtual import VirtualCard
 from drivers.errors import DriverError
-from drivers.hardware import HardwareSettings, open_card_reader
+from drivers.hardware import HardwareSettings, open_card_reader, open_printer
+from drivers.printer import PrintResult
+from drivers.receipts import checkin_slip, escalation_ticket
+from kiosk.core.jalali import JalaliDate
 from kiosk.core.national_code import check_digit
 from kiosk.state import Installed
 
@@ -38,11 +41,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     read.add_argument("--profile", choices=sorted(PROFILES), default="iran-nid")
     read.add_argument("--state", type=Path, help="judge trust against this device's election anchors")
     read.add_argument("--wait", type=float, default=20, help="seconds to wait for a card")
+    printer = hw_sub.add_parser("print-test", help="print a test check-in slip and escalation ticket")
+    printer.add_argument("--port", help="the printer's serial port, e.g. /dev/ttyUSB0")
+    printer.add_argument("--baud", type=int, default=9600)
+    printer.add_argument("--png", type=Path, help="also save the two receipts as PNG files in this folder")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one `kiosk hw` subcommand; 0 on success, 1 on a device failure."""
-    settings = HardwareSettings(simulate=args.simulate, reader=args.reader)
+    settings = HardwareSettings(simulate=args.simulate, reader=args.reader,
+                                printer_port=getattr(args, "port", None), printer_baud=getattr(args, "baud", 9600))
     try:
         match args.hw_command:
             case "readers":
@@ -53,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
                 return _watch(settings, args.seconds)
             case "read-card":
                 return _read_card(settings, args.profile, args.state, args.wait)
+            case "print-test":
+                return _print_test(settings, args.png)
     except DriverError as exc:
         print(f"kiosk hw: {exc}")
         return 1
@@ -122,3 +132,28 @@ def _await_card(reader: CardReader, seconds: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def _print_test(settings: HardwareSettings, png: Path | None) -> int:
+    """Both receipts with made-up values (no voter data exists on a receipt anyway)."""
+    printer = open_printer(settings)
+    if printer is None:
+        print(json.dumps({"error": "no printer port given (--port) and not simulating"}))
+        return 1
+    now = dt.datetime.now()
+    day = JalaliDate.from_gregorian(now.date())
+    slips = {
+        "checkin_slip": checkin_slip(branch_code="1001", branch_name="شعبه آزمایشی", day=day, at=now.time(),
+                                     device_id="TEST", sequence=1),
+        "escalation_ticket": escalation_ticket(case_id="E-TEST-0001", branch_code="1001",
+                                               branch_name="شعبه آزمایشی", day=day, at=now.time(), queue_position=1),
+    }
+    with printer:
+        before = printer.status()
+        results = {name: printer.print_image(img).value for name, img in slips.items()}
+    if png is not None:
+        png.mkdir(parents=True, exist_ok=True)
+        for name, img in slips.items():
+            img.save(png / f"{name}.png")
+    print(json.dumps({"status_before": before.value, **results}))
+    return 0 if all(r == PrintResult.PRINTED.value for r in results.values()) else 1

@@ -397,3 +397,16 @@ def test_receipts_take_no_personal_data(layout: Callable[..., Image.Image]) -> N
     params = set(inspect.signature(layout).parameters)
     personal = {p for p in params if any(w in p for w in ("national", "voter", "first", "last", "father", "birth"))}
     assert not personal and "branch_name" in params
+
+
+def test_the_bench_tool_prints_both_receipts_or_says_why_not(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from kiosk.cli import main as kiosk_main
+    assert kiosk_main(["hw", "--simulate", "print-test", "--png", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"status_before": "ready", "checkin_slip": "printed",
+                                                   "escalation_ticket": "printed"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkin_slip.png", "escalation_ticket.png"]
+    assert kiosk_main(["hw", "print-test", "--port", str(tmp_path / "no-such-tty")]) == 1
+    assert json.loads(capsys.readouterr().out)["checkin_slip"] == "offline"
