@@ -7,6 +7,7 @@ from drivers.card.fake import FakeCardReader
 from drivers.card.pcsc import PcscReader
 from drivers.card.reader import CardReader
 from drivers.printer import FakePrinter, ReceiptPrinter, SerialEscposPrinter
+from drivers.scanner import BarcodeScanner, FakeScanner, SerialScanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +37,12 @@ def open_printer(settings: HardwareSettings) -> ReceiptPrinter | None:
     if settings.printer_port is None:
         return None
     return SerialEscposPrinter(settings.printer_port, settings.printer_baud)
+
+
+def open_scanner(settings: HardwareSettings) -> BarcodeScanner | None:
+    """The serial barcode scanner (not yet started), the fake one, or None when none is set."""
+    if settings.simulate:
+        return FakeScanner()
+    if settings.scanner_port is None:
+        return None
+    return SerialScanner(settings.scanner_port, settings.scanner_baud)

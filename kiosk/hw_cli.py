@@ -17,9 +17,10 @@ from drivers.card.profiles import PROFILES, read_card
 from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
 from drivers.card.virtual import VirtualCard
 from drivers.errors import DriverError
-from drivers.hardware import HardwareSettings, open_card_reader, open_printer
+from drivers.hardware import HardwareSettings, open_card_reader, open_printer, open_scanner
 from drivers.printer import PrintResult
 from drivers.receipts import checkin_slip, escalation_ticket
+from drivers.scanner import FakeScanner, ScanEvent, Scanned, StatusChanged, Unusable
 from kiosk.core.jalali import JalaliDate
 from kiosk.core.national_code import check_digit
 from kiosk.state import Installed
@@ -41,6 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     read.add_argument("--profile", choices=sorted(PROFILES), default="iran-nid")
     read.add_argument("--state", type=Path, help="judge trust against this device's election anchors")
     read.add_argument("--wait", type=float, default=20, help="seconds to wait for a card")
+    scan = hw_sub.add_parser("scan", help="show what the barcode scanner sends, as codes or refusals")
+    scan.add_argument("--port", help="the scanner's serial port, e.g. /dev/serial/by-id/…")
+    scan.add_argument("--baud", type=int, default=9600)
+    scan.add_argument("--seconds", type=float, default=0, help="stop after this long (0: until Ctrl-C)")
     printer = hw_sub.add_parser("print-test", help="print a test check-in slip and escalation ticket")
     printer.add_argument("--port", help="the printer's serial port, e.g. /dev/ttyUSB0")
     printer.add_argument("--baud", type=int, default=9600)
@@ -49,8 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     """Run one `kiosk hw` subcommand; 0 on success, 1 on a device failure."""
-    settings = HardwareSettings(simulate=args.simulate, reader=args.reader,
-                                printer_port=getattr(args, "port", None), printer_baud=getattr(args, "baud", 9600))
+    port, baud = getattr(args, "port", None), getattr(args, "baud", 9600)
+    settings = HardwareSettings(simulate=args.simulate, reader=args.reader, printer_port=port, printer_baud=baud,
+                                scanner_port=port, scanner_baud=baud)
     try:
         match args.hw_command:
             case "readers":
@@ -61,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
                 return _watch(settings, args.seconds)
             case "read-card":
                 return _read_card(settings, args.profile, args.state, args.wait)
+            case "scan":
+                return _scan(settings, args.seconds)
             case "print-test":
                 return _print_test(settings, args.png)
     except DriverError as exc:
@@ -157,3 +165,36 @@ def _print_test(settings: HardwareSettings, png: Path | None) -> int:
             img.save(png / f"{name}.png")
     print(json.dumps({"status_before": before.value, **results}))
     return 0 if all(r == PrintResult.PRINTED.value for r in results.values()) else 1
+
+
+def _scan(settings: HardwareSettings, seconds: float) -> int:
+    """Print each scanner event until Ctrl-C or `seconds`; on the fake, a few sample scans go by."""
+    scanner = open_scanner(settings)
+    if scanner is None:
+        print(json.dumps({"error": "no scanner port given (--port) and not simulating"}))
+        return 1
+
+    def show(event: ScanEvent) -> None:
+        match event:
+            case Scanned():
+                line: dict[str, object] = {"scanned": event.code}
+            case Unusable():
+                line = {"unusable": event.reason.value}
+            case StatusChanged():
+                line = {"status": event.status.value}
+        print(json.dumps(line), flush=True)
+
+    scanner.subscribe(show)
+    scanner.start()
+    try:
+        if isinstance(scanner, FakeScanner):
+            for sample in ("]C0" + _DEMO_CODE, "۰۰۰-۱۲۳۴۵۶-۰", "https://example.org/x", "0001234561"):
+                scanner.scan(sample)
+            time.sleep(0.2)
+        else:
+            threading.Event().wait(seconds if seconds > 0 else None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scanner.close()
+    return 0

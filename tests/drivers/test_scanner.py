@@ -476,3 +476,42 @@ def test_events_never_show_the_scanned_text() -> None:
     assert code(1) not in str(Scanned(code(1)))
     assert [f.name for f in fields(Unusable)] == ["reason"]
     assert Scanned(code(1)).code == code(1)
+
+
+def test_the_bench_tool_shows_scans_from_the_fake(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from kiosk.cli import main as kiosk_main
+    assert kiosk_main(["hw", "--simulate", "scan"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == {"status": "ready"}
+    assert lines[1] == lines[2] and "scanned" in lines[1]
+    assert lines[3:] == [{"unusable": "not_a_national_code"}, {"unusable": "invalid_checksum"}]
+
+
+def test_the_bench_tool_reads_a_real_serial_port(tmp_path: Path) -> None:
+    """`kiosk hw scan --port …` in its own process, with scanner bytes arriving on a pty."""
+    import json
+    import subprocess
+    import sys
+    import tty
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    port = tmp_path / "scanner"
+    port.symlink_to(os.ttyname(slave))
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "hw", "scan", "--port", str(port), "--seconds", "3"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline()) == {"status": "ready"}
+        os.write(master, f"]C0{code(12)}\r\n".encode())
+        assert json.loads(proc.stdout.readline()) == {"scanned": code(12)}
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        os.close(master)
+        os.close(slave)
