@@ -21,6 +21,7 @@ from PIL import Image
 
 from drivers.errors import PrinterError
 from drivers.receipts import WIDTH_58MM
+from kiosk.logbook import Event, log
 
 
 class PrinterStatus(Enum):
@@ -165,8 +166,12 @@ class SerialEscposPrinter(ReceiptPrinter):
         with self._lock:
             status = self._status()
             if status is not PrinterStatus.READY or self._serial is None:
-                return result_for(status)
-            return self._send(self._serial, job)
+                result = result_for(status)
+            else:
+                result = self._send(self._serial, job)
+        if result is not PrintResult.PRINTED:
+            log(Event.PRINT_NOT_DONE, result=result.value)
+        return result
 
     def close(self) -> None:
         """Close the port; the object cannot be used afterwards."""

@@ -38,6 +38,11 @@ class Event(Enum):
     CHECK_IN_UNDONE = ("K101", logging.INFO, "check-in undone")
     LEDGER_VERIFIED = ("K110", logging.INFO, "ledger chain and signatures verified")
     LEDGER_CORRUPT = ("K111", logging.ERROR, "ledger verification failed")
+    READER_STATUS = ("H100", logging.INFO, "card reader status changed")
+    SCANNER_STATUS = ("H110", logging.INFO, "barcode scanner status changed")
+    SCANNER_LISTENER_FAILED = ("H111", logging.ERROR, "a scanner listener raised; the scanner keeps running")
+    SCANNER_READ_FAILED = ("H112", logging.ERROR, "the scanner's reader loop failed unexpectedly")
+    PRINT_NOT_DONE = ("H120", logging.WARNING, "a receipt was not printed")
 
     @property
     def id(self) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from kiosk.logbook import Event, log
+
 
 class ReaderStatus(Enum):
     """Everything a reader can be, as staff and the core see it."""
@@ -85,5 +87,6 @@ class Listeners:
                 return
             self._status, self._reader = status, reader
             listeners = list(self._listeners)
+        log(Event.READER_STATUS, status=status.value, reader=reader or "")
         for listener in listeners:
             listener(ReaderEvent(status, reader))

@@ -1,14 +1,14 @@
 """What a barcode scanner tells the kiosk: a closed status set, scan events, and the interface both drivers implement."""
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, TypeAlias
 
-_LOG = logging.getLogger("kiosk.drivers.scanner")
+from kiosk.logbook import Event, log
+
 
 
 class ScannerStatus(Enum):
@@ -108,6 +108,7 @@ class EventHub:
             changed = status is not self._status
             self._status = status
         if (changed or always) and not quiet:
+            log(Event.SCANNER_STATUS, status=status.value)
             self.emit(StatusChanged(status))
 
     def emit(self, event: ScanEvent) -> None:
@@ -119,4 +120,4 @@ class EventHub:
                 listener(event)
             except Exception as exc:  # noqa: BLE001 - the reader thread has to outlive a buggy listener
                 # Only the type: an exception's message could quote the scanned code.
-                _LOG.error("scanner listener raised %s", type(exc).__name__)
+                log(Event.SCANNER_LISTENER_FAILED, error=type(exc).__name__)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import threading
 import time
@@ -10,10 +9,11 @@ from collections.abc import Callable
 
 import serial
 
+from kiosk.logbook import Event, log
+
 from .events import EventHub, Listener, ScannerStatus
 from .frames import DEFAULT_MAX_FRAME, DEFAULT_TERMINATORS, FrameParser
 
-_LOG = logging.getLogger("kiosk.drivers.scanner")
 
 # Short enough that close() returns promptly, long enough not to spin on an idle port.
 READ_TIMEOUT = 0.1
@@ -83,7 +83,7 @@ class SerialScanner:
             try:
                 status = self._read_until_gone(port)
             except Exception as exc:  # noqa: BLE001 - a bug must show as ERROR, not as a dead thread
-                _LOG.error("scanner reader failed: %s", type(exc).__name__)
+                log(Event.SCANNER_READ_FAILED, error=type(exc).__name__)
                 status = ScannerStatus.ERROR
             finally:
                 with self._port_lock:
