@@ -102,7 +102,11 @@ def main() -> None:
     registry.write_bytes(bytes(data))
     run(provision, "install", "--state", "STATE", "--package", "PKG", "--cert", "kiosk.crt",
         "--authority", "AUTH/authority.crt", check=False)
-    print(f"\nEverything is under {DEMO}. Run ./dev demo again to start over.")
+    print("\nThe technician's bench tool on the fake devices (drop --simulate on real hardware):")
+    run(kiosk, "hw", "--simulate", "read-card", "--profile", "iran-nid")
+    run(kiosk, "hw", "--simulate", "scan")
+    run(kiosk, "hw", "--simulate", "print-test", "--png", "receipts")
+    print(f"\nEverything is under {DEMO} (receipt images in receipts/). Run ./dev demo again to start over.")
 
 
 if __name__ == "__main__":
