@@ -40,7 +40,7 @@ class Event(Enum):
     LEDGER_CORRUPT = ("K111", logging.ERROR, "ledger verification failed")
     READER_STATUS = ("H100", logging.INFO, "card reader status changed")
     SCANNER_STATUS = ("H110", logging.INFO, "barcode scanner status changed")
-    SCANNER_LISTENER_FAILED = ("H111", logging.ERROR, "a scanner listener raised; the scanner keeps running")
+    LISTENER_FAILED = ("H001", logging.ERROR, "a device listener raised; the driver keeps running")
     SCANNER_READ_FAILED = ("H112", logging.ERROR, "the scanner's reader loop failed unexpectedly")
     PRINT_NOT_DONE = ("H120", logging.WARNING, "a receipt was not printed")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from drivers.listeners import Broadcaster
 from kiosk.logbook import Event, log
 
 
@@ -55,7 +56,7 @@ class Listeners:
 
     def __init__(self, initial: ReaderStatus) -> None:
         self._lock = threading.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: Broadcaster[ReaderEvent] = Broadcaster("card reader")
         self._status = initial
         self._reader: str | None = None
 
@@ -71,14 +72,7 @@ class Listeners:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Add a listener; the returned function removes it."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def set(self, status: ReaderStatus, reader: str | None) -> None:
         """Record a status and tell every listener, only when it changed."""
@@ -86,7 +80,5 @@ class Listeners:
             if (status, reader) == (self._status, self._reader):
                 return
             self._status, self._reader = status, reader
-            listeners = list(self._listeners)
         log(Event.READER_STATUS, status=status.value, reader=reader or "")
-        for listener in listeners:
-            listener(ReaderEvent(status, reader))
+        self._listeners.emit(ReaderEvent(status, reader))

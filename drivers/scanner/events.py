@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, TypeAlias
 
+from drivers.listeners import Broadcaster
 from kiosk.logbook import Event, log
 
 
@@ -82,7 +83,7 @@ class EventHub:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._listeners: dict[object, Listener] = {}
+        self._listeners: Broadcaster[ScanEvent] = Broadcaster("scanner")
         self._status = ScannerStatus.NO_SCANNER
 
     def status(self) -> ScannerStatus:
@@ -91,16 +92,8 @@ class EventHub:
             return self._status
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
-        """Add a listener; the token lets the same callable be subscribed twice and removed once."""
-        token = object()
-        with self._lock:
-            self._listeners[token] = callback
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._listeners.pop(token, None)
-
-        return unsubscribe
+        """Add a listener; the same callable may be subscribed twice and removed once."""
+        return self._listeners.subscribe(callback)
 
     def set_status(self, status: ScannerStatus, *, always: bool = False, quiet: bool = False) -> None:
         """Record a status and announce it when it changed (`always`: the first one; `quiet`: after close)."""
@@ -112,12 +105,5 @@ class EventHub:
             self.emit(StatusChanged(status))
 
     def emit(self, event: ScanEvent) -> None:
-        """Deliver one event to every listener; a failing listener must not stop the others or the thread."""
-        with self._lock:
-            listeners = list(self._listeners.values())
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception as exc:  # noqa: BLE001 - the reader thread has to outlive a buggy listener
-                # Only the type: an exception's message could quote the scanned code.
-                log(Event.SCANNER_LISTENER_FAILED, error=type(exc).__name__)
+        """Deliver one event to every listener; a failing listener does not stop the others or the thread."""
+        self._listeners.emit(event)

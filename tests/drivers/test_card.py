@@ -128,3 +128,16 @@ def test_the_bench_tool_works_on_the_fake_reader(capsys: pytest.CaptureFixture[s
     assert kiosk_main(["hw", "--simulate", "watch", "--seconds", "0.1"]) == 0
     statuses = [json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()]
     assert statuses == ["no_card", "card_present", "no_card", "no_reader", "no_card"]
+
+
+def test_a_listener_that_raises_does_not_stop_the_others(ca: CardAuthority) -> None:
+    reader = FakeCardReader()
+    seen: list[ReaderStatus] = []
+
+    def broken(event: ReaderEvent) -> None:
+        raise RuntimeError("a bug in a screen")
+
+    reader.subscribe(broken)
+    reader.subscribe(lambda e: seen.append(e.status))
+    reader.insert_card(VirtualCard.of("test", ca.card_certificate(code(2))))
+    assert seen == [ReaderStatus.CARD_PRESENT] and reader.status() is ReaderStatus.CARD_PRESENT
