@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from kiosk.desk import Desk
 from kiosk.state import Installed
 from kiosk.store.ledger import verify_chain
 
+ACK = re.compile(r"ACK ([0-9]{10})")
 VOTERS = 4000
 ROUNDS = 25
 
@@ -54,7 +56,9 @@ def test_sigkill_at_random_points_loses_no_acknowledged_check_in(tmp_path: Path)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         os.set_blocking(proc.stdout.fileno(), True)
-        acknowledged += [line.split()[1] for line in proc.stdout.read().splitlines() if line.startswith("ACK ")]
+        # Only whole lines count: a kill in the middle of printing is an acknowledgement never given.
+        complete = proc.stdout.read().split("\n")[:-1]
+        acknowledged += [m[1] for line in complete if (m := ACK.fullmatch(line))]
         proc.stdout.close()
     assert len(acknowledged) > 50, "the worker never got going; the test proves nothing"
     reopened = Installed.open(installed.state)
