@@ -6,6 +6,7 @@ Layout (all under STATE):
   current -> packages/<id>            the installed package (swapped atomically)
   packages/<id>/                      package files + device.crt + registry.key
   ledger.sqlite                       the ledger (WAL)
+  staff.json                          staff accounts: scrypt PIN hashes, lock-outs (0600)
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ PACKAGES = "packages"
 DEVICE_CERT = "device.crt"
 REGISTRY_KEY = "registry.key"
 LEDGER = "ledger.sqlite"
+STAFF = "staff.json"
 
 
 class StateRefused(Exception):

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 
-from provisioning.device import InstallRefused, init_device, install
 from kiosk.logbook import configure
+from kiosk.state import SIGNING_KEY, STAFF
+from kiosk.store.staff import Role, StaffBook
 from kiosk.trust import certs
+from provisioning.device import InstallRefused, init_device, install
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     inst.add_argument("--package", type=Path, required=True)
     inst.add_argument("--cert", type=Path, required=True, help="this device's certificate from the authority")
     inst.add_argument("--authority", type=Path, required=True, help="the authority certificate (authority.crt)")
+    staff = sub.add_parser("staff", help="set a staff PIN (the branch head's at provisioning); PIN read from stdin")
+    staff.add_argument("--state", type=Path, required=True)
+    staff.add_argument("--account", required=True, help="short id, e.g. head")
+    staff.add_argument("--name", required=True, help="the name shown on the sign-in screen")
+    staff.add_argument("--role", choices=[r.value for r in Role], default=Role.HEAD.value)
     return parser
 
 
@@ -33,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                 csr = init_device(args.state)
                 device_id = certs.device_id_for(csr.public_key())  # type: ignore[arg-type]
                 print(f"device {device_id} initialised; enrollment request: {args.state / 'device.csr'}")
+            case "staff":
+                return _set_staff_pin(args)
             case "install":
                 installed = install(args.state, args.package, args.cert, args.authority)
                 print(f"installed election {installed.config.id} for device {installed.claims.device_id} "
@@ -40,6 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     except InstallRefused as exc:
         print(f"kiosk-provision: refused: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _set_staff_pin(args: argparse.Namespace) -> int:
+    """Read the PIN from the terminal (hidden) or from stdin: never from the command line, where ps shows it."""
+    pin = getpass.getpass("PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    if not (args.state / SIGNING_KEY).exists():
+        print("kiosk-provision: refused: device is not initialised (run kiosk-provision init)", file=sys.stderr)
+        return 1
+    try:
+        StaffBook(args.state / STAFF).set_pin(args.account, args.name, Role(args.role), pin)
+    except ValueError as exc:
+        print(f"kiosk-provision: refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"PIN set for {args.account} ({args.role})")
     return 0
 
 
