@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 from kiosk import hw_cli
-from kiosk.desk import CheckedIn, Desk
+from kiosk.core.outcome import CheckedIn, Recorded
+from kiosk.desk import Desk
 from kiosk.logbook import Event, configure, log
 from kiosk.state import Installed, StateRefused
-from kiosk.store.ledger import LedgerCorrupt, Recorded, verify_chain
+from kiosk.store.ledger import LedgerCorrupt, verify_chain
 from kiosk.store.registry import RegistryError
 
 

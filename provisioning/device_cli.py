@@ -8,7 +8,8 @@ from pathlib import Path
 
 from kiosk.logbook import configure
 from kiosk.state import SIGNING_KEY, STAFF
-from kiosk.store.staff import Role, StaffBook
+from kiosk.core.staff import Role
+from kiosk.store.staff import StaffBook
 from kiosk.trust import certs
 from provisioning.device import InstallRefused, init_device, install
 

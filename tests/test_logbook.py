@@ -8,7 +8,8 @@ import pytest
 
 from helpers import PEOPLE, World
 from kiosk.cli import main as kiosk_main
-from kiosk.desk import CheckedIn, Desk
+from kiosk.core.outcome import CheckedIn
+from kiosk.desk import Desk
 from kiosk.logbook import Event, log, mask
 from provisioning.device import InstallRefused, install
 

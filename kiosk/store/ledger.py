@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.hlc import HybridClock
+from kiosk.core.outcome import AlreadyCheckedIn, Recorded
 from kiosk.trust.canonical import canonical_json
 
 _SCHEMA = """
@@ -75,23 +76,6 @@ class Event:
     prev: bytes
     hash: bytes
     sig: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """A check-in that is on disk."""
-
-    seq: int
-    wall: str
-
-
-@dataclass(frozen=True, slots=True)
-class AlreadyCheckedIn:
-    """The voter has a live check-in: where and when."""
-
-    device: str
-    seq: int
-    wall: str
 
 
 @dataclass(frozen=True, slots=True)

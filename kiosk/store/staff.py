@@ -11,11 +11,10 @@ import hmac
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from kiosk.core.lockout import LockState, after_failure, tries_left
+from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.documents import open_documents
 
@@ -23,44 +22,6 @@ from kiosk.store.documents import open_documents
 # which is what makes a stolen staff file slow to brute-force.
 _N, _R, _P = 1 << 14, 8, 1
 PIN_DIGITS = (4, 8)
-
-
-class Role(Enum):
-    """What an account may do: only the head undoes check-ins, resets lock-outs, closes the polls."""
-
-    HEAD = "head"
-    WORKER = "worker"
-
-
-@dataclass(frozen=True, slots=True)
-class Granted:
-    """Signed in."""
-
-    account: str
-    role: Role
-
-
-@dataclass(frozen=True, slots=True)
-class WrongPin:
-    """The PIN was wrong; how many more tries before the account locks."""
-
-    tries_left: int
-    locked_for: float
-
-
-@dataclass(frozen=True, slots=True)
-class Locked:
-    """Sign-in refused without checking the PIN, for this many more seconds."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class NoSuchAccount:
-    """The account does not exist."""
-
-
-SignIn = Granted | WrongPin | Locked | NoSuchAccount
 
 
 class PinRefused(ValueError):

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from tinydb import Query
 
 from kiosk.core.jalali import parse_jalali
-from kiosk.desk import CheckedIn, Desk
+from kiosk.core.outcome import CheckedIn
+from kiosk.desk import Desk
 from kiosk.state import Installed
 from kiosk.store.documents import open_documents
 from kiosk.trust.certs import Role, cert_pem

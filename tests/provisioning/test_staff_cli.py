@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kiosk.store.staff import Granted, Role, StaffBook
+from kiosk.core.staff import Granted, Role
+from kiosk.store.staff import StaffBook
 from provisioning.device import init_device
 
 

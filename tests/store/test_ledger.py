@@ -11,10 +11,11 @@ import pytest
 from helpers import PEOPLE, World
 from kiosk.cli import main as kiosk_main
 from kiosk.core.eligibility import Verdict
-from kiosk.desk import CheckedIn, Desk, Outcome
+from kiosk.core.outcome import CheckedIn, Outcome, Recorded
+from kiosk.desk import Desk
 from kiosk.state import LEDGER, Installed, load_signing_key
 from kiosk.store.registry import RegistryKeys
-from kiosk.store.ledger import AlreadyCheckedIn, Ledger, LedgerCorrupt, Recorded, UndoRefused, verify_chain
+from kiosk.store.ledger import Ledger, LedgerCorrupt, UndoRefused, verify_chain
 
 
 def _desk(installed: Installed) -> tuple[Desk, Ledger]:
@@ -152,7 +153,8 @@ def test_ledger_of_another_election_or_index_is_refused(world: World, election: 
 _RACER = """
 import sys
 from kiosk.state import Installed
-from kiosk.desk import Desk, CheckedIn
+from kiosk.core.outcome import CheckedIn
+from kiosk.desk import Desk
 inst = Installed.open(__import__('pathlib').Path(sys.argv[1]))
 ledger = inst.open_ledger()
 desk = Desk(inst.open_registry(), ledger, inst.config.rules)

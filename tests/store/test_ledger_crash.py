@@ -24,7 +24,8 @@ _WORKER = """
 import sys
 from pathlib import Path
 from kiosk.state import Installed
-from kiosk.desk import Desk, CheckedIn
+from kiosk.core.outcome import CheckedIn
+from kiosk.desk import Desk
 inst = Installed.open(Path(sys.argv[1]))
 desk = Desk(inst.open_registry(), inst.open_ledger(), inst.config.rules)
 codes = Path(sys.argv[2]).read_text().split()

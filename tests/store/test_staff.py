@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.store.staff import Granted, Locked, NoSuchAccount, PinRefused, Role, StaffBook, WrongPin
+from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, WrongPin
+from kiosk.store.staff import PinRefused, StaffBook
 
 
 class Clock:
