@@ -1,0 +1,210 @@
+"""The check-in flow that staff walk through all day, as a state machine with no screen and no I/O.
+
+The UI renders `FlowState` and calls the commands; drivers feed card and
+reader events in. The desk (registry + ledger) and the staff book are reached
+through two small ports, so the flow runs the same under Kivy, in tests, and
+in a terminal.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Protocol, assert_never
+
+from kiosk.core.eligibility import Verdict
+from kiosk.core.outcome import CheckedIn, Outcome, Recorded
+from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
+
+IDLE_LOCK_SECONDS = 300.0
+DONE_SECONDS = 4.0
+
+
+class Screen(Enum):
+    """Which screen staff see."""
+
+    SIGN_IN = "sign_in"
+    READY = "ready"
+    VERDICT = "verdict"
+    DONE = "done"
+    ESCALATION = "escalation"
+
+
+class Notice(Enum):
+    """A one-line message on top of the current screen; the flow keeps running."""
+
+    WRONG_PIN = "wrong_pin"
+    LOCKED_OUT = "locked_out"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    CARD_REMOVED = "card_removed"
+    CARD_UNREADABLE = "card_unreadable"
+    READER_UNPLUGGED = "reader_unplugged"
+    NOT_RECORDED = "not_recorded"      # the ledger could not write (disk full, I/O error)
+    HEAD_ONLY = "head_only"
+
+
+class DeskPort(Protocol):
+    """The desk the flow asks about people (kiosk.desk.Desk)."""
+
+    def check(self, raw: str) -> Outcome:
+        """Verdict for a typed or scanned code."""
+        ...
+
+    def check_card(self, national_code: str, certificate_trusted: bool) -> Outcome:
+        """Verdict for a card read."""
+        ...
+
+    def check_in(self, raw: str, ref: str = "") -> CheckedIn | Outcome:
+        """Durable check-in of an eligible person, or the verdict that prevents it."""
+        ...
+
+
+class StaffPort(Protocol):
+    """The staff accounts (kiosk.store.staff.StaffBook)."""
+
+    def sign_in(self, account: str, pin: str) -> SignIn:
+        """Check a PIN."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FlowState:
+    """Everything a screen needs to draw itself."""
+
+    screen: Screen = Screen.SIGN_IN
+    account: str | None = None
+    role: Role | None = None
+    outcome: Outcome | None = None
+    receipt: Recorded | None = None
+    notice: Notice | None = None
+    notice_detail: float = 0.0          # seconds locked, or tries left, with the notice
+    checkins: int = 0                   # check-ins made on this kiosk since start-up
+    last_activity: float = 0.0
+    done_at: float = 0.0
+
+
+class CheckInFlow:
+    """Commands in, a new FlowState out to every listener."""
+
+    def __init__(self, desk: DeskPort, staff: StaffPort, now: Callable[[], float],
+                 idle_lock_seconds: float = IDLE_LOCK_SECONDS, done_seconds: float = DONE_SECONDS,
+                 checkins_so_far: int = 0) -> None:
+        self._desk, self._staff, self._now = desk, staff, now
+        self._idle, self._done = idle_lock_seconds, done_seconds
+        self._code: str | None = None       # the person on screen, in memory only
+        self._listeners: list[Callable[[FlowState], None]] = []
+        self.state = FlowState(checkins=checkins_so_far, last_activity=now())
+
+    def subscribe(self, listener: Callable[[FlowState], None]) -> None:
+        """Be told of every new state (on the caller's thread; the UI bridge moves it to its own)."""
+        self._listeners.append(listener)
+
+    # -- staff -------------------------------------------------------------------------
+    def sign_in(self, account: str, pin: str) -> None:
+        """Unlock with an account and its PIN."""
+        result = self._staff.sign_in(account, pin)
+        match result:
+            case Granted():
+                self._set(screen=Screen.READY, account=result.account, role=result.role, notice=None)
+            case WrongPin():
+                notice = Notice.LOCKED_OUT if result.locked_for > 0 else Notice.WRONG_PIN
+                detail = result.locked_for if result.locked_for > 0 else float(result.tries_left)
+                self._set(notice=notice, notice_detail=detail)
+            case Locked():
+                self._set(notice=Notice.LOCKED_OUT, notice_detail=result.seconds)
+            case NoSuchAccount():
+                self._set(notice=Notice.UNKNOWN_ACCOUNT)
+            case _ as unreachable:
+                assert_never(unreachable)
+
+    def lock(self) -> None:
+        """The lock button, or idle time: back to sign-in, forgetting the person on screen."""
+        self._code = None
+        self._set(screen=Screen.SIGN_IN, account=None, role=None, outcome=None, receipt=None, notice=None)
+
+    # -- a person ----------------------------------------------------------------------
+    def code_entered(self, raw: str) -> None:
+        """A code typed on the keypad or scanned."""
+        if self._ready_for_person():
+            self._show(self._desk.check(raw), raw)
+
+    def card_read(self, national_code: str, certificate_trusted: bool) -> None:
+        """A card was read by the driver."""
+        if self._ready_for_person():
+            self._show(self._desk.check_card(national_code, certificate_trusted), national_code)
+
+    def confirm(self) -> None:
+        """Staff compared the person with the name on screen: record the check-in."""
+        state = self.state
+        if state.screen is not Screen.VERDICT or state.outcome is None or self._code is None:
+            return
+        if state.outcome.verdict is not Verdict.ELIGIBLE:
+            return
+        try:
+            result = self._desk.check_in(self._code)
+        except OSError:
+            # Disk full or an I/O error: nothing was acknowledged; say so and stay on the verdict.
+            self._set(notice=Notice.NOT_RECORDED)
+            return
+        if isinstance(result, CheckedIn):
+            self._code = None
+            self._set(screen=Screen.DONE, receipt=result.recorded, outcome=result.outcome, notice=None,
+                      checkins=state.checkins + 1, done_at=self._now())
+        else:
+            self._set(outcome=result, notice=None)
+
+    def cancel(self) -> None:
+        """Back to Ready without recording anything."""
+        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION):
+            self._code = None
+            self._set(screen=Screen.READY, outcome=None, receipt=None, notice=None)
+
+    def escalate(self) -> None:
+        """No code, not found, unreadable card: open the form for the representative."""
+        if self.state.screen in (Screen.READY, Screen.VERDICT):
+            self._set(screen=Screen.ESCALATION, notice=None)
+
+    # -- hardware events ---------------------------------------------------------------
+    def card_removed(self) -> None:
+        """The card left the reader; a verdict from a card stays, but staff are told."""
+        if self.state.screen is Screen.VERDICT:
+            self._set(notice=Notice.CARD_REMOVED)
+
+    def card_unreadable(self) -> None:
+        """The driver could not read the card."""
+        if self.state.screen in (Screen.READY, Screen.VERDICT):
+            self._set(notice=Notice.CARD_UNREADABLE)
+
+    def reader_unplugged(self) -> None:
+        """The reader is gone; typing and scanning still work."""
+        self._set(notice=Notice.READER_UNPLUGGED)
+
+    def tick(self) -> None:
+        """Called about once a second: Done returns to Ready, and an idle kiosk locks itself."""
+        now, state = self._now(), self.state
+        if state.screen is not Screen.SIGN_IN and now - state.last_activity >= self._idle:
+            self.lock()
+        elif state.screen is Screen.DONE and now - state.done_at >= self._done:
+            self._set(screen=Screen.READY, receipt=None, outcome=None, touch=False)
+
+    def require_head(self) -> bool:
+        """True for the branch head; otherwise shows "only the branch head" and returns False."""
+        if self.state.role is Role.HEAD:
+            return True
+        self._set(notice=Notice.HEAD_ONLY)
+        return False
+
+    # -- inside ------------------------------------------------------------------------
+    def _ready_for_person(self) -> bool:
+        return self.state.screen in (Screen.READY, Screen.DONE)
+
+    def _show(self, outcome: Outcome, code: str) -> None:
+        self._code = code if outcome.verdict is Verdict.ELIGIBLE else None
+        self._set(screen=Screen.VERDICT, outcome=outcome, receipt=None, notice=None)
+
+    def _set(self, touch: bool = True, **changes: object) -> None:
+        if touch:
+            changes["last_activity"] = self._now()
+        self.state = replace(self.state, **changes)  # type: ignore[arg-type]
+        for listener in list(self._listeners):
+            listener(self.state)

@@ -1,0 +1,139 @@
+"""The check-in flow without a screen: sign-in, every verdict, confirm, done, lock, hardware trouble."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import PEOPLE, World
+from kiosk.core.eligibility import Verdict
+from kiosk.core.flow import CheckInFlow, FlowState, Notice, Screen
+from kiosk.core.staff import Role
+from kiosk.desk import Desk
+from kiosk.store.staff import StaffBook
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 10_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class BrokenDisk(Desk):
+    """The real desk whose ledger write fails as a full disk would."""
+
+    def check_in(self, raw: str, ref: str = "") -> object:  # type: ignore[override]
+        raise OSError(28, "No space left on device")
+
+
+@pytest.fixture
+def setup(world: World, tmp_path: Path) -> tuple[CheckInFlow, Clock, list[FlowState]]:
+    installed = world.installed()
+    desk = Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
+    staff = StaffBook(tmp_path / "staff.json", clock := Clock())
+    staff.set_pin("head", "رئیس", Role.HEAD, "1357")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    flow = CheckInFlow(desk, staff, clock, idle_lock_seconds=300, done_seconds=4)
+    seen: list[FlowState] = []
+    flow.subscribe(seen.append)
+    return flow, clock, seen
+
+
+def test_a_voter_from_sign_in_to_done_and_back_to_ready(setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
+    flow, clock, seen = setup
+    assert flow.state.screen is Screen.SIGN_IN
+    flow.code_entered(PEOPLE["eligible"].code)  # nothing happens while locked
+    assert flow.state.screen is Screen.SIGN_IN
+    flow.sign_in("w1", "2468")
+    assert (flow.state.screen, flow.state.role) == (Screen.READY, Role.WORKER)
+    flow.code_entered(PEOPLE["eligible"].code)
+    assert flow.state.screen is Screen.VERDICT and flow.state.outcome is not None
+    assert flow.state.outcome.verdict is Verdict.ELIGIBLE
+    assert flow.state.outcome.record is not None and flow.state.outcome.record.first_name == PEOPLE["eligible"].first
+    flow.confirm()
+    assert flow.state.screen is Screen.DONE and flow.state.receipt is not None and flow.state.checkins == 1
+    clock.now += 3
+    flow.tick()
+    assert flow.state.screen is Screen.DONE
+    clock.now += 1
+    flow.tick()
+    assert flow.state.screen is Screen.READY
+    flow.code_entered(PEOPLE["eligible"].code)
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.ALREADY_VOTED
+    flow.confirm()  # confirming an already_voted person records nothing
+    assert flow.state.screen is Screen.VERDICT and flow.state.checkins == 1
+    assert [s.screen for s in seen][:3] == [Screen.READY, Screen.VERDICT, Screen.DONE]
+
+
+@pytest.mark.parametrize("who, verdict", [
+    ("underage", Verdict.UNDERAGE), ("deceased", Verdict.DECEASED), ("suspended", Verdict.SUSPENDED),
+])
+def test_other_verdicts_are_shown_and_cannot_be_confirmed(setup: tuple[CheckInFlow, Clock, list[FlowState]],
+                                                          who: str, verdict: Verdict) -> None:
+    flow, _, _ = setup
+    flow.sign_in("w1", "2468")
+    flow.code_entered(PEOPLE[who].code)
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is verdict
+    flow.confirm()
+    assert flow.state.screen is Screen.VERDICT and flow.state.checkins == 0
+    flow.cancel()
+    assert flow.state.screen is Screen.READY
+
+
+def test_invalid_not_found_and_untrusted_card(setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
+    flow, _, _ = setup
+    flow.sign_in("w1", "2468")
+    flow.code_entered("12345")
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.INVALID_CODE
+    flow.cancel()
+    flow.code_entered("0000000019")
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.NOT_FOUND
+    flow.escalate()
+    assert flow.state.screen is Screen.ESCALATION
+    flow.cancel()
+    flow.card_read(PEOPLE["eligible"].code, certificate_trusted=False)
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.CARD_NOT_TRUSTED
+    flow.confirm()
+    assert flow.state.screen is Screen.VERDICT and flow.state.checkins == 0
+
+
+def test_wrong_pins_lock_out_and_idle_time_locks_the_kiosk(setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
+    flow, clock, _ = setup
+    flow.sign_in("w1", "0000")
+    assert (flow.state.notice, flow.state.notice_detail) == (Notice.WRONG_PIN, 2.0)
+    flow.sign_in("w1", "0000")
+    flow.sign_in("w1", "0000")
+    assert (flow.state.notice, flow.state.notice_detail) == (Notice.LOCKED_OUT, 30.0)
+    flow.sign_in("w1", "2468")
+    assert flow.state.screen is Screen.SIGN_IN and flow.state.notice is Notice.LOCKED_OUT
+    flow.sign_in("nobody", "2468")
+    assert flow.state.notice is Notice.UNKNOWN_ACCOUNT
+    flow.sign_in("head", "1357")
+    assert flow.state.screen is Screen.READY and flow.require_head()
+    clock.now += 299
+    flow.tick()
+    assert flow.state.screen is Screen.READY
+    clock.now += 1
+    flow.tick()
+    assert flow.state.screen is Screen.SIGN_IN and flow.state.role is None
+
+
+def test_hardware_trouble_is_a_notice_and_a_full_disk_records_nothing(world: World, tmp_path: Path) -> None:
+    installed = world.installed()
+    desk = BrokenDisk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
+    staff = StaffBook(tmp_path / "staff.json")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    flow = CheckInFlow(desk, staff, Clock())
+    flow.sign_in("w1", "2468")
+    assert not flow.require_head() and flow.state.notice is Notice.HEAD_ONLY
+    flow.card_read(PEOPLE["eligible"].code, certificate_trusted=True)
+    flow.card_removed()
+    assert (flow.state.screen, flow.state.notice) == (Screen.VERDICT, Notice.CARD_REMOVED)
+    flow.confirm()
+    assert (flow.state.screen, flow.state.notice, flow.state.checkins) == (Screen.VERDICT, Notice.NOT_RECORDED, 0)
+    flow.reader_unplugged()
+    assert flow.state.notice is Notice.READER_UNPLUGGED
+    flow.lock()
+    assert flow.state.screen is Screen.SIGN_IN and flow.state.outcome is None
