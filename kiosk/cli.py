@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = ledger_sub.add_parser("verify", help="check chain and signatures; print counts")
     verify.add_argument("--state", type=Path, required=True)
     hw_cli.add_parser(sub)
+    app = sub.add_parser("app", help="start the touchscreen app")
+    app.add_argument("--state", type=Path, required=True)
+    app.add_argument("--simulate", action="store_true", help="fake card reader with a developer panel")
+    app.add_argument("--lang", choices=["fa", "en"], default="fa")
+    app.add_argument("--demo-codes", type=Path, help="JSON {kind: national code} for the developer panel")
     return parser
 
 
@@ -42,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     configure()
     if args.command == "hw":
         return hw_cli.run(args)
+    if args.command == "app":
+        from kiosk.ui import run as ui_run  # Kivy is imported only for the app
+        try:
+            return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes)
+        except StateRefused as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 1
     try:
         installed = Installed.open(args.state)
         match args.command:

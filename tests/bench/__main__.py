@@ -197,6 +197,17 @@ def province() -> None:
     tinydb_baseline(small_csv, small, sample_codes(small_csv, 2_000, 2))
 
 
+def ui() -> None:
+    """The app under Xvfb: start to first frame, and a fake card inserted to its verdict on screen."""
+    if shutil.which("xvfb-run") is None:
+        emit("ui_skipped_no_xvfb", 1, "flag")
+        return
+    from tests.ui.screenshots import drive
+    report = drive("fa", WORK / "ui-shots")
+    emit("app_run_to_first_frame", float(str(report["start_to_first_frame_s"])) * 1000, "ms")
+    emit("card_inserted_to_verdict_on_screen", float(str(report["card_to_verdict_ms"])), "ms", "<= 300")
+
+
 def nation() -> None:
     """Lookup figures at 62 million voters."""
     voters_csv = extract(62_000_000, 1405)
@@ -214,6 +225,7 @@ def main() -> None:
     emit("cpu_count", os.cpu_count() or 0, "cores")
     if not args.only_nation:
         province()
+        ui()
     if args.nation or args.only_nation:
         nation()
 

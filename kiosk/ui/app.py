@@ -1,0 +1,130 @@
+"""The kiosk app: status bar, screens, and the wiring of drivers to the core flow. The App stays small."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+from cryptography import x509
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import NoTransition
+
+from drivers.card.profiles import PROFILES, read_card
+from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
+from drivers.errors import DriverError
+from kiosk.core.flow import CheckInFlow, Screen
+from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
+from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.screens import KV
+from kiosk.ui.screens.done import DoneScreen
+from kiosk.ui.screens.escalation import EscalationScreen
+from kiosk.ui.screens.ready import ReadyScreen
+from kiosk.ui.screens.sign_in import SignInScreen
+from kiosk.ui.screens.verdict import TEHRAN, VerdictScreen
+from kiosk.ui.text import say
+from kiosk.ui.widgets import BidiButton
+
+
+class KioskRoot(BoxLayout):  # type: ignore[misc]
+    """Status bar on top, the current screen below, the developer panel (simulation only) at the bottom."""
+
+    def __init__(self, bridge: FlowBridge, accounts: list[tuple[str, str]], branch_code: str, **kw: Any) -> None:
+        self.bridge = bridge
+        self.branch_code = branch_code
+        super().__init__(**kw)
+        screens = self.ids.screens
+        screens.transition = NoTransition()
+        for view in (SignInScreen(bridge, accounts), ReadyScreen(bridge), VerdictScreen(bridge),
+                     DoneScreen(bridge), EscalationScreen(bridge)):
+            screens.add_widget(view)
+        bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh)
+        Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
+        self.refresh()
+
+    def refresh(self, *_: Any) -> None:
+        """Follow the core's screen and redraw the status bar."""
+        state, lang = self.bridge.state, self.bridge.lang
+        self.ids.screens.current = state.screen.value
+        self.ids.reader.raw = say(lang, f"status.reader.{self.bridge.reader}")
+        self.ids.branch.raw = say(lang, "status.branch", code=persian_digits(self.branch_code)
+                                  if lang == "fa" else self.branch_code)
+        now = dt.datetime.now(TEHRAN)  # "today" is the election day in Tehran, whatever the device's zone
+        day = JalaliDate.from_gregorian(now.date())
+        clock = f"{format_fa(day)} {persian_digits(now.strftime('%H:%M'))}" if lang == "fa" \
+            else f"{format_en(day)} {now.strftime('%H:%M')}"
+        self.ids.clock.raw = clock
+        self.ids.checkins.raw = say(lang, "status.checkins", count=state.checkins)
+        self.ids.lang.raw = say(lang, "lang.switch")
+
+
+class CardWiring:
+    """Reader events (driver thread) → a card read (worker thread) → flow commands (Kivy thread)."""
+
+    def __init__(self, reader: CardReader, bridge: FlowBridge, profile: str,
+                 anchors: list[x509.Certificate], election_day: dt.date) -> None:
+        self._reader, self._bridge = reader, bridge
+        self._profile, self._anchors, self._day = PROFILES[profile], anchors, election_day
+        reader.subscribe(self._on_event)
+        self._on_event(ReaderEvent(reader.status()))
+
+    def _on_event(self, event: ReaderEvent) -> None:
+        flow = self._bridge.flow
+        self._bridge.on_kivy_thread(setattr, self._bridge, "reader", event.status.value)
+        match event.status:
+            case ReaderStatus.CARD_PRESENT:
+                threading.Thread(target=self._read, name="card-read", daemon=True).start()
+            case ReaderStatus.NO_CARD:
+                self._bridge.on_kivy_thread(flow.card_removed)
+            case ReaderStatus.NO_READER:
+                self._bridge.on_kivy_thread(flow.reader_unplugged)
+            case ReaderStatus.CARD_ERROR:
+                self._bridge.on_kivy_thread(flow.card_unreadable)
+
+    def _read(self) -> None:
+        flow = self._bridge.flow
+        try:
+            read = read_card(self._reader.transmit, self._profile, self._anchors, self._day)
+        except DriverError:
+            self._bridge.on_kivy_thread(flow.card_unreadable)
+            return
+        self._bridge.on_kivy_thread(flow.card_read, read.national_code, read.trusted)
+
+
+class KioskApp(App):  # type: ignore[misc]
+    """Builds the root and feeds the core's clock; everything else is in the views and the core."""
+
+    def __init__(self, flow: CheckInFlow, accounts: list[tuple[str, str]], branch_code: str,
+                 dev_buttons: list[tuple[str, Any]] | None = None, lang: str = "fa", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.bridge = FlowBridge(flow, lang=lang)
+        self._accounts, self._branch, self._dev = accounts, branch_code, dev_buttons or []
+        self.title = "Polling-branch kiosk"
+
+    def build(self) -> KioskRoot:
+        path = str(KV / "common.kv")
+        if path not in Builder.files:
+            Builder.load_file(path)
+        app_kv = str(KV / "app.kv")
+        if app_kv not in Builder.files:
+            Builder.load_file(app_kv)
+        root = KioskRoot(self.bridge, self._accounts, self._branch)
+        for label, action in self._dev:
+            button = BidiButton(raw=label, font_size="14sp", size_hint_y=1, background_color=(0.35, 0.2, 0.45, 1))
+            button.bind(on_release=lambda _b, act=action: act())
+            root.ids.dev_panel.add_widget(button)
+        Clock.schedule_interval(lambda _dt: self.bridge.flow.tick(), 1.0)
+        return root
+
+
+def is_screen(app: KioskApp, screen: Screen) -> bool:
+    """Test helper: the screen the user sees now."""
+    return bool(app.root.ids.screens.current == screen.value)
+
+
+def monotonic() -> float:
+    """The flow's clock: idle and done timers must not jump with the wall clock."""
+    return time.monotonic()

@@ -1,0 +1,35 @@
+"""The one bridge between the core and Kivy: core states arrive on the Kivy thread as a property."""
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.event import EventDispatcher
+from kivy.properties import ObjectProperty, StringProperty
+
+from kiosk.core.flow import CheckInFlow, FlowState
+
+
+class FlowBridge(EventDispatcher):  # type: ignore[misc]
+    """`state` follows the flow; `lang` is the screen language. Views bind to both and call `flow`."""
+
+    state = ObjectProperty(None)
+    lang = StringProperty("fa")
+    reader = StringProperty("no_reader")
+
+    def __init__(self, flow: CheckInFlow, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.flow = flow
+        self.state = flow.state
+        flow.subscribe(self._from_core)
+
+    def _from_core(self, state: FlowState) -> None:
+        Clock.schedule_once(lambda _dt: setattr(self, "state", state))
+
+    def on_kivy_thread(self, command: Any, *args: Any) -> None:
+        """Run a flow command on the Kivy thread (drivers call back on their own threads)."""
+        Clock.schedule_once(lambda _dt: command(*args))
+
+    def toggle_lang(self) -> None:
+        """Persian ⇄ English."""
+        self.lang = "en" if self.lang == "fa" else "fa"

@@ -1,0 +1,81 @@
+"""Start the kiosk app for a provisioned device: `kiosk app --state DIR [--simulate]`."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")  # the kiosk parses its own options
+
+from drivers.card.fake import FakeCardReader  # noqa: E402
+from drivers.card.minting import CardAuthority  # noqa: E402
+from drivers.card.reader import CardReader  # noqa: E402
+from drivers.card.virtual import VirtualCard  # noqa: E402
+from drivers.hardware import HardwareSettings, open_card_reader  # noqa: E402
+from kiosk.core.flow import CheckInFlow  # noqa: E402
+from kiosk.desk import Desk  # noqa: E402
+from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
+from kiosk.store.staff import StaffBook  # noqa: E402
+from kiosk.ui.app import CardWiring, KioskApp, monotonic  # noqa: E402
+
+
+@dataclass
+class Kiosk:
+    """A built app and what it holds open, so tests and the command can drive and close it."""
+
+    app: KioskApp
+    reader: CardReader
+    wiring: CardWiring
+
+
+def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-nid",
+          demo_codes: dict[str, str] | None = None) -> Kiosk:
+    """Everything the app needs, from the installed package and the device's state folder."""
+    installed = Installed.open(state)
+    staff = StaffBook(state / STAFF)
+    accounts = [(account, name) for account, name, _ in staff.accounts()]
+    if not accounts:
+        raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
+    desk = Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
+    flow = CheckInFlow(desk, staff, monotonic)
+    reader = open_card_reader(HardwareSettings(simulate=simulate))
+    anchors = installed.card_anchors()
+    dev: list[tuple[str, Any]] = []
+    if isinstance(reader, FakeCardReader):
+        dev, card_ca = _dev_panel(reader, demo_codes or {}, profile)
+        anchors = [*anchors, card_ca]  # the simulated cards' authority, in simulation only
+    app = KioskApp(flow, accounts, installed.claims.branches[0], dev_buttons=dev, lang=lang)
+    wiring = CardWiring(reader, app.bridge, profile, anchors, installed.config.day.to_gregorian())
+    return Kiosk(app, reader, wiring)
+
+
+def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> tuple[list[tuple[str, Any]], Any]:
+    """Buttons that insert fake cards of each kind, so every screen can be tried without hardware."""
+    ca, forger = CardAuthority(), CardAuthority("Test National ID CA")
+    buttons: list[tuple[str, Any]] = []
+
+    def insert(authority: CardAuthority, code: str) -> None:
+        reader.remove_card()  # a new card is a new insertion, as in a real reader
+        reader.insert_card(VirtualCard.of(profile, authority.card_certificate(code)))
+
+    for kind, code in codes.items():
+        buttons.append((kind, lambda c=code: insert(ca, c)))
+    if codes:
+        buttons.append(("untrusted", lambda c=next(iter(codes.values())): insert(forger, c)))
+    buttons.append(("remove card", reader.remove_card))
+    buttons.append(("unplug", reader.unplug))
+    buttons.append(("plug", reader.plug))
+    return buttons, ca.certificate
+
+
+def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None) -> int:
+    """Run until the window is closed."""
+    codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
+    kiosk = build(state, simulate, lang, demo_codes=codes)
+    try:
+        kiosk.app.run()
+    finally:
+        kiosk.reader.close()
+    return 0

@@ -1,0 +1,45 @@
+"""One thin view per screen; its layout lives in kiosk/ui/kv/<name>.kv."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kivy.lang import Builder
+from kivy.uix.screenmanager import Screen
+
+from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.text import say
+
+KV = Path(__file__).resolve().parent.parent / "kv"
+
+
+def load_kv(name: str) -> None:
+    """Load a screen's .kv file once."""
+    path = str(KV / f"{name}.kv")
+    if path not in Builder.files:
+        Builder.load_file(path)
+
+
+class View(Screen):  # type: ignore[misc]
+    """A screen bound to the bridge; `t(key)` gives text in the current language."""
+
+    def __init__(self, bridge: FlowBridge, **kwargs: Any) -> None:
+        self.bridge = bridge
+        super().__init__(**kwargs)
+        bridge.bind(state=self._refresh, lang=self._refresh)
+        self._refresh()
+
+    def t(self, key: str, **values: object) -> str:
+        """Catalogue text for the current language."""
+        return say(self.bridge.lang, key, **values)
+
+    def notice(self) -> str:
+        """The current notice, if any, in the current language."""
+        state = self.bridge.state
+        if state is None or state.notice is None:
+            return ""
+        detail: object = int(state.notice_detail) if state.notice_detail else ""
+        return self.t(f"notice.{state.notice.value}", detail=detail)
+
+    def _refresh(self, *_: Any) -> None:
+        """Re-render from the bridge's state; each screen fills this in."""

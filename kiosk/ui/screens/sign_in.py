@@ -1,0 +1,35 @@
+"""Sign-in: pick the account, type the PIN."""
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.text.persian import is_rtl, shape_line
+from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.screens import View, load_kv
+
+
+class SignInScreen(View):
+    """Staff sign-in; the PIN box is cleared after every try."""
+
+    def __init__(self, bridge: FlowBridge, accounts: list[tuple[str, str]], **kwargs: Any) -> None:
+        load_kv("sign_in")
+        # Spinner items are drawn as given: show each name shaped, remember which account it is.
+        self._accounts = [(account, shape_line(name, is_rtl(name))) for account, name in accounts]
+        super().__init__(bridge, name="sign_in", **kwargs)
+        names = [name for _, name in self._accounts]
+        self.ids.account.values = names
+        self.ids.account.text = names[0] if names else ""
+
+    def submit(self) -> None:
+        """Try the PIN for the chosen account."""
+        chosen = [a for a, name in self._accounts if name == self.ids.account.text]
+        pin, self.ids.pin.text = self.ids.pin.text, ""
+        if chosen:
+            self.bridge.flow.sign_in(chosen[0], pin)
+
+    def _refresh(self, *_: Any) -> None:
+        if not hasattr(self, "ids") or "title" not in self.ids:
+            return
+        self.ids.title.raw = self.t("sign_in.title")
+        self.ids.submit.raw = self.t("sign_in.button")
+        self.ids.notice.raw = self.notice()

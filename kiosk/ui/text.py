@@ -1,0 +1,126 @@
+"""Every word on the kiosk's screens, one catalogue per language: Persian first, English second.
+
+Words follow shared/GLOSSARY.md, so staff read the terms they already use.
+Placeholders are {name}; numbers given to Persian text are shown in Persian digits.
+"""
+from __future__ import annotations
+
+from kiosk.core.jalali import persian_digits
+
+FA: dict[str, str] = {
+    "app.title": "ثبت مشارکت — شعبه اخذ رأی",
+    "lang.switch": "English",
+    "sign_in.title": "ورود اعضای شعبه",
+    "sign_in.account": "حساب",
+    "sign_in.pin": "رمز",
+    "sign_in.button": "ورود",
+    "ready.title": "کارت هوشمند ملی را وارد کنید، آن را اسکن کنید یا کد ملی را وارد کنید",
+    "ready.check": "بررسی",
+    "ready.clear": "پاک",
+    "ready.back": "حذف",
+    "ready.escalate": "ارجاع به نماینده فرماندار",
+    "lock": "قفل",
+    "verdict.eligible": "واجد شرایط رأی دادن",
+    "verdict.already_voted": "قبلاً رأی داده است",
+    "verdict.underage": "به سن قانونی نرسیده است",
+    "verdict.deceased": "فوت شده",
+    "verdict.suspended": "محروم از رأی",
+    "verdict.not_found": "در پایگاه اطلاعات یافت نشد",
+    "verdict.invalid_code": "کد ملی نامعتبر است",
+    "verdict.card_not_trusted": "کارت معتبر نیست",
+    "hint.eligible": "نام و نام پدر را با شخص مقایسه کنید، سپس ثبت کنید.",
+    "hint.already_voted": "ثبت شده در {at} روی دستگاه {device}",
+    "hint.underage": "از تاریخ {day} واجد شرایط می‌شود.",
+    "hint.invalid_code": "کد را دوباره وارد کنید.",
+    "hint.not_found": "در صورت لزوم به نماینده فرماندار ارجاع دهید.",
+    "hint.card_not_trusted": "گواهی کارت به مرجع صدور انتخابات نمی‌رسد. به نماینده فرماندار ارجاع دهید.",
+    "hint.deceased": "",
+    "hint.suspended": "",
+    "field.name": "نام و نام خانوادگی: {first} {last}",
+    "field.father": "نام پدر: {father}",
+    "field.birth_year": "سال تولد: {year}",
+    "verdict.confirm": "ثبت مشارکت",
+    "verdict.cancel": "بازگشت",
+    "done.title": "ثبت مشارکت انجام شد",
+    "done.seq": "شماره ثبت: {seq}",
+    "escalation.title": "پرونده ارجاعی به نماینده فرماندار",
+    "escalation.pending": "فرم پرونده در نسخه بعدی افزوده می‌شود.",
+    "notice.wrong_pin": "رمز نادرست است. {detail} تلاش دیگر باقی است.",
+    "notice.locked_out": "حساب برای {detail} ثانیه قفل است.",
+    "notice.unknown_account": "این حساب وجود ندارد.",
+    "notice.card_removed": "کارت خارج شد.",
+    "notice.card_unreadable": "کارت خوانده نشد. دوباره وارد کنید یا کد ملی را تایپ کنید.",
+    "notice.reader_unplugged": "کارت‌خوان جدا شده است. کد ملی را تایپ یا اسکن کنید.",
+    "notice.not_recorded": "ثبت انجام نشد: حافظه دستگاه پر است یا خطا دارد. کارشناس فنی را خبر کنید.",
+    "notice.head_only": "فقط رئیس شعبه این کار را می‌تواند انجام دهد.",
+    "status.reader.no_reader": "کارت‌خوان: وصل نیست",
+    "status.reader.no_card": "کارت‌خوان: آماده",
+    "status.reader.card_present": "کارت‌خوان: کارت",
+    "status.reader.card_error": "کارت‌خوان: خطا",
+    "status.branch": "کد شعبه {code}",
+    "status.checkins": "مشارکت امروز: {count}",
+}
+
+EN: dict[str, str] = {
+    "app.title": "Check-in — polling branch",
+    "lang.switch": "فارسی",
+    "sign_in.title": "Branch staff sign-in",
+    "sign_in.account": "Account",
+    "sign_in.pin": "PIN",
+    "sign_in.button": "Sign in",
+    "ready.title": "Insert the smart national card, scan it, or type the national code",
+    "ready.check": "Check",
+    "ready.clear": "Clear",
+    "ready.back": "Delete",
+    "ready.escalate": "Refer to the representative",
+    "lock": "Lock",
+    "verdict.eligible": "Eligible",
+    "verdict.already_voted": "Already voted",
+    "verdict.underage": "Under age",
+    "verdict.deceased": "Deceased",
+    "verdict.suspended": "Barred",
+    "verdict.not_found": "Not found",
+    "verdict.invalid_code": "Invalid national code",
+    "verdict.card_not_trusted": "Card not trusted",
+    "hint.eligible": "Compare the name and father's name with the person, then record.",
+    "hint.already_voted": "Recorded at {at} on device {device}",
+    "hint.underage": "Eligible from {day}.",
+    "hint.invalid_code": "Enter the code again.",
+    "hint.not_found": "Refer to the governor's representative if needed.",
+    "hint.card_not_trusted": "The card's certificate does not chain to the election's anchors. Refer to the representative.",
+    "hint.deceased": "",
+    "hint.suspended": "",
+    "field.name": "Name: {first} {last}",
+    "field.father": "Father's name: {father}",
+    "field.birth_year": "Year of birth: {year}",
+    "verdict.confirm": "Record",
+    "verdict.cancel": "Back",
+    "done.title": "Check-in recorded",
+    "done.seq": "Record no.: {seq}",
+    "escalation.title": "Case for the governor's representative",
+    "escalation.pending": "The case form arrives in the next version.",
+    "notice.wrong_pin": "Wrong PIN. {detail} tries left.",
+    "notice.locked_out": "Account locked for {detail} s.",
+    "notice.unknown_account": "No such account.",
+    "notice.card_removed": "The card was removed.",
+    "notice.card_unreadable": "The card could not be read. Insert it again or type the code.",
+    "notice.reader_unplugged": "The card reader is unplugged. Type or scan the code.",
+    "notice.not_recorded": "Not recorded: the device's storage is full or failing. Call the technician.",
+    "notice.head_only": "Only the head of branch can do this.",
+    "status.reader.no_reader": "Reader: not connected",
+    "status.reader.no_card": "Reader: ready",
+    "status.reader.card_present": "Reader: card",
+    "status.reader.card_error": "Reader: error",
+    "status.branch": "Branch {code}",
+    "status.checkins": "Votes recorded today: {count}",
+}
+
+CATALOGUES = {"fa": FA, "en": EN}
+
+
+def say(lang: str, key: str, **values: object) -> str:
+    """The text for `key` in `lang`, with values filled in (Persian digits for Persian)."""
+    template = CATALOGUES[lang][key]
+    if lang == "fa":
+        values = {k: persian_digits(str(v)) if isinstance(v, (int, float)) else v for k, v in values.items()}
+    return template.format(**values)
