@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -106,7 +107,25 @@ def main() -> None:
     run(kiosk, "hw", "--simulate", "read-card", "--profile", "iran-nid")
     run(kiosk, "hw", "--simulate", "scan")
     run(kiosk, "hw", "--simulate", "print-test", "--png", "receipts")
+    start_app(provision, kiosk, people)
+
+
+def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
+    """Give the branch head a PIN and open the touchscreen app on the fake reader, if there is a display."""
+    print("\nThe technician sets the branch head's PIN (1357 in this demo):")
+    print("$ kiosk-provision staff --state STATE --account head --name 'رئیس شعبه'")
+    subprocess.run([provision, "staff", "--state", "STATE", "--account", "head", "--name", "رئیس شعبه"],
+                   cwd=DEMO, input="1357\n", text=True, check=True)
+    (DEMO / "demo-codes.json").write_text(json.dumps(people), encoding="utf-8")
+    command = [kiosk, "app", "--state", "STATE", "--simulate", "--demo-codes", "demo-codes.json"]
     print(f"\nEverything is under {DEMO} (receipt images in receipts/). Run ./dev demo again to start over.")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print("\nNo display here, so the app is not started. On a desktop, run:\n"
+              f"  cd {DEMO} && {shlex.join(command)}\n"
+              "or see every screen with ./dev screenshots.")
+        return
+    print("\nStarting the kiosk app (sign in with PIN 1357; the purple buttons insert fake cards):")
+    subprocess.run(command, cwd=DEMO, check=False)
 
 
 if __name__ == "__main__":
