@@ -16,7 +16,7 @@ from kivy.uix.screenmanager import NoTransition
 from drivers.card.profiles import PROFILES, read_card
 from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
 from drivers.errors import DriverError
-from kiosk.core.flow import CheckInFlow, Screen
+from kiosk.core.flow import CheckInFlow
 from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import KV
@@ -118,11 +118,6 @@ class KioskApp(App):  # type: ignore[misc]
             root.ids.dev_panel.add_widget(button)
         Clock.schedule_interval(lambda _dt: self.bridge.flow.tick(), 1.0)
         return root
-
-
-def is_screen(app: KioskApp, screen: Screen) -> bool:
-    """Test helper: the screen the user sees now."""
-    return bool(app.root.ids.screens.current == screen.value)
 
 
 def monotonic() -> float:
