@@ -7,9 +7,11 @@ from kivy.core.text import Label as CoreLabel
 from kivy.core.text import LabelBase
 from kivy.properties import StringProperty
 from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 
 from kiosk import fonts
+from kiosk.core.jalali import persian_digits
 from kiosk.text.persian import is_rtl, visual_lines
 
 FONT = "Vazirmatn"
@@ -62,3 +64,41 @@ class BidiButton(Button):  # type: ignore[misc]
         self.text = "\n".join(lines)
         self.halign = "center"
         self.text_size = (self.width - 16 if self.width > 100 else None, None)
+
+
+class DigitPad(GridLayout):  # type: ignore[misc]
+    """A 3×4 keypad that types into a TextInput, showing Persian digits on Persian screens."""
+
+    KEYS = ("7", "8", "9", "4", "5", "6", "1", "2", "3", "clear", "0", "back")
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cols", 3)
+        kwargs.setdefault("spacing", 6)
+        super().__init__(**kwargs)
+        self.target: Any = None
+        self.max_length = 14
+        self.persian = True
+        self.labels = {"clear": "C", "back": "<"}
+        for key in self.KEYS:
+            button = BidiButton(size_hint_y=1, font_size="30sp" if key.isdigit() else "20sp")
+            button.key = key
+            button.bind(on_release=self._press)
+            self.add_widget(button)
+
+    def relabel(self, persian: bool, clear: str, back: str) -> None:
+        """Captions for the current language."""
+        self.persian, self.labels = persian, {"clear": clear, "back": back}
+        for button in self.children:
+            label = self.labels.get(button.key, button.key)
+            button.raw = persian_digits(label) if persian else label
+
+    def _press(self, button: Any) -> None:
+        if self.target is None:
+            return
+        key = button.key
+        if key == "clear":
+            self.target.text = ""
+        elif key == "back":
+            self.target.text = self.target.text[:-1]
+        elif len(self.target.text) < self.max_length:
+            self.target.text += persian_digits(key) if self.persian else key

@@ -36,9 +36,12 @@ def main() -> None:
         return app.root.ids.screens.get_screen(app.root.ids.screens.current)
 
     def sign_in(account_pin: str) -> None:
+        """Touch the PIN in on the on-screen keypad, then the sign-in button."""
         view = app.root.ids.screens.get_screen("sign_in")
-        view.ids.pin.text = account_pin
-        view.submit()
+        keys = {b.key: b for b in view.ids.keypad.children}
+        for digit in account_pin:
+            keys[digit].dispatch("on_release")
+        view.ids.submit.dispatch("on_release")
 
     def type_code(code: str) -> None:
         # Typed on the Ready screen's box, as a keyboard-wedge scanner would, even while Done shows.

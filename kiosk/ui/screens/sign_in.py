@@ -19,6 +19,8 @@ class SignInScreen(View):
         names = [name for _, name in self._accounts]
         self.ids.account.values = names
         self.ids.account.text = names[0] if names else ""
+        self.ids.keypad.target = self.ids.pin
+        self.ids.keypad.max_length = 8
 
     def submit(self) -> None:
         """Try the PIN for the chosen account."""
@@ -33,3 +35,4 @@ class SignInScreen(View):
         self.ids.title.raw = self.t("sign_in.title")
         self.ids.submit.raw = self.t("sign_in.button")
         self.ids.notice.raw = self.notice()
+        self.ids.keypad.relabel(self.bridge.lang == "fa", self.t("ready.clear"), self.t("ready.back"))
