@@ -5,11 +5,13 @@ both call this and nothing below it.
 """
 from __future__ import annotations
 
+from kiosk.core.cases import Case, CaseForm, FormProblem, check_form
 from kiosk.core.eligibility import ElectionRules, Verdict, eligible_from, final_verdict
 from kiosk.core.national_code import InvalidCode, parse_national_code
 from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome
 from kiosk.logbook import Event, log
 from kiosk.store.ledger import Ledger
+from kiosk.store.outbox import CaseOutbox
 from kiosk.store.registry import Registry
 
 
@@ -51,3 +53,24 @@ class Desk:
             return Outcome(Verdict.ALREADY_VOTED, outcome.record, previous=result, voter_key=outcome.voter_key)
         log(Event.CHECKED_IN, seq=result.seq)
         return CheckedIn(outcome, result)
+
+
+class CaseDesk:
+    """Cases for the representative: the form is checked against the election before it is kept."""
+
+    def __init__(self, outbox: CaseOutbox, rules: ElectionRules) -> None:
+        self._outbox = outbox
+        self._rules = rules
+
+    def raise_case(self, form: CaseForm) -> Case | list[FormProblem]:
+        """Keep the case durably, or say what is wrong with the form."""
+        problems = check_form(form, self._rules.day)
+        if problems:
+            return problems
+        case = self._outbox.raise_case(form)
+        log(Event.CASE_RAISED, case=case.case_id, reason=form.reason.value)
+        return case
+
+    def cases(self) -> list[Case]:
+        """Every case of this kiosk, oldest first."""
+        return self._outbox.cases()

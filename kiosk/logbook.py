@@ -36,6 +36,7 @@ class Event(Enum):
     INSTALL_REFUSED = ("D102", logging.WARNING, "package install refused")
     CHECKED_IN = ("K100", logging.INFO, "check-in recorded")
     CHECK_IN_UNDONE = ("K101", logging.INFO, "check-in undone")
+    CASE_RAISED = ("K120", logging.INFO, "case for the representative raised")
     LEDGER_VERIFIED = ("K110", logging.INFO, "ledger chain and signatures verified")
     LEDGER_CORRUPT = ("K111", logging.ERROR, "ledger verification failed")
     READER_STATUS = ("H100", logging.INFO, "card reader status changed")

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
 from kiosk.store.ledger import Ledger
+from kiosk.store.outbox import CaseOutbox
 from kiosk.store.registry import Registry, RegistryKeys
 from kiosk.trust import certs, manifest
 
@@ -125,6 +126,10 @@ class Installed:
         except manifest.ManifestRefused as exc:
             return str(exc)
         return None
+
+    def open_outbox(self) -> CaseOutbox:
+        """This kiosk's cases for the representative (in the ledger's database)."""
+        return CaseOutbox(self.state / LEDGER, self.claims.device_id)
 
     def device_public_key(self) -> ed25519.Ed25519PublicKey:
         """The key that signed this device's ledger, as the authority certified it."""

@@ -12,11 +12,15 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol, assert_never
 
+from kiosk.core.cases import Case, CaseForm, CaseReason, FormProblem
 from kiosk.core.eligibility import Verdict
+from kiosk.core.jalali import JalaliDate
 from kiosk.core.outcome import CheckedIn, Outcome, Recorded
 from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
 
 IDLE_LOCK_SECONDS = 300.0
+_REASONS = {Verdict.NOT_FOUND: CaseReason.NOT_FOUND, Verdict.CARD_NOT_TRUSTED: CaseReason.CARD_NOT_TRUSTED,
+            Verdict.ALREADY_VOTED: CaseReason.DISPUTED}
 DONE_SECONDS = 4.0
 
 
@@ -28,6 +32,7 @@ class Screen(Enum):
     VERDICT = "verdict"
     DONE = "done"
     ESCALATION = "escalation"
+    CASES = "cases"
 
 
 class Notice(Enum):
@@ -41,6 +46,7 @@ class Notice(Enum):
     READER_UNPLUGGED = "reader_unplugged"
     NOT_RECORDED = "not_recorded"      # the ledger could not write (disk full, I/O error)
     HEAD_ONLY = "head_only"
+    FORM_INCOMPLETE = "form_incomplete"
 
 
 class DeskPort(Protocol):
@@ -56,6 +62,18 @@ class DeskPort(Protocol):
 
     def check_in(self, raw: str, ref: str = "") -> CheckedIn | Outcome:
         """Durable check-in of an eligible person, or the verdict that prevents it."""
+        ...
+
+
+class CasePort(Protocol):
+    """Cases for the representative (kiosk.desk.CaseDesk)."""
+
+    def raise_case(self, form: CaseForm) -> Case | list[FormProblem]:
+        """Keep a case durably, or the problems with its form."""
+        ...
+
+    def cases(self) -> list[Case]:
+        """This kiosk's cases, oldest first."""
         ...
 
 
@@ -81,15 +99,19 @@ class FlowState:
     checkins: int = 0                   # check-ins made on this kiosk since start-up
     last_activity: float = 0.0
     done_at: float = 0.0
+    case_reason: CaseReason = CaseReason.NO_CODE
+    form_problems: tuple[FormProblem, ...] = ()
+    cases: tuple[Case, ...] = ()
+    last_case: str | None = None
 
 
 class CheckInFlow:
     """Commands in, a new FlowState out to every listener."""
 
-    def __init__(self, desk: DeskPort, staff: StaffPort, now: Callable[[], float],
+    def __init__(self, desk: DeskPort, staff: StaffPort, now: Callable[[], float], cases: CasePort | None = None,
                  idle_lock_seconds: float = IDLE_LOCK_SECONDS, done_seconds: float = DONE_SECONDS,
                  checkins_so_far: int = 0) -> None:
-        self._desk, self._staff, self._now = desk, staff, now
+        self._desk, self._staff, self._now, self._cases = desk, staff, now, cases
         self._idle, self._done = idle_lock_seconds, done_seconds
         self._code: str | None = None       # the person on screen, in memory only
         self._listeners: list[Callable[[FlowState], None]] = []
@@ -155,14 +177,42 @@ class CheckInFlow:
 
     def cancel(self) -> None:
         """Back to Ready without recording anything."""
-        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION):
+        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES):
             self._code = None
             self._set(screen=Screen.READY, outcome=None, receipt=None, notice=None)
 
     def escalate(self) -> None:
-        """No code, not found, unreadable card: open the form for the representative."""
-        if self.state.screen in (Screen.READY, Screen.VERDICT):
-            self._set(screen=Screen.ESCALATION, notice=None)
+        """No code, not found, unreadable card, disputed: open the form for the representative."""
+        if self.state.screen in (Screen.READY, Screen.VERDICT) and self._cases is not None:
+            outcome = self.state.outcome if self.state.screen is Screen.VERDICT else None
+            reason = _REASONS.get(outcome.verdict, CaseReason.NO_CODE) if outcome else CaseReason.NO_CODE
+            if self.state.notice is Notice.CARD_UNREADABLE:
+                reason = CaseReason.CARD_UNREADABLE
+            self._set(screen=Screen.ESCALATION, notice=None, case_reason=reason, form_problems=())
+
+    def submit_case(self, first_name: str, last_name: str, father_name: str, birth_date: JalaliDate | None,
+                    birth_certificate: str, note: str) -> None:
+        """Raise the case; it is durable before the form closes, and the list of cases shows it."""
+        if self.state.screen is not Screen.ESCALATION or self._cases is None:
+            return
+        form = CaseForm(first_name, last_name, father_name, birth_date, birth_certificate, note,
+                        self.state.case_reason)
+        try:
+            result = self._cases.raise_case(form)
+        except OSError:
+            self._set(notice=Notice.NOT_RECORDED)
+            return
+        if isinstance(result, list):
+            self._set(notice=Notice.FORM_INCOMPLETE, form_problems=tuple(result))
+            return
+        self._code = None
+        self._set(screen=Screen.CASES, notice=None, form_problems=(), cases=tuple(self._cases.cases()),
+                  last_case=result.case_id, outcome=None)
+
+    def show_cases(self) -> None:
+        """The list of this kiosk's cases and their status."""
+        if self.state.screen is Screen.READY and self._cases is not None:
+            self._set(screen=Screen.CASES, cases=tuple(self._cases.cases()), last_case=None, notice=None)
 
     # -- hardware events ---------------------------------------------------------------
     def card_removed(self) -> None:

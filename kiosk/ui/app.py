@@ -20,6 +20,7 @@ from kiosk.core.flow import CheckInFlow
 from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import KV
+from kiosk.ui.screens.cases import CasesScreen
 from kiosk.ui.screens.done import DoneScreen
 from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
@@ -39,7 +40,7 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         screens = self.ids.screens
         screens.transition = NoTransition()
         for view in (SignInScreen(bridge, accounts), ReadyScreen(bridge), VerdictScreen(bridge),
-                     DoneScreen(bridge), EscalationScreen(bridge)):
+                     DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge)):
             screens.add_widget(view)
         bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh)
         Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)

@@ -15,7 +15,7 @@ from drivers.card.reader import CardReader  # noqa: E402
 from drivers.card.virtual import VirtualCard  # noqa: E402
 from drivers.hardware import HardwareSettings, open_card_reader  # noqa: E402
 from kiosk.core.flow import CheckInFlow  # noqa: E402
-from kiosk.desk import Desk  # noqa: E402
+from kiosk.desk import CaseDesk, Desk  # noqa: E402
 from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, monotonic  # noqa: E402
@@ -39,7 +39,7 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     if not accounts:
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
     desk = Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
-    flow = CheckInFlow(desk, staff, monotonic)
+    flow = CheckInFlow(desk, staff, monotonic, cases=CaseDesk(installed.open_outbox(), installed.config.rules))
     reader = open_card_reader(HardwareSettings(simulate=simulate))
     anchors = installed.card_anchors()
     dev: list[tuple[str, Any]] = []

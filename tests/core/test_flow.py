@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 
 from helpers import PEOPLE, World
+from kiosk.core.cases import CaseForm, CaseReason, CaseStatus, FormProblem
 from kiosk.core.eligibility import Verdict
+from kiosk.core.jalali import JalaliDate
 from kiosk.core.flow import CheckInFlow, FlowState, Notice, Screen
 from kiosk.core.staff import Role
-from kiosk.desk import Desk
+from kiosk.desk import CaseDesk, Desk
 from kiosk.store.staff import StaffBook
 
 
@@ -35,7 +37,8 @@ def setup(world: World, tmp_path: Path) -> tuple[CheckInFlow, Clock, list[FlowSt
     staff = StaffBook(tmp_path / "staff.json", clock := Clock())
     staff.set_pin("head", "رئیس", Role.HEAD, "1357")
     staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
-    flow = CheckInFlow(desk, staff, clock, idle_lock_seconds=300, done_seconds=4)
+    cases = CaseDesk(installed.open_outbox(), installed.config.rules)
+    flow = CheckInFlow(desk, staff, clock, cases=cases, idle_lock_seconds=300, done_seconds=4)
     seen: list[FlowState] = []
     flow.subscribe(seen.append)
     return flow, clock, seen
@@ -137,3 +140,40 @@ def test_hardware_trouble_is_a_notice_and_a_full_disk_records_nothing(world: Wor
     assert flow.state.notice is Notice.READER_UNPLUGGED
     flow.lock()
     assert flow.state.screen is Screen.SIGN_IN and flow.state.outcome is None
+
+
+def test_a_case_for_the_representative_is_checked_kept_and_listed(
+        setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
+    flow, _, _ = setup
+    flow.sign_in("w1", "2468")
+    flow.code_entered("0000000019")
+    flow.escalate()
+    assert flow.state.screen is Screen.ESCALATION and flow.state.case_reason is CaseReason.NOT_FOUND
+    flow.submit_case("", "رضایی", "حسن", JalaliDate(1406, 1, 1), "۱۲۳", "")
+    assert flow.state.notice is Notice.FORM_INCOMPLETE
+    assert set(flow.state.form_problems) == {FormProblem.FIRST_NAME, FormProblem.BIRTH_DATE}
+    flow.submit_case("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "۱۲۳", "بدون کارت")
+    assert flow.state.screen is Screen.CASES and flow.state.last_case is not None
+    assert [c.case_id for c in flow.state.cases] == [flow.state.last_case]
+    case = flow.state.cases[0]
+    assert (case.form.first_name, case.form.reason, case.status) == ("مریم", CaseReason.NOT_FOUND, CaseStatus.WAITING)
+    flow.cancel()
+    flow.escalate()  # from Ready: a person with no national code at all
+    assert flow.state.case_reason is CaseReason.NO_CODE
+    flow.submit_case("علی", "کریمی", "رضا", JalaliDate(1360, 1, 1), "", "")
+    flow.cancel()
+    flow.show_cases()
+    assert [c.form.reason for c in flow.state.cases] == [CaseReason.NOT_FOUND, CaseReason.NO_CODE]
+
+
+def test_cases_survive_a_restart_and_are_numbered_per_kiosk(world: World) -> None:
+    installed = world.installed()
+    form = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "", "", CaseReason.NO_CODE)
+    outbox = installed.open_outbox()
+    first = outbox.raise_case(form)
+    outbox.close()
+    reopened = installed.open_outbox()
+    second = reopened.raise_case(form)
+    assert [c.case_id for c in reopened.cases()] == [first.case_id, second.case_id]
+    assert first.case_id.endswith("-0001") and second.case_id.endswith("-0002")
+    reopened.close()

@@ -52,6 +52,16 @@ def main() -> None:
     def press(button_id: str) -> None:
         screen().ids[button_id].dispatch("on_release")
 
+    def fill_case_form() -> None:
+        """A person whose card is not trusted: names typed, date picked, then referred."""
+        view = screen()
+        view.ids.first.text, view.ids.last.text, view.ids.father.text = "مریم", "رضایی", "حسن"
+        view.ids.year.text = view.ids.year.values[35]
+        view.ids.month.text = view.ids.month.values[4]
+        view.ids.day.text = view.ids.day.values[9]
+        view.ids.certificate.text = "۴۵۶"
+        view.submit()
+
     def card(kind: str) -> Callable[[], None]:
         return lambda: [b for b in app.root.ids.dev_panel.children if b.raw == kind][0].dispatch("on_release")
 
@@ -71,6 +81,8 @@ def main() -> None:
         ("verdict_invalid_code", lambda: (press("cancel"), type_code("۱۲۳۴۵")), "verdict", "invalid_code"),
         ("verdict_card_not_trusted", lambda: (press("cancel"), card("untrusted")()), "verdict", "card_not_trusted"),
         ("escalation", lambda: press("escalate"), "escalation", None),
+        ("escalation_incomplete", lambda: press("submit"), "escalation", None),
+        ("cases", fill_case_form, "cases", None),
         ("reader_unplugged", lambda: (press("back"), reader.unplug()), "ready", None),
         ("locked", lambda: (reader.plug(), press("lock")), "sign_in", None),
     ]

@@ -16,7 +16,7 @@ def test_every_screen_and_verdict_through_the_real_app(tmp_path: Path, lang: str
     out = tmp_path / "shots"
     report = drive(lang, out)
     results = report["results"]
-    assert isinstance(results, list) and len(results) == 15
+    assert isinstance(results, list) and len(results) == 17
     for step in results:
         assert step["screen"] == step["want_screen"], step
         assert step["want_verdict"] is None or step["verdict"] == step["want_verdict"], step
@@ -24,5 +24,6 @@ def test_every_screen_and_verdict_through_the_real_app(tmp_path: Path, lang: str
     assert by_name["wrong_pin"]["notice"] == "wrong_pin"
     assert by_name["reader_unplugged"]["notice"] == "reader_unplugged"
     assert by_name["done"]["screen"] == "done"
+    assert by_name["escalation_incomplete"]["notice"] == "form_incomplete"
     shots = sorted(p.name for p in out.iterdir())
-    assert len(shots) == 15 and all(name.startswith(lang) for name in shots)
+    assert len(shots) == 17 and all(name.startswith(lang) for name in shots)

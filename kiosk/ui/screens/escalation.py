@@ -1,22 +1,83 @@
-"""The case for the governor's representative (the form itself is not built yet: it says so)."""
+"""The case form for the governor's representative: names, Jalali birth date, birth-certificate no., note."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from kiosk.core.jalali import MONTHS_EN, MONTHS_FA, JalaliDate, persian_digits
+from kiosk.core.national_code import ascii_digits_only
+from kiosk.text.persian import is_rtl, shape_line
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import View, load_kv
 
+FIELDS = ("first", "last", "father", "certificate", "note")
+_HINTS = {"first": "escalation.first_name", "last": "escalation.last_name", "father": "escalation.father_name",
+          "certificate": "escalation.birth_certificate", "note": "escalation.note"}
+
 
 class EscalationScreen(View):
-    """Placeholder screen that tells staff the case form is not in this version."""
+    """Kivy's text box draws Persian letters unjoined, so a shaped preview line shows what was typed."""
 
     def __init__(self, bridge: FlowBridge, **kwargs: Any) -> None:
         load_kv("escalation")
         super().__init__(bridge, name="escalation", **kwargs)
+        for name in ("first", "last", "father"):
+            self.ids[name].bind(text=self._preview)
+        self._dates()
+
+    def _dates(self) -> None:
+        """Jalali date picker: year, month by name, day, in the screen's digits."""
+        fa = self.bridge.lang == "fa"
+        digits = persian_digits if fa else str
+        this_year = JalaliDate.from_gregorian(dt.date.today()).year
+        self.ids.year.values = [digits(y) for y in range(this_year, this_year - 121, -1)]
+        months = MONTHS_FA if fa else MONTHS_EN
+        self.ids.month.values = [shape_line(m, True) if fa else m for m in months]
+        self.ids.day.values = [digits(d) for d in range(1, 32)]
+
+    def _picked_date(self) -> JalaliDate | None:
+        try:
+            year = int(ascii_digits_only(self.ids.year.text))
+            month = list(self.ids.month.values).index(self.ids.month.text) + 1
+            day = int(ascii_digits_only(self.ids.day.text))
+            return JalaliDate(year, month, day)
+        except ValueError:
+            return None  # not picked yet, or a day the month does not have
+
+    def submit(self) -> None:
+        """Hand the form to the core; it is kept only if every field is right."""
+        self.bridge.flow.submit_case(self.ids.first.text, self.ids.last.text, self.ids.father.text,
+                                     self._picked_date(), self.ids.certificate.text, self.ids.note.text)
+
+    def on_leave(self, *_: Any) -> None:
+        """A new person gets an empty form."""
+        for name in FIELDS:
+            self.ids[name].text = ""
+        for name in ("year", "month", "day"):
+            self.ids[name].text = ""
+
+    def _preview(self, *_: Any) -> None:
+        self.ids.preview.raw = self.t("escalation.preview", first=self.ids.first.text, last=self.ids.last.text,
+                                      father=self.ids.father.text) if any(
+            self.ids[n].text for n in ("first", "last", "father")) else ""
 
     def _refresh(self, *_: Any) -> None:
         if not hasattr(self, "ids") or "title" not in self.ids:
             return
-        self.ids.title.raw = self.t("escalation.title")
-        self.ids.pending.raw = self.t("escalation.pending")
+        state = self.bridge.state
+        reason = self.t(f"escalation.reason.{state.case_reason.value}") if state is not None else ""
+        self.ids.title.raw = f"{self.t('escalation.title')} — {reason}"
+        for name, key in _HINTS.items():
+            hint = self.t(key)
+            self.ids[name].hint_text = shape_line(hint, is_rtl(hint))
+        self.ids.birth_label.raw = self.t("escalation.birth_date")
+        self.ids.submit.raw = self.t("escalation.submit")
         self.ids.back.raw = self.t("verdict.cancel")
+        if state is not None and state.form_problems:
+            separator = "، " if self.bridge.lang == "fa" else ", "
+            names = separator.join(self.t(f"escalation.{p.value}") for p in state.form_problems)
+            self.ids.notice.raw = self.t("notice.form_incomplete", detail=names)
+        else:
+            self.ids.notice.raw = self.notice()
+        self._dates()
+

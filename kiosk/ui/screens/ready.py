@@ -29,5 +29,6 @@ class ReadyScreen(View):
         self.ids.check.raw = self.t("ready.check")
         self.ids.escalate.raw = self.t("ready.escalate")
         self.ids.lock.raw = self.t("lock")
+        self.ids.cases.raw = self.t("cases.open")
         self.ids.notice.raw = self.notice()
         self.ids.keypad.relabel(self.bridge.lang == "fa", self.t("ready.clear"), self.t("ready.back"))
