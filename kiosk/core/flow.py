@@ -47,6 +47,7 @@ class Notice(Enum):
     NOT_RECORDED = "not_recorded"      # the ledger could not write (disk full, I/O error)
     HEAD_ONLY = "head_only"
     FORM_INCOMPLETE = "form_incomplete"
+    SCAN_UNUSABLE = "scan_unusable"
 
 
 class DeskPort(Protocol):
@@ -224,6 +225,11 @@ class CheckInFlow:
         """The driver could not read the card."""
         if self.state.screen in (Screen.READY, Screen.VERDICT):
             self._set(notice=Notice.CARD_UNREADABLE)
+
+    def scan_unusable(self) -> None:
+        """The scanner read something that is not a national code."""
+        if self.state.screen in (Screen.READY, Screen.VERDICT, Screen.DONE):
+            self._set(notice=Notice.SCAN_UNUSABLE)
 
     def reader_unplugged(self) -> None:
         """The reader is gone; typing and scanning still work."""

@@ -16,6 +16,7 @@ from kivy.uix.screenmanager import NoTransition
 from drivers.card.profiles import PROFILES, read_card
 from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
 from drivers.errors import DriverError
+from drivers.scanner import BarcodeScanner, ScanEvent, Scanned, StatusChanged, Unusable
 from kiosk.core.flow import CheckInFlow
 from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
@@ -42,7 +43,7 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         for view in (SignInScreen(bridge, accounts), ReadyScreen(bridge), VerdictScreen(bridge),
                      DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge)):
             screens.add_widget(view)
-        bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh)
+        bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh)
         Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
         self.refresh()
 
@@ -50,7 +51,9 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         """Follow the core's screen and redraw the status bar."""
         state, lang = self.bridge.state, self.bridge.lang
         self.ids.screens.current = state.screen.value
-        self.ids.reader.raw = say(lang, f"status.reader.{self.bridge.reader}")
+        reader = say(lang, f"status.reader.{self.bridge.reader}")
+        scanner = say(lang, f"status.scanner.{self.bridge.scanner}") if self.bridge.scanner else ""
+        self.ids.reader.raw = f"{reader}  {scanner}".strip()
         self.ids.branch.raw = say(lang, "status.branch", code=persian_digits(self.branch_code)
                                   if lang == "fa" else self.branch_code)
         now = dt.datetime.now(TEHRAN)  # "today" is the election day in Tehran, whatever the device's zone
@@ -93,6 +96,24 @@ class CardWiring:
             self._bridge.on_kivy_thread(flow.card_unreadable)
             return
         self._bridge.on_kivy_thread(flow.card_read, read.national_code, read.trusted)
+
+
+class ScannerWiring:
+    """Scanner events (driver thread) → flow commands (Kivy thread); a bad scan is a notice, not a crash."""
+
+    def __init__(self, scanner: BarcodeScanner, bridge: FlowBridge) -> None:
+        self._bridge = bridge
+        scanner.subscribe(self._on_event)
+
+    def _on_event(self, event: ScanEvent) -> None:
+        flow = self._bridge.flow
+        match event:
+            case Scanned():
+                self._bridge.on_kivy_thread(flow.code_entered, event.code)
+            case Unusable():
+                self._bridge.on_kivy_thread(flow.scan_unusable)
+            case StatusChanged():
+                self._bridge.on_kivy_thread(setattr, self._bridge, "scanner", event.status.value)
 
 
 class KioskApp(App):  # type: ignore[misc]

@@ -16,6 +16,7 @@ class FlowBridge(EventDispatcher):  # type: ignore[misc]
     state = ObjectProperty(None)
     lang = StringProperty("fa")
     reader = StringProperty("no_reader")
+    scanner = StringProperty("")  # empty: no scanner configured
 
     def __init__(self, flow: CheckInFlow, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -13,12 +13,13 @@ from drivers.card.fake import FakeCardReader  # noqa: E402
 from drivers.card.minting import CardAuthority  # noqa: E402
 from drivers.card.reader import CardReader  # noqa: E402
 from drivers.card.virtual import VirtualCard  # noqa: E402
-from drivers.hardware import HardwareSettings, open_card_reader  # noqa: E402
+from drivers.hardware import HardwareSettings, open_card_reader, open_scanner  # noqa: E402
+from drivers.scanner import BarcodeScanner  # noqa: E402
 from kiosk.core.flow import CheckInFlow  # noqa: E402
 from kiosk.desk import CaseDesk, Desk  # noqa: E402
 from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
-from kiosk.ui.app import CardWiring, KioskApp, monotonic  # noqa: E402
+from kiosk.ui.app import CardWiring, KioskApp, ScannerWiring, monotonic  # noqa: E402
 
 
 @dataclass
@@ -28,10 +29,17 @@ class Kiosk:
     app: KioskApp
     reader: CardReader
     wiring: CardWiring
+    scanner: BarcodeScanner | None = None
+
+    def close(self) -> None:
+        """Stop the drivers' threads."""
+        self.reader.close()
+        if self.scanner is not None:
+            self.scanner.close()
 
 
 def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-nid",
-          demo_codes: dict[str, str] | None = None) -> Kiosk:
+          demo_codes: dict[str, str] | None = None, scanner_port: str | None = None) -> Kiosk:
     """Everything the app needs, from the installed package and the device's state folder."""
     installed = Installed.open(state)
     staff = StaffBook(state / STAFF)
@@ -48,7 +56,11 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
         anchors = [*anchors, card_ca]  # the simulated cards' authority, in simulation only
     app = KioskApp(flow, accounts, installed.claims.branches[0], dev_buttons=dev, lang=lang)
     wiring = CardWiring(reader, app.bridge, profile, anchors, installed.config.day.to_gregorian())
-    return Kiosk(app, reader, wiring)
+    scanner = open_scanner(HardwareSettings(simulate=False, scanner_port=scanner_port))
+    if scanner is not None:
+        ScannerWiring(scanner, app.bridge)
+        scanner.start()
+    return Kiosk(app, reader, wiring, scanner)
 
 
 def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> tuple[list[tuple[str, Any]], Any]:
@@ -70,12 +82,13 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
     return buttons, ca.certificate
 
 
-def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None) -> int:
+def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
+         scanner_port: str | None = None) -> int:
     """Run until the window is closed."""
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
-    kiosk = build(state, simulate, lang, demo_codes=codes)
+    kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port)
     try:
         kiosk.app.run()
     finally:
-        kiosk.reader.close()
+        kiosk.close()
     return 0

@@ -75,6 +75,10 @@ FA: dict[str, str] = {
     "status.reader.card_present": "کارت‌خوان: کارت",
     "status.reader.card_error": "کارت‌خوان: خطا",
     "status.branch": "کد شعبه {code}",
+    "status.scanner.ready": "اسکنر: آماده",
+    "status.scanner.no_scanner": "اسکنر: وصل نیست",
+    "status.scanner.error": "اسکنر: خطا",
+    "notice.scan_unusable": "بارکد کد ملی نیست یا خوانا نبود. دوباره اسکن کنید یا کد را وارد کنید.",
     "status.checkins": "مشارکت امروز: {count}",
 }
 
@@ -146,6 +150,10 @@ EN: dict[str, str] = {
     "status.reader.card_present": "Reader: card",
     "status.reader.card_error": "Reader: error",
     "status.branch": "Branch {code}",
+    "status.scanner.ready": "Scanner: ready",
+    "status.scanner.no_scanner": "Scanner: not connected",
+    "status.scanner.error": "Scanner: error",
+    "notice.scan_unusable": "That barcode is not a national code or did not read. Scan again or type the code.",
     "status.checkins": "Votes recorded today: {count}",
 }
 

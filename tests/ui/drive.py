@@ -117,7 +117,7 @@ def main() -> None:
     Clock.schedule_once(lambda _d: card_timing.setdefault("ready_at", time.perf_counter() - started), 0)
     Clock.schedule_once(run_step, 1.0)
     app.run()
-    reader.close()
+    kiosk.close()
     print(json.dumps({"results": results, "start_to_first_frame_s": card_timing.get("ready_at"),
                       "card_to_verdict_ms": (card_timing["shown"] - card_timing["pressed"]) * 1000
                       if "shown" in card_timing else None}))

@@ -1,0 +1,65 @@
+"""Drivers to the core through the Kivy bridge, without a window: scans and cards become flow commands."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kivy.clock import Clock
+
+from drivers.card.fake import FakeCardReader
+from drivers.card.minting import CardAuthority
+from drivers.card.virtual import VirtualCard
+from drivers.scanner import FakeScanner
+from helpers import PEOPLE, World
+from kiosk.core.eligibility import Verdict
+from kiosk.core.flow import CheckInFlow, Notice, Screen
+from kiosk.core.staff import Role
+from kiosk.desk import Desk
+from kiosk.store.staff import StaffBook
+from kiosk.ui.app import CardWiring, ScannerWiring
+from kiosk.ui.bridge import FlowBridge
+
+
+def _until(condition: object, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the bridge never delivered"
+        Clock.tick()
+        time.sleep(0.01)
+
+
+def _signed_in(world: World, tmp_path: Path) -> FlowBridge:
+    installed = world.installed()
+    staff = StaffBook(tmp_path / "staff.json")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    flow = CheckInFlow(Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules), staff,
+                       time.monotonic)
+    flow.sign_in("w1", "2468")
+    return FlowBridge(flow)
+
+
+def test_a_scan_becomes_a_verdict_and_a_bad_scan_a_notice(world: World, tmp_path: Path) -> None:
+    bridge = _signed_in(world, tmp_path)
+    scanner = FakeScanner()
+    ScannerWiring(scanner, bridge)
+    scanner.start()
+    try:
+        _until(lambda: bridge.scanner == "ready")
+        scanner.scan("https://example.org/not-a-code")
+        _until(lambda: bridge.state.notice is Notice.SCAN_UNUSABLE)
+        scanner.scan("]C0" + PEOPLE["underage"].code)
+        _until(lambda: bridge.state.screen is Screen.VERDICT)
+        assert bridge.state.outcome.verdict is Verdict.UNDERAGE
+    finally:
+        scanner.close()
+
+
+def test_a_card_becomes_a_verdict_and_pulling_the_reader_a_notice(world: World, tmp_path: Path) -> None:
+    bridge = _signed_in(world, tmp_path)
+    reader, ca = FakeCardReader(), CardAuthority()
+    CardWiring(reader, bridge, "test", [ca.certificate], world.installed("kiosk2").config.day.to_gregorian())
+    reader.insert_card(VirtualCard.of("test", ca.card_certificate(PEOPLE["eligible"].code)))
+    _until(lambda: bridge.state.screen is Screen.VERDICT)
+    assert bridge.state.outcome.verdict is Verdict.ELIGIBLE and bridge.reader == "card_present"
+    reader.unplug()
+    _until(lambda: bridge.state.notice is Notice.READER_UNPLUGGED)
