@@ -33,6 +33,7 @@ class Screen(Enum):
     DONE = "done"
     ESCALATION = "escalation"
     CASES = "cases"
+    STAFF = "staff"
 
 
 class Notice(Enum):
@@ -48,6 +49,8 @@ class Notice(Enum):
     HEAD_ONLY = "head_only"
     FORM_INCOMPLETE = "form_incomplete"
     SCAN_UNUSABLE = "scan_unusable"
+    PIN_REFUSED = "pin_refused"
+    WORKER_ADDED = "worker_added"
 
 
 class DeskPort(Protocol):
@@ -85,6 +88,18 @@ class StaffPort(Protocol):
         """Check a PIN."""
         ...
 
+    def accounts(self) -> list[tuple[str, str, Role]]:
+        """(account, name, role) of every account."""
+        ...
+
+    def set_pin(self, account: str, name: str, role: Role, pin: str) -> None:
+        """Create or replace an account; ValueError for a PIN that is not 4–8 digits."""
+        ...
+
+    def reset_lockout(self, account: str) -> None:
+        """Clear an account's lock-out."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class FlowState:
@@ -104,6 +119,7 @@ class FlowState:
     form_problems: tuple[FormProblem, ...] = ()
     cases: tuple[Case, ...] = ()
     last_case: str | None = None
+    accounts: tuple[tuple[str, str, Role], ...] = ()
 
 
 class CheckInFlow:
@@ -116,7 +132,7 @@ class CheckInFlow:
         self._idle, self._done = idle_lock_seconds, done_seconds
         self._code: str | None = None       # the person on screen, in memory only
         self._listeners: list[Callable[[FlowState], None]] = []
-        self.state = FlowState(checkins=checkins_so_far, last_activity=now())
+        self.state = FlowState(checkins=checkins_so_far, last_activity=now(), accounts=tuple(staff.accounts()))
 
     def subscribe(self, listener: Callable[[FlowState], None]) -> None:
         """Be told of every new state (on the caller's thread; the UI bridge moves it to its own)."""
@@ -178,7 +194,7 @@ class CheckInFlow:
 
     def cancel(self) -> None:
         """Back to Ready without recording anything."""
-        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES):
+        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES, Screen.STAFF):
             self._code = None
             self._set(screen=Screen.READY, outcome=None, receipt=None, notice=None)
 
@@ -242,6 +258,29 @@ class CheckInFlow:
             self.lock()
         elif state.screen is Screen.DONE and now - state.done_at >= self._done:
             self._set(screen=Screen.READY, receipt=None, outcome=None, touch=False)
+
+    def show_staff(self) -> None:
+        """The branch head's list of accounts, where poll workers are added."""
+        if self.state.screen is Screen.READY and self.require_head():
+            self._set(screen=Screen.STAFF, notice=None, accounts=tuple(self._staff.accounts()))
+
+    def add_worker(self, name: str, pin: str) -> None:
+        """The branch head adds a poll worker with their own PIN."""
+        if self.state.screen is not Screen.STAFF or not self.require_head() or not name.strip():
+            return
+        taken = {account for account, _, _ in self._staff.accounts()}
+        account = next(f"w{n}" for n in range(1, len(taken) + 2) if f"w{n}" not in taken)
+        try:
+            self._staff.set_pin(account, name.strip(), Role.WORKER, pin)
+        except ValueError:
+            self._set(notice=Notice.PIN_REFUSED)
+            return
+        self._set(notice=Notice.WORKER_ADDED, accounts=tuple(self._staff.accounts()))
+
+    def reset_lockout(self, account: str) -> None:
+        """The branch head clears a worker's lock-out."""
+        if self.state.screen is Screen.STAFF and self.require_head():
+            self._staff.reset_lockout(account)
 
     def require_head(self) -> bool:
         """True for the branch head; otherwise shows "only the branch head" and returns False."""

@@ -26,6 +26,7 @@ from kiosk.ui.screens.done import DoneScreen
 from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
 from kiosk.ui.screens.sign_in import SignInScreen
+from kiosk.ui.screens.staff import StaffScreen
 from kiosk.ui.screens.verdict import TEHRAN, VerdictScreen
 from kiosk.ui.text import say
 from kiosk.ui.widgets import BidiButton
@@ -34,14 +35,14 @@ from kiosk.ui.widgets import BidiButton
 class KioskRoot(BoxLayout):  # type: ignore[misc]
     """Status bar on top, the current screen below, the developer panel (simulation only) at the bottom."""
 
-    def __init__(self, bridge: FlowBridge, accounts: list[tuple[str, str]], branch_code: str, **kw: Any) -> None:
+    def __init__(self, bridge: FlowBridge, branch_code: str, **kw: Any) -> None:
         self.bridge = bridge
         self.branch_code = branch_code
         super().__init__(**kw)
         screens = self.ids.screens
         screens.transition = NoTransition()
-        for view in (SignInScreen(bridge, accounts), ReadyScreen(bridge), VerdictScreen(bridge),
-                     DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge)):
+        for view in (SignInScreen(bridge), ReadyScreen(bridge), VerdictScreen(bridge),
+                     DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge)):
             screens.add_widget(view)
         bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh)
         Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
@@ -119,11 +120,11 @@ class ScannerWiring:
 class KioskApp(App):  # type: ignore[misc]
     """Builds the root and feeds the core's clock; everything else is in the views and the core."""
 
-    def __init__(self, flow: CheckInFlow, accounts: list[tuple[str, str]], branch_code: str,
+    def __init__(self, flow: CheckInFlow, branch_code: str,
                  dev_buttons: list[tuple[str, Any]] | None = None, lang: str = "fa", **kw: Any) -> None:
         super().__init__(**kw)
         self.bridge = FlowBridge(flow, lang=lang)
-        self._accounts, self._branch, self._dev = accounts, branch_code, dev_buttons or []
+        self._branch, self._dev = branch_code, dev_buttons or []
         self.title = "Polling-branch kiosk"
 
     def build(self) -> KioskRoot:
@@ -133,7 +134,7 @@ class KioskApp(App):  # type: ignore[misc]
         app_kv = str(KV / "app.kv")
         if app_kv not in Builder.files:
             Builder.load_file(app_kv)
-        root = KioskRoot(self.bridge, self._accounts, self._branch)
+        root = KioskRoot(self.bridge, self._branch)
         for label, action in self._dev:
             button = BidiButton(raw=label, font_size="14sp", size_hint_y=1, background_color=(0.35, 0.2, 0.45, 1))
             button.bind(on_release=lambda _b, act=action: act())

@@ -43,8 +43,7 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     """Everything the app needs, from the installed package and the device's state folder."""
     installed = Installed.open(state)
     staff = StaffBook(state / STAFF)
-    accounts = [(account, name) for account, name, _ in staff.accounts()]
-    if not accounts:
+    if not staff.accounts():
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
     desk = Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
     flow = CheckInFlow(desk, staff, monotonic, cases=CaseDesk(installed.open_outbox(), installed.config.rules))
@@ -54,7 +53,7 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     if isinstance(reader, FakeCardReader):
         dev, card_ca = _dev_panel(reader, demo_codes or {}, profile)
         anchors = [*anchors, card_ca]  # the simulated cards' authority, in simulation only
-    app = KioskApp(flow, accounts, installed.claims.branches[0], dev_buttons=dev, lang=lang)
+    app = KioskApp(flow, installed.claims.branches[0], dev_buttons=dev, lang=lang)
     wiring = CardWiring(reader, app.bridge, profile, anchors, installed.config.day.to_gregorian())
     scanner = open_scanner(HardwareSettings(simulate=False, scanner_port=scanner_port))
     if scanner is not None:

@@ -177,3 +177,24 @@ def test_cases_survive_a_restart_and_are_numbered_per_kiosk(world: World) -> Non
     assert [c.case_id for c in reopened.cases()] == [first.case_id, second.case_id]
     assert first.case_id.endswith("-0001") and second.case_id.endswith("-0002")
     reopened.close()
+
+
+def test_the_head_adds_a_poll_worker_who_can_then_sign_in(setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
+    flow, _, _ = setup
+    flow.sign_in("w1", "2468")
+    flow.show_staff()  # a poll worker cannot manage staff
+    assert flow.state.screen is Screen.READY and flow.state.notice is Notice.HEAD_ONLY
+    flow.lock()
+    flow.sign_in("head", "1357")
+    flow.show_staff()
+    assert flow.state.screen is Screen.STAFF
+    flow.add_worker("زهرا کاظمی", "12")
+    assert flow.state.notice is Notice.PIN_REFUSED
+    flow.add_worker("زهرا کاظمی", "۹۸۷۶")
+    assert flow.state.notice is Notice.WORKER_ADDED
+    added = [a for a in flow.state.accounts if a[1] == "زهرا کاظمی"]
+    assert len(added) == 1 and added[0][2] is Role.WORKER
+    flow.cancel()
+    flow.lock()
+    flow.sign_in(added[0][0], "9876")
+    assert (flow.state.screen, flow.state.role) == (Screen.READY, Role.WORKER)

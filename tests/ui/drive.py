@@ -62,6 +62,20 @@ def main() -> None:
         view.ids.certificate.text = "۴۵۶"
         view.submit()
 
+    def sign_in_worker() -> None:
+        """Pick the new worker in the account list and touch their PIN in."""
+        view = app.root.ids.screens.get_screen("sign_in")
+        view.ids.account.text = view.ids.account.values[-1]
+        sign_in("9876")
+
+    def add_worker() -> None:
+        view = screen()
+        view.ids.name.text = "زهرا کاظمی"
+        keys = {b.key: b for b in view.ids.keypad.children}
+        for digit in "9876":
+            keys[digit].dispatch("on_release")
+        view.add()
+
     def card(kind: str) -> Callable[[], None]:
         return lambda: [b for b in app.root.ids.dev_panel.children if b.raw == kind][0].dispatch("on_release")
 
@@ -84,7 +98,12 @@ def main() -> None:
         ("escalation_incomplete", lambda: press("submit"), "escalation", None),
         ("cases", fill_case_form, "cases", None),
         ("reader_unplugged", lambda: (press("back"), reader.unplug()), "ready", None),
-        ("locked", lambda: (reader.plug(), press("lock")), "sign_in", None),
+        ("staff", lambda: (reader.plug(), press("staff")), "staff", None),
+        ("worker_added", add_worker, "staff", None),
+        ("back_to_ready", lambda: press("back"), "ready", None),
+        ("locked", lambda: press("lock"), "sign_in", None),
+        ("worker_signed_in", sign_in_worker, "ready", None),
+        ("staff_head_only", lambda: press("staff"), "ready", None),
     ]
     index = [0]
     card_timing: dict[str, float] = {}

@@ -16,7 +16,7 @@ def test_every_screen_and_verdict_through_the_real_app(tmp_path: Path, lang: str
     out = tmp_path / "shots"
     report = drive(lang, out)
     results = report["results"]
-    assert isinstance(results, list) and len(results) == 17
+    assert isinstance(results, list) and len(results) == 22
     for step in results:
         assert step["screen"] == step["want_screen"], step
         assert step["want_verdict"] is None or step["verdict"] == step["want_verdict"], step
@@ -25,5 +25,7 @@ def test_every_screen_and_verdict_through_the_real_app(tmp_path: Path, lang: str
     assert by_name["reader_unplugged"]["notice"] == "reader_unplugged"
     assert by_name["done"]["screen"] == "done"
     assert by_name["escalation_incomplete"]["notice"] == "form_incomplete"
+    assert by_name["worker_added"]["notice"] == "worker_added"
+    assert by_name["staff_head_only"]["notice"] == "head_only"
     shots = sorted(p.name for p in out.iterdir())
-    assert len(shots) == 17 and all(name.startswith(lang) for name in shots)
+    assert len(shots) == 22 and all(name.startswith(lang) for name in shots)

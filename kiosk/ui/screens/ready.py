@@ -30,5 +30,6 @@ class ReadyScreen(View):
         self.ids.escalate.raw = self.t("ready.escalate")
         self.ids.lock.raw = self.t("lock")
         self.ids.cases.raw = self.t("cases.open")
+        self.ids.staff.raw = self.t("staff.open")
         self.ids.notice.raw = self.notice()
         self.ids.keypad.relabel(self.bridge.lang == "fa", self.t("ready.clear"), self.t("ready.back"))

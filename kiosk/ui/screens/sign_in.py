@@ -11,16 +11,22 @@ from kiosk.ui.screens import View, load_kv
 class SignInScreen(View):
     """Staff sign-in; the PIN box is cleared after every try."""
 
-    def __init__(self, bridge: FlowBridge, accounts: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, bridge: FlowBridge, **kwargs: Any) -> None:
         load_kv("sign_in")
-        # Spinner items are drawn as given: show each name shaped, remember which account it is.
-        self._accounts = [(account, shape_line(name, is_rtl(name))) for account, name in accounts]
+        self._accounts: list[tuple[str, str]] = []
         super().__init__(bridge, name="sign_in", **kwargs)
-        names = [name for _, name in self._accounts]
-        self.ids.account.values = names
-        self.ids.account.text = names[0] if names else ""
         self.ids.keypad.target = self.ids.pin
         self.ids.keypad.max_length = 8
+
+    def _list_accounts(self) -> None:
+        """Spinner items are drawn as given: show each name shaped, remember which account it is."""
+        state = self.bridge.state
+        accounts = [(account, shape_line(name, is_rtl(name))) for account, name, _ in state.accounts]
+        if accounts != self._accounts:
+            self._accounts = accounts
+            self.ids.account.values = [name for _, name in accounts]
+            if self.ids.account.text not in self.ids.account.values:
+                self.ids.account.text = accounts[0][1] if accounts else ""
 
     def submit(self) -> None:
         """Try the PIN for the chosen account."""
@@ -35,4 +41,5 @@ class SignInScreen(View):
         self.ids.title.raw = self.t("sign_in.title")
         self.ids.submit.raw = self.t("sign_in.button")
         self.ids.notice.raw = self.notice()
+        self._list_accounts()
         self.ids.keypad.relabel(self.bridge.lang == "fa", self.t("ready.clear"), self.t("ready.back"))
