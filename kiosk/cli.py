@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--lang", choices=["fa", "en"], default="fa")
     app.add_argument("--demo-codes", type=Path, help="JSON {kind: national code} for the developer panel")
     app.add_argument("--scanner", help="serial port of a USB-CDC barcode scanner (a keyboard-mode one needs none)")
+    app.add_argument("--printer", help="serial port of the ESC/POS receipt printer")
     return parser
 
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "app":
         from kiosk.ui import run as ui_run  # Kivy is imported only for the app
         try:
-            return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, args.scanner)
+            return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, args.scanner, args.printer)
         except StateRefused as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 1

@@ -192,6 +192,15 @@ class Ledger:
         )
         return event
 
+    def live_check_ins_since(self, wall_utc: str) -> int:
+        """This device's check-ins recorded at or after `wall_utc` (ISO, UTC) and not undone."""
+        made = {f"{d}:{q}" for d, q in self._db.execute(
+            "SELECT device, seq FROM events WHERE device = ? AND kind = ? AND wall >= ?",
+            (self.device_id, Kind.CHECK_IN.value, wall_utc))}
+        undone = {ref for (ref,) in self._db.execute(
+            "SELECT ref FROM events WHERE device = ? AND kind = ?", (self.device_id, Kind.UNDO.value))}
+        return len(made - undone)
+
     def events(self, device: str) -> Iterator[Event]:
         """A device's events in sequence order."""
         for row in self._db.execute("SELECT * FROM events WHERE device = ? ORDER BY seq", (device,)):

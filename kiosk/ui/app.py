@@ -16,6 +16,7 @@ from kivy.uix.screenmanager import NoTransition
 from drivers.card.profiles import PROFILES, read_card
 from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
 from drivers.errors import DriverError
+from drivers.printer import ReceiptPrinter
 from drivers.scanner import BarcodeScanner, ScanEvent, Scanned, StatusChanged, Unusable
 from kiosk.core.flow import CheckInFlow
 from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
@@ -44,7 +45,8 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         for view in (SignInScreen(bridge), ReadyScreen(bridge), VerdictScreen(bridge),
                      DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge)):
             screens.add_widget(view)
-        bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh)
+        bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh,
+                    printer=self.refresh, rep=self.refresh)
         Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
         self.refresh()
 
@@ -54,13 +56,16 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         self.ids.screens.current = state.screen.value
         reader = say(lang, f"status.reader.{self.bridge.reader}")
         scanner = say(lang, f"status.scanner.{self.bridge.scanner}") if self.bridge.scanner else ""
-        self.ids.reader.raw = f"{reader}  {scanner}".strip()
-        self.ids.branch.raw = say(lang, "status.branch", code=persian_digits(self.branch_code)
-                                  if lang == "fa" else self.branch_code)
+        printer = say(lang, f"status.printer.{self.bridge.printer}") if self.bridge.printer else ""
+        others = "  ".join(part for part in (scanner, printer) if part)
+        self.ids.reader.raw = f"{reader}\n{others}" if others else reader
+        branch = say(lang, "status.branch", code=persian_digits(self.branch_code)
+                     if lang == "fa" else self.branch_code)
+        self.ids.branch.raw = f"{branch}\n{say(lang, f'status.rep.{self.bridge.rep}')}"
         now = dt.datetime.now(TEHRAN)  # "today" is the election day in Tehran, whatever the device's zone
         day = JalaliDate.from_gregorian(now.date())
-        clock = f"{format_fa(day)} {persian_digits(now.strftime('%H:%M'))}" if lang == "fa" \
-            else f"{format_en(day)} {now.strftime('%H:%M')}"
+        clock = f"{format_fa(day)}\n{persian_digits(now.strftime('%H:%M'))}" if lang == "fa" \
+            else f"{format_en(day)}\n{now.strftime('%H:%M')}"
         self.ids.clock.raw = clock
         self.ids.checkins.raw = say(lang, "status.checkins", count=state.checkins)
         self.ids.lang.raw = say(lang, "lang.switch")
@@ -115,6 +120,31 @@ class ScannerWiring:
                 self._bridge.on_kivy_thread(flow.scan_unusable)
             case StatusChanged():
                 self._bridge.on_kivy_thread(setattr, self._bridge, "scanner", event.status.value)
+
+
+class PrinterWiring:
+    """Asks the printer for its status every few seconds on a thread of its own (status is a value, not a crash)."""
+
+    def __init__(self, printer: ReceiptPrinter, bridge: FlowBridge, every: float = 10.0) -> None:
+        self._printer, self._bridge, self._every = printer, bridge, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="printer-status", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status = self._printer.status().value
+            except DriverError:
+                status = "error"
+            self._bridge.on_kivy_thread(setattr, self._bridge, "printer", status)
+            self._stop.wait(self._every)
+
+    def close(self) -> None:
+        """Stop polling and release the printer."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._printer.close()
 
 
 class KioskApp(App):  # type: ignore[misc]

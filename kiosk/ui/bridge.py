@@ -17,6 +17,8 @@ class FlowBridge(EventDispatcher):  # type: ignore[misc]
     lang = StringProperty("fa")
     reader = StringProperty("no_reader")
     scanner = StringProperty("")  # empty: no scanner configured
+    printer = StringProperty("")  # empty: no printer configured
+    rep = StringProperty("offline")  # the representative's console: no network link exists yet
 
     def __init__(self, flow: CheckInFlow, **kwargs: Any) -> None:
         super().__init__(**kwargs)

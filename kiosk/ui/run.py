@@ -1,6 +1,7 @@
 """Start the kiosk app for a provisioned device: `kiosk app --state DIR [--simulate]`."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -13,13 +14,14 @@ from drivers.card.fake import FakeCardReader  # noqa: E402
 from drivers.card.minting import CardAuthority  # noqa: E402
 from drivers.card.reader import CardReader  # noqa: E402
 from drivers.card.virtual import VirtualCard  # noqa: E402
-from drivers.hardware import HardwareSettings, open_card_reader, open_scanner  # noqa: E402
+from drivers.hardware import HardwareSettings, open_card_reader, open_printer, open_scanner  # noqa: E402
 from drivers.scanner import BarcodeScanner  # noqa: E402
 from kiosk.core.flow import CheckInFlow  # noqa: E402
 from kiosk.desk import CaseDesk, Desk  # noqa: E402
 from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
-from kiosk.ui.app import CardWiring, KioskApp, ScannerWiring, monotonic  # noqa: E402
+from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
+from kiosk.ui.screens.verdict import TEHRAN  # noqa: E402
 
 
 @dataclass
@@ -30,23 +32,29 @@ class Kiosk:
     reader: CardReader
     wiring: CardWiring
     scanner: BarcodeScanner | None = None
+    printer: PrinterWiring | None = None
 
     def close(self) -> None:
         """Stop the drivers' threads."""
         self.reader.close()
         if self.scanner is not None:
             self.scanner.close()
+        if self.printer is not None:
+            self.printer.close()
 
 
 def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-nid",
-          demo_codes: dict[str, str] | None = None, scanner_port: str | None = None) -> Kiosk:
+          demo_codes: dict[str, str] | None = None, scanner_port: str | None = None,
+          printer_port: str | None = None) -> Kiosk:
     """Everything the app needs, from the installed package and the device's state folder."""
     installed = Installed.open(state)
     staff = StaffBook(state / STAFF)
     if not staff.accounts():
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
-    desk = Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
-    flow = CheckInFlow(desk, staff, monotonic, cases=CaseDesk(installed.open_outbox(), installed.config.rules))
+    ledger = installed.open_ledger()
+    desk = Desk(installed.open_registry(), ledger, installed.config.rules)
+    flow = CheckInFlow(desk, staff, monotonic, cases=CaseDesk(installed.open_outbox(), installed.config.rules),
+                       checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()))
     reader = open_card_reader(HardwareSettings(simulate=simulate))
     anchors = installed.card_anchors()
     dev: list[tuple[str, Any]] = []
@@ -59,7 +67,16 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     if scanner is not None:
         ScannerWiring(scanner, app.bridge)
         scanner.start()
-    return Kiosk(app, reader, wiring, scanner)
+    printer = open_printer(HardwareSettings(simulate=simulate, printer_port=printer_port))
+    printing = PrinterWiring(printer, app.bridge) if printer is not None else None
+    return Kiosk(app, reader, wiring, scanner, printing)
+
+
+def start_of_today_utc() -> str:
+    """Midnight of today in Tehran (the election's zone), as the UTC ISO text the ledger stores."""
+    now = dt.datetime.now(TEHRAN)
+    midnight = dt.datetime(now.year, now.month, now.day, tzinfo=TEHRAN)
+    return midnight.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> tuple[list[tuple[str, Any]], Any]:
@@ -82,10 +99,10 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
 
 
 def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
-         scanner_port: str | None = None) -> int:
+         scanner_port: str | None = None, printer_port: str | None = None) -> int:
     """Run until the window is closed."""
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
-    kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port)
+    kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port, printer_port=printer_port)
     try:
         kiosk.app.run()
     finally:

@@ -181,3 +181,15 @@ def test_a_card_that_is_not_trusted_is_its_own_verdict_and_never_checked_in(worl
     assert desk.check_card(PEOPLE["eligible"].code, certificate_trusted=True).verdict is Verdict.ELIGIBLE
     assert list(ledger.events(ledger.device_id)) == []
     ledger.close()
+
+
+def test_todays_count_leaves_out_earlier_days_and_undone_check_ins(world: World) -> None:
+    installed = world.installed()
+    desk, ledger = _desk(installed)
+    for who in ("eligible", "birthday_today"):
+        assert isinstance(desk.check_in(PEOPLE[who].code), CheckedIn)
+    assert ledger.live_check_ins_since("2000-01-01T00:00:00.000+00:00") == 2
+    ledger.undo(ledger.device_id, 1, "wrong person")
+    assert ledger.live_check_ins_since("2000-01-01T00:00:00.000+00:00") == 1
+    assert ledger.live_check_ins_since("2999-01-01T00:00:00.000+00:00") == 0
+    ledger.close()

@@ -63,3 +63,18 @@ def test_a_card_becomes_a_verdict_and_pulling_the_reader_a_notice(world: World, 
     assert bridge.state.outcome.verdict is Verdict.ELIGIBLE and bridge.reader == "card_present"
     reader.unplug()
     _until(lambda: bridge.state.notice is Notice.READER_UNPLUGGED)
+
+
+def test_printer_status_reaches_the_status_bar_and_polling_stops_on_close(world: World, tmp_path: Path) -> None:
+    from drivers.printer import FakePrinter
+    from kiosk.ui.app import PrinterWiring
+    bridge = _signed_in(world, tmp_path)
+    printer = FakePrinter()
+    wiring = PrinterWiring(printer, bridge, every=0.05)
+    try:
+        _until(lambda: bridge.printer == "ready")
+        printer.set_paper_out()
+        _until(lambda: bridge.printer == "paper_out")
+    finally:
+        wiring.close()
+    assert not wiring._thread.is_alive()
