@@ -55,19 +55,21 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     desk = Desk(installed.open_registry(), ledger, installed.config.rules)
     flow = CheckInFlow(desk, staff, monotonic, cases=CaseDesk(installed.open_outbox(), installed.config.rules),
                        checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()))
-    reader = open_card_reader(HardwareSettings(simulate=simulate))
+    hardware = HardwareSettings(simulate=simulate, card_profile=profile, scanner_port=scanner_port,
+                                printer_port=printer_port)
+    reader = open_card_reader(hardware)
     anchors = installed.card_anchors()
     dev: list[tuple[str, Any]] = []
     if isinstance(reader, FakeCardReader):
         dev, card_ca = _dev_panel(reader, demo_codes or {}, profile)
         anchors = [*anchors, card_ca]  # the simulated cards' authority, in simulation only
     app = KioskApp(flow, installed.claims.branches[0], dev_buttons=dev, lang=lang)
-    wiring = CardWiring(reader, app.bridge, profile, anchors, installed.config.day.to_gregorian())
-    scanner = open_scanner(HardwareSettings(simulate=False, scanner_port=scanner_port))
+    wiring = CardWiring(reader, app.bridge, hardware.card_profile, anchors, installed.config.day.to_gregorian())
+    scanner = open_scanner(hardware)
     if scanner is not None:
         ScannerWiring(scanner, app.bridge)
         scanner.start()
-    printer = open_printer(HardwareSettings(simulate=simulate, printer_port=printer_port))
+    printer = open_printer(hardware)
     printing = PrinterWiring(printer, app.bridge) if printer is not None else None
     return Kiosk(app, reader, wiring, scanner, printing)
 
