@@ -57,16 +57,15 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         reader = say(lang, f"status.reader.{self.bridge.reader}")
         scanner = say(lang, f"status.scanner.{self.bridge.scanner}") if self.bridge.scanner else ""
         printer = say(lang, f"status.printer.{self.bridge.printer}") if self.bridge.printer else ""
-        others = "  ".join(part for part in (scanner, printer) if part)
-        self.ids.reader.raw = f"{reader}\n{others}" if others else reader
-        branch = say(lang, "status.branch", code=persian_digits(self.branch_code)
-                     if lang == "fa" else self.branch_code)
-        self.ids.branch.raw = f"{branch}\n{say(lang, f'status.rep.{self.bridge.rep}')}"
+        self.ids.reader.raw = "\n".join(part for part in (reader, scanner) if part)
+        self.ids.branch.raw = "\n".join(part for part in (printer, say(lang, f"status.rep.{self.bridge.rep}")) if part)
         now = dt.datetime.now(TEHRAN)  # "today" is the election day in Tehran, whatever the device's zone
         day = JalaliDate.from_gregorian(now.date())
-        clock = f"{format_fa(day)}\n{persian_digits(now.strftime('%H:%M'))}" if lang == "fa" \
-            else f"{format_en(day)}\n{now.strftime('%H:%M')}"
-        self.ids.clock.raw = clock
+        code = persian_digits(self.branch_code) if lang == "fa" else self.branch_code
+        # "، ساعت" keeps the bidi algorithm from running the year and the time together.
+        when = f"{format_fa(day)}، ساعت {persian_digits(now.strftime('%H:%M'))}" if lang == "fa" \
+            else f"{format_en(day)}, {now.strftime('%H:%M')}"
+        self.ids.clock.raw = f"{say(lang, 'status.branch', code=code)}\n{when}"
         self.ids.checkins.raw = say(lang, "status.checkins", count=state.checkins)
         self.ids.lang.raw = say(lang, "lang.switch")
 

@@ -1,4 +1,4 @@
-"""`./dev screenshots`: every screen in Persian and English at 800×480, as PNGs in .dev/screenshots."""
+"""`./dev screenshots`: every screen in Persian and English at 800×480 and 1280×800, as PNGs in .dev/screenshots."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,7 @@ from kiosk.core.staff import Role  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
 
 
-def drive(lang: str, out: Path) -> dict[str, object]:
+def drive(lang: str, out: Path, window: str = "800x480") -> dict[str, object]:
     """One fresh kiosk, walked through every screen by tests/ui/drive.py under Xvfb."""
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
@@ -26,8 +26,8 @@ def drive(lang: str, out: Path) -> dict[str, object]:
         codes = Path(tmp) / "codes.json"
         codes.write_text(json.dumps({k: PEOPLE[k].code for k in ("eligible", "underage", "deceased", "suspended")}))
         env = {**os.environ, "KIVY_HOME": str(Path(tmp) / "kivy"), "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON",
-               "PYTHONPATH": str(REPO)}
-        done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 800x480x24", sys.executable,
+               "PYTHONPATH": str(REPO), "KIOSK_WINDOW": window}
+        done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable,
                                str(REPO / "tests" / "ui" / "drive.py"), str(installed.state), str(out), lang,
                                str(codes), "1357"], capture_output=True, text=True, env=env, timeout=300)
         if done.returncode != 0:
@@ -41,7 +41,10 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     for lang in ("fa", "en"):
         drive(lang, out)
-    print(f"{len(list(out.iterdir()))} screenshots in {out}")
+    for lang in ("fa", "en"):
+        drive(lang, out / "1280x800", window="1280x800")
+    count = len(list(out.glob("*.png"))) + len(list((out / "1280x800").glob("*.png")))
+    print(f"{count} screenshots in {out} (800x480) and {out / '1280x800'}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import View, load_kv
 
 FIELDS = ("first", "last", "father", "certificate", "note")
-_HINTS = {"first": "escalation.first_name", "last": "escalation.last_name", "father": "escalation.father_name",
-          "certificate": "escalation.birth_certificate", "note": "escalation.note"}
+# The three name boxes sit in one row, read right to left in Persian and left to right in
+# English: the rightmost box is the first name in Persian, the leftmost in English.
+_NAME_BOXES = {"fa": {"first_name": "first", "last_name": "last", "father_name": "father"},
+               "en": {"first_name": "father", "last_name": "last", "father_name": "first"}}
+_OTHER_HINTS = {"certificate": "escalation.birth_certificate", "note": "escalation.note"}
 
 
 class EscalationScreen(View):
@@ -21,8 +24,8 @@ class EscalationScreen(View):
     def __init__(self, bridge: FlowBridge, **kwargs: Any) -> None:
         load_kv("escalation")
         super().__init__(bridge, name="escalation", **kwargs)
-        for name in ("first", "last", "father"):
-            self.ids[name].bind(text=self._preview)
+        for box in ("first", "last", "father"):
+            self.ids[box].bind(text=self._preview)
         self._dates()
 
     def _dates(self) -> None:
@@ -34,6 +37,10 @@ class EscalationScreen(View):
         months = MONTHS_FA if fa else MONTHS_EN
         self.ids.month.values = [shape_line(m, True) if fa else m for m in months]
         self.ids.day.values = [digits(d) for d in range(1, 32)]
+        for part in ("year", "month", "day"):  # an unpicked part shows what it is for
+            spinner = self.ids[part]
+            if spinner.text not in spinner.values:
+                spinner.text = shape_line(self.t(f"escalation.{part}"), fa)
 
     def _picked_date(self) -> JalaliDate | None:
         try:
@@ -44,10 +51,15 @@ class EscalationScreen(View):
         except ValueError:
             return None  # not picked yet, or a day the month does not have
 
+    def _box(self, field: str) -> Any:
+        """The text box that holds `field` (first_name, last_name, father_name) in this language."""
+        return self.ids[_NAME_BOXES[self.bridge.lang][field]]
+
     def submit(self) -> None:
         """Hand the form to the core; it is kept only if every field is right."""
-        self.bridge.flow.submit_case(self.ids.first.text, self.ids.last.text, self.ids.father.text,
-                                     self._picked_date(), self.ids.certificate.text, self.ids.note.text)
+        self.bridge.flow.submit_case(self._box("first_name").text, self._box("last_name").text,
+                                     self._box("father_name").text, self._picked_date(),
+                                     self.ids.certificate.text, self.ids.note.text)
 
     def on_leave(self, *_: Any) -> None:
         """A new person gets an empty form."""
@@ -57,9 +69,9 @@ class EscalationScreen(View):
             self.ids[name].text = ""
 
     def _preview(self, *_: Any) -> None:
-        self.ids.preview.raw = self.t("escalation.preview", first=self.ids.first.text, last=self.ids.last.text,
-                                      father=self.ids.father.text) if any(
-            self.ids[n].text for n in ("first", "last", "father")) else ""
+        first, last, father = (self._box(f).text for f in ("first_name", "last_name", "father_name"))
+        self.ids.preview.raw = self.t("escalation.preview", first=first, last=last, father=father) \
+            if first or last or father else ""
 
     def _refresh(self, *_: Any) -> None:
         if not hasattr(self, "ids") or "title" not in self.ids:
@@ -67,9 +79,10 @@ class EscalationScreen(View):
         state = self.bridge.state
         reason = self.t(f"escalation.reason.{state.case_reason.value}") if state is not None else ""
         self.ids.title.raw = f"{self.t('escalation.title')} — {reason}"
-        for name, key in _HINTS.items():
+        hints = {box: f"escalation.{field}" for field, box in _NAME_BOXES[self.bridge.lang].items()}
+        for box, key in {**hints, **_OTHER_HINTS}.items():
             hint = self.t(key)
-            self.ids[name].hint_text = shape_line(hint, is_rtl(hint))
+            self.ids[box].hint_text = shape_line(hint, is_rtl(hint))
         self.ids.birth_label.raw = self.t("escalation.birth_date")
         self.ids.submit.raw = self.t("escalation.submit")
         self.ids.back.raw = self.t("verdict.cancel")

@@ -58,8 +58,8 @@ class VerdictScreen(View):
         at = dt.datetime.fromisoformat(wall).astimezone(TEHRAN)
         day = JalaliDate.from_gregorian(at.date())
         if self.bridge.lang == "fa":
-            return f"{format_fa(day)} {persian_digits(at.strftime('%H:%M'))}"
-        return f"{format_en(day)} {at.strftime('%H:%M')}"
+            return f"{format_fa(day)}، ساعت {persian_digits(at.strftime('%H:%M'))}"
+        return f"{format_en(day)}, {at.strftime('%H:%M')}"
 
     def _hint(self, outcome: Any) -> str:
         verdict = outcome.verdict
