@@ -21,10 +21,21 @@ LabelBase.register(FONT_BOLD, str(fonts.BOLD))
 
 
 def _measure(font_name: str, font_size: float) -> Any:
+    # One core label per layout pass: wrapping measures many candidate lines with the same font.
+    label = CoreLabel(font_name=font_name, font_size=font_size)
+
     def measure(text: str) -> int:
-        label = CoreLabel(font_name=font_name, font_size=font_size)
         return int(label.get_extents(text)[0])
     return measure
+
+
+def _fit(widget: Any, inset: float) -> None:
+    """Wrap `widget.raw` to the widget's width less `inset`, shaped and reordered line by line."""
+    laid_out = widget.width > 100  # before the first layout pass Kivy reports a placeholder width
+    width = max(int(widget.width - inset), 40) if laid_out else 10_000
+    lines = visual_lines(widget.raw, width, _measure(widget.font_name, widget.font_size)) if widget.raw else []
+    widget.text = "\n".join(lines)
+    widget.text_size = (widget.width - inset if laid_out else None, None)
 
 
 class BidiLabel(Label):  # type: ignore[misc]
@@ -39,12 +50,8 @@ class BidiLabel(Label):  # type: ignore[misc]
         self._relayout()
 
     def _relayout(self, *_: Any) -> None:
-        rtl = is_rtl(self.raw)
-        width = max(int(self.width - 2 * self.padding_x), 40) if self.width > 100 else 10_000
-        lines = visual_lines(self.raw, width, _measure(self.font_name, self.font_size)) if self.raw else []
-        self.halign = "right" if rtl else "left"
-        self.text = "\n".join(lines)
-        self.text_size = (self.width - 2 * self.padding_x if self.width > 100 else None, None)
+        self.halign = "right" if is_rtl(self.raw) else "left"
+        _fit(self, 2 * self.padding_x)
 
 
 class BidiButton(Button):  # type: ignore[misc]
@@ -59,11 +66,8 @@ class BidiButton(Button):  # type: ignore[misc]
         self._relayout()
 
     def _relayout(self, *_: Any) -> None:
-        width = max(int(self.width - 16), 40) if self.width > 100 else 10_000
-        lines = visual_lines(self.raw, width, _measure(self.font_name, self.font_size)) if self.raw else []
-        self.text = "\n".join(lines)
         self.halign = "center"
-        self.text_size = (self.width - 16 if self.width > 100 else None, None)
+        _fit(self, 16)
 
 
 class DigitPad(GridLayout):  # type: ignore[misc]
