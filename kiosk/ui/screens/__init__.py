@@ -42,4 +42,9 @@ class View(Screen):  # type: ignore[misc]
         return self.t(f"notice.{state.notice.value}", detail=detail)
 
     def _refresh(self, *_: Any) -> None:
-        """Re-render from the bridge's state; each screen fills this in."""
+        """Re-render once the .kv rule has given the screen its widgets (the bridge may fire before)."""
+        if self.ids:
+            self.render()
+
+    def render(self) -> None:
+        """Draw the screen from the bridge's state and language; each screen fills this in."""

@@ -15,9 +15,7 @@ class CasesScreen(View):
         load_kv("cases")
         super().__init__(bridge, name="cases", **kwargs)
 
-    def _refresh(self, *_: Any) -> None:
-        if not hasattr(self, "ids") or "title" not in self.ids:
-            return
+    def render(self) -> None:
         state = self.bridge.state
         self.ids.title.raw = self.t("cases.title")
         self.ids.back.raw = self.t("verdict.cancel")

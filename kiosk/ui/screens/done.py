@@ -14,9 +14,7 @@ class DoneScreen(View):
         load_kv("done")
         super().__init__(bridge, name="done", **kwargs)
 
-    def _refresh(self, *_: Any) -> None:
-        if not hasattr(self, "ids") or "title" not in self.ids:
-            return
+    def render(self) -> None:
         state = self.bridge.state
         self.ids.title.raw = self.t("done.title")
         receipt = state.receipt if state is not None else None

@@ -73,9 +73,7 @@ class EscalationScreen(View):
         self.ids.preview.raw = self.t("escalation.preview", first=first, last=last, father=father) \
             if first or last or father else ""
 
-    def _refresh(self, *_: Any) -> None:
-        if not hasattr(self, "ids") or "title" not in self.ids:
-            return
+    def render(self) -> None:
         state = self.bridge.state
         reason = self.t(f"escalation.reason.{state.case_reason.value}") if state is not None else ""
         self.ids.title.raw = f"{self.t('escalation.title')} — {reason}"

@@ -22,9 +22,7 @@ class ReadyScreen(View):
         if raw.strip():
             self.bridge.flow.code_entered(raw)
 
-    def _refresh(self, *_: Any) -> None:
-        if not hasattr(self, "ids") or "title" not in self.ids:
-            return
+    def render(self) -> None:
         self.ids.title.raw = self.t("ready.title")
         self.ids.check.raw = self.t("ready.check")
         self.ids.escalate.raw = self.t("ready.escalate")

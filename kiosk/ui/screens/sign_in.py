@@ -35,9 +35,7 @@ class SignInScreen(View):
         if chosen:
             self.bridge.flow.sign_in(chosen[0], pin)
 
-    def _refresh(self, *_: Any) -> None:
-        if not hasattr(self, "ids") or "title" not in self.ids:
-            return
+    def render(self) -> None:
         self.ids.title.raw = self.t("sign_in.title")
         self.ids.submit.raw = self.t("sign_in.button")
         self.ids.notice.raw = self.notice()

@@ -27,9 +27,7 @@ class StaffScreen(View):
         if self.bridge.flow.state.notice is not None and self.bridge.flow.state.notice.value == "worker_added":
             self.ids.name.text = ""
 
-    def _refresh(self, *_: Any) -> None:
-        if not hasattr(self, "ids") or "title" not in self.ids:
-            return
+    def render(self) -> None:
         state = self.bridge.state
         self.ids.title.raw = self.t("staff.title")
         self.ids.add.raw = self.t("staff.add")

@@ -30,9 +30,7 @@ class VerdictScreen(View):
         load_kv("verdict")
         super().__init__(bridge, name="verdict", **kwargs)
 
-    def _refresh(self, *_: Any) -> None:
-        if not hasattr(self, "ids") or "verdict" not in self.ids:
-            return
+    def render(self) -> None:
         state = self.bridge.state
         outcome = state.outcome if state is not None else None
         if outcome is None:
