@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from kiosk.core.jalali import parse_jalali
 from kiosk.store.atomic import write_atomic
 from kiosk.logbook import configure
+from kiosk.store.registry import RegistryError, read_meta
 from kiosk.trust import certs, manifest
 from provisioning.authority import Authority, AuthorityRefused, load_election_toml
 from provisioning.package import BuildResult, add_envelope, build_package
@@ -132,12 +132,8 @@ def _seal(folder: Path, package: Path) -> None:
 
 def _key_check(package: Path) -> str:
     try:
-        db = sqlite3.connect(f"file:{package / 'registry.sqlite'}?mode=ro", uri=True)
-        try:
-            return str(db.execute("SELECT value FROM meta WHERE name='key_check'").fetchone()[0])
-        finally:
-            db.close()
-    except (sqlite3.DatabaseError, TypeError) as exc:
+        return read_meta(package / "registry.sqlite")["key_check"]
+    except (RegistryError, KeyError) as exc:
         raise AuthorityRefused("package registry cannot be read") from exc
 
 

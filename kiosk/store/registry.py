@@ -162,6 +162,18 @@ class RegistryWriter:
             os.close(fd)
 
 
+def read_meta(path: Path) -> dict[str, str]:
+    """The meta rows of a registry file (format, election, key checks), without the registry key."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return dict(db.execute("SELECT name, value FROM meta"))
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise RegistryError("registry file cannot be read") from exc
+
+
 class Registry:
     """Read-only lookups in an installed registry. Opening reads only the header and meta rows."""
 
