@@ -118,7 +118,8 @@ def _verify(installed: Installed) -> int:
         ledger.close()
     log(Event.LEDGER_VERIFIED, events=counts.events)
     print(json.dumps({"ok": True, "events": counts.events, "check_ins": counts.check_ins,
-                      "undos": counts.undos, "live_check_ins": counts.live_check_ins, "head": counts.head}))
+                      "undos": counts.undos, "live_check_ins": counts.live_check_ins,
+                      "decisions": counts.decisions, "head": counts.head}))
     return 0
 
 

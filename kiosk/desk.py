@@ -5,10 +5,13 @@ both call this and nothing below it.
 """
 from __future__ import annotations
 
-from kiosk.core.cases import Case, CaseForm, FormProblem, check_form
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.core.cases import Case, CaseForm, CaseReason, Decision, FormProblem, Ruling, check_form
 from kiosk.core.eligibility import ElectionRules, Verdict, eligible_from, final_verdict
 from kiosk.core.national_code import InvalidCode, parse_national_code
-from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome
+from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome, Recorded
 from kiosk.logbook import Event, log
 from kiosk.store.ledger import Ledger
 from kiosk.store.outbox import CaseOutbox
@@ -55,12 +58,29 @@ class Desk:
         return CheckedIn(outcome, result)
 
 
+@dataclass(frozen=True, slots=True)
+class NotApproved:
+    """A check-in by case refused: the case is not an approval, or its approval was already used."""
+
+    reason: str
+
+
+def approved_voter(index_of: Callable[[str], bytes], decision: Decision) -> bytes:
+    """The keyed hash an approval is recorded under: the confirmed code, or the civil-registration reference."""
+    if decision.ruling is not Ruling.APPROVE:
+        return b""
+    return index_of(decision.national_code) if decision.national_code else index_of(f"ref:{decision.reference}")
+
+
 class CaseDesk:
     """Cases for the representative: the form is checked against the election before it is kept."""
 
-    def __init__(self, outbox: CaseOutbox, rules: ElectionRules) -> None:
+    def __init__(self, outbox: CaseOutbox, rules: ElectionRules, ledger: Ledger | None = None,
+                 registry: Registry | None = None) -> None:
         self._outbox = outbox
         self._rules = rules
+        self._ledger = ledger
+        self._registry = registry
 
     def raise_case(self, form: CaseForm) -> Case | list[FormProblem]:
         """Keep the case durably, or say what is wrong with the form."""
@@ -74,3 +94,30 @@ class CaseDesk:
     def cases(self) -> list[Case]:
         """Every case of this kiosk, oldest first."""
         return self._outbox.cases()
+
+    def cancel_case(self, case_id: str, reason: str) -> Case | None:
+        """Withdraw an undecided case (the person left); None if it is already decided."""
+        case = self._outbox.cancel(case_id, reason)
+        if case is not None:
+            log(Event.CASE_CANCELLED, case=case_id)
+        return case
+
+    def check_in_approved(self, case_id: str) -> Recorded | AlreadyCheckedIn | NotApproved:
+        """Check in the person the representative approved, with the case as the reference, once.
+
+        An approval of a disputed "already voted" undoes the earlier check-in in the
+        same transaction: the representative ruled it was not this person's.
+        """
+        assert self._ledger is not None and self._registry is not None, "CaseDesk built without a ledger"
+        case = self._outbox.case(case_id)
+        if case is None or case.decision is None or case.decision.ruling is not Ruling.APPROVE:
+            return NotApproved("the case is not approved")
+        if case.check_in:
+            return NotApproved("the approval was already used")
+        voter = approved_voter(self._registry.voter_key, case.decision)
+        supersede = f"representative approved {case_id}" if case.form.reason is CaseReason.DISPUTED else ""
+        result = self._ledger.check_in(voter, ref=case_id, supersede=supersede)
+        if isinstance(result, Recorded):
+            self._outbox.mark_checked_in(case_id, f"{self._ledger.device_id}:{result.seq}")
+            log(Event.CHECKED_IN, seq=result.seq, case=case_id)
+        return result

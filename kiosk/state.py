@@ -127,9 +127,9 @@ class Installed:
             return str(exc)
         return None
 
-    def open_outbox(self) -> CaseOutbox:
-        """This kiosk's cases for the representative (in the ledger's database)."""
-        return CaseOutbox(self.state / LEDGER, self.claims.device_id)
+    def open_outbox(self, ledger: Ledger) -> CaseOutbox:
+        """This kiosk's cases for the representative, on the ledger's connection (one transaction for both)."""
+        return CaseOutbox(ledger)
 
     def device_public_key(self) -> ed25519.Ed25519PublicKey:
         """The key that signed this device's ledger, as the authority certified it."""

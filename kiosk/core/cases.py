@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from kiosk.core.jalali import JalaliDate
-from kiosk.core.national_code import ascii_digits_only
+from kiosk.core.national_code import ascii_digits_only, is_valid_national_code
 
 MAX_NAME = 64
 MAX_NOTE = 300
@@ -24,9 +24,29 @@ class CaseReason(Enum):
 
 
 class CaseStatus(Enum):
-    """Where a case stands; it stays WAITING until the representative's decision arrives."""
+    """Where a case stands on the kiosk."""
 
-    WAITING = "waiting"
+    WAITING = "waiting"         # durable here; no console has acknowledged it yet
+    DELIVERED = "delivered"     # a console has it; the representative has not decided yet
+    DECIDED = "decided"         # the signed decision is recorded
+    CANCELLED = "cancelled"     # staff withdrew it (the person left) before a decision
+
+
+class Ruling(Enum):
+    """What the representative decides (GLOSSARY: تأیید / رد / ارجاع به ثبت احوال)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    REFER = "refer"
+
+
+class DecisionProblem(Enum):
+    """What is wrong with a decision the representative is about to sign."""
+
+    CODE = "code"                       # a national code was given and it is not valid
+    CODE_OR_REFERENCE = "code_or_reference"   # an approval names neither a code nor a reference
+    REFERENCE = "reference"
+    REASON = "reason"
 
 
 class FormProblem(Enum):
@@ -54,6 +74,20 @@ class CaseForm:
 
 
 @dataclass(frozen=True, slots=True)
+class Decision:
+    """The representative's decision on one case, as the console signs it."""
+
+    case_id: str
+    kiosk: str              # device id of the kiosk that raised the case
+    ruling: Ruling
+    national_code: str      # the confirmed code of an approval, or ""
+    reference: str          # a civil-registration reference, or ""
+    reason: str             # why; required for a rejection
+    decided_at: str         # the console's wall time, UTC ISO
+    rep: str                # device id of the console
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     """A raised case, durable on this kiosk."""
 
@@ -61,6 +95,14 @@ class Case:
     form: CaseForm
     created: str
     status: CaseStatus
+    decision: Decision | None = None
+    check_in: str = ""      # "device:seq" of the check-in this case's approval allowed
+
+
+MAX_REFERENCE = 32
+MAX_REASON = 200
+_REFERENCE = re.compile(r"^[0-9A-Za-z/\-]{1,32}$")
+CASE_ID = re.compile(r"^E-[0-9A-F]{6}-[0-9]{4,9}$")
 
 
 def check_form(form: CaseForm, election_day: JalaliDate) -> list[FormProblem]:
@@ -78,3 +120,30 @@ def check_form(form: CaseForm, election_day: JalaliDate) -> list[FormProblem]:
     if len(form.note) > MAX_NOTE or _CONTROL.sub("", form.note.replace("\n", " ")) != form.note.replace("\n", " "):
         problems.append(FormProblem.NOTE)
     return problems
+
+
+def check_decision(ruling: Ruling, national_code: str, reference: str, reason: str) -> list[DecisionProblem]:
+    """Every problem with a decision; an approval names the person by code or civil-registration reference."""
+    problems = []
+    if national_code and not is_valid_national_code(national_code):
+        problems.append(DecisionProblem.CODE)
+    if reference and not _REFERENCE.match(ascii_digits_only(reference)):
+        problems.append(DecisionProblem.REFERENCE)
+    if ruling is Ruling.APPROVE and not (national_code or reference):
+        problems.append(DecisionProblem.CODE_OR_REFERENCE)
+    if len(reason) > MAX_REASON or _CONTROL.search(reason) or (ruling is Ruling.REJECT and not reason.strip()):
+        problems.append(DecisionProblem.REASON)
+    return problems
+
+
+
+def decision_fields(d: Decision) -> dict[str, str]:
+    """A decision as flat text fields: what is signed, sent and stored."""
+    return {"case_id": d.case_id, "kiosk": d.kiosk, "ruling": d.ruling.value, "national_code": d.national_code,
+            "reference": d.reference, "reason": d.reason, "decided_at": d.decided_at, "rep": d.rep}
+
+
+def decision_from_fields(d: dict[str, str]) -> Decision:
+    """The decision stored by `decision_fields` (trusted storage; the network decodes strictly instead)."""
+    return Decision(d["case_id"], d["kiosk"], Ruling(d["ruling"]), d["national_code"], d["reference"],
+                    d["reason"], d["decided_at"], d["rep"])

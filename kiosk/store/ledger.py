@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import assert_never
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -40,6 +41,7 @@ class Kind(Enum):
 
     CHECK_IN = "check_in"
     UNDO = "undo"
+    DECISION = "decision"   # the representative's signed decision on one of this kiosk's cases
 
 
 def ledger_identity(path: Path) -> tuple[dict[str, str], int] | None:
@@ -94,6 +96,7 @@ class LedgerCounts:
     undos: int
     live_check_ins: int
     head: str
+    decisions: int = 0
 
 
 def genesis(election_id: str, device_id: str) -> bytes:
@@ -149,14 +152,35 @@ class Ledger:
                 return AlreadyCheckedIn(device, seq, wall)
         return None
 
-    def check_in(self, voter: bytes, ref: str = "") -> Recorded | AlreadyCheckedIn:
-        """Record a check-in durably, unless the voter already has a live one."""
+    def check_in(self, voter: bytes, ref: str = "", supersede: str = "") -> Recorded | AlreadyCheckedIn:
+        """Record a check-in durably, unless the voter already has a live one.
+
+        With `supersede` (a reason), a live check-in is undone first in the same
+        transaction: the representative ruled that the earlier one was not this person's.
+        """
         with self._immediate():
             existing = self.live_check_in(voter)
-            if existing is not None:
+            if existing is not None and not supersede:
                 return existing
+            if existing is not None:
+                self._append(Kind.UNDO, voter, f"{existing.device}:{existing.seq}", supersede)
             event = self._append(Kind.CHECK_IN, voter, ref, "")
         return Recorded(event.seq, event.wall)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The database connection, for the case outbox that shares this file and its transactions."""
+        return self._db
+
+    def transaction(self) -> _Transaction:
+        """BEGIN IMMEDIATE … COMMIT, for a ledger entry and an outbox change that must commit together."""
+        return _Transaction(self._db)
+
+    def append(self, kind: Kind, voter: bytes, ref: str, reason: str) -> Event:
+        """Append one signed, chained event; call inside `transaction()`."""
+        if not self._db.in_transaction:
+            raise RuntimeError("ledger append outside a transaction")
+        return self._append(kind, voter, ref, reason)
 
     def undo(self, device: str, seq: int, reason: str) -> Recorded | UndoRefused:
         """Cancel a live check-in with a reason, as an event of its own (nothing is deleted)."""
@@ -178,9 +202,12 @@ class Ledger:
 
     def _append(self, kind: Kind, voter: bytes, ref: str, reason: str) -> Event:
         head = self._db.execute(
-            "SELECT seq, hash FROM events WHERE device = ? ORDER BY seq DESC LIMIT 1", (self.device_id,)
+            "SELECT seq, hash, hlc FROM events WHERE device = ? ORDER BY seq DESC LIMIT 1", (self.device_id,)
         ).fetchone()
         seq, prev = (head[0] + 1, head[1]) if head else (1, genesis(self._election, self.device_id))
+        if head:
+            # Another connection of this device (the network thread's) may have appended since we opened.
+            self._clock.observe(head[2])
         hlc = self._clock.tick()
         wall = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         digest = event_hash(prev, self.device_id, seq, hlc, kind.value, voter, ref, reason, wall)
@@ -229,7 +256,7 @@ def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
     """Check sequence, chain and every signature of one device's events; LedgerCorrupt on the first fault."""
     prev = genesis(election_id, device_id)
     expected = 1
-    check_ins = undos = 0
+    check_ins = undos = decisions = 0
     undone: set[str] = set()
     last_hlc = -1
     for e in events:
@@ -247,10 +274,15 @@ def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
         if e.hlc <= last_hlc:
             raise LedgerCorrupt(f"entry {e.seq} goes back in time")
         last_hlc = e.hlc
-        if e.kind is Kind.CHECK_IN:
-            check_ins += 1
-        else:
-            undos += 1
-            undone.add(e.ref)
+        match e.kind:
+            case Kind.CHECK_IN:
+                check_ins += 1
+            case Kind.UNDO:
+                undos += 1
+                undone.add(e.ref)
+            case Kind.DECISION:
+                decisions += 1
+            case _ as unreachable:
+                assert_never(unreachable)
         prev, expected = e.hash, expected + 1
-    return LedgerCounts(expected - 1, check_ins, undos, check_ins - len(undone), prev.hex())
+    return LedgerCounts(expected - 1, check_ins, undos, check_ins - len(undone), prev.hex(), decisions)

@@ -1,40 +1,69 @@
 """The kiosk's case outbox: cases for the representative, durable before the form closes.
 
-It lives in the ledger's database (DESIGN: Outbox), in a table of its own, so a
-later change can commit a case and a ledger entry in one transaction. Delivery
-to the representative's console comes with the network; until then every case
-stays WAITING.
+It lives in the ledger's database and shares the ledger's connection (DESIGN:
+Outbox), so a decision's ledger entry and the case's new status commit in one
+transaction. `synced` says whether a console has acknowledged the case's
+current status; the courier (kiosk.net.courier) sends whatever is not.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import sqlite3
-from pathlib import Path
+from dataclasses import dataclass
 
-from kiosk.core.cases import Case, CaseForm, CaseReason, CaseStatus
+from kiosk.core.cases import (Case, CaseForm, CaseReason, CaseStatus, Decision, decision_fields,
+                              decision_from_fields)
 from kiosk.core.jalali import parse_jalali
+from kiosk.store.ledger import Kind, Ledger
+from kiosk.trust.canonical import b64d, b64e
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
     case_id TEXT PRIMARY KEY, created TEXT NOT NULL, status TEXT NOT NULL, payload TEXT NOT NULL
 ) WITHOUT ROWID
 """
+# Columns added by the network issue; an outbox made before it gains them on open.
+_COLUMNS = (("synced", "INTEGER NOT NULL DEFAULT 0"), ("console", "TEXT NOT NULL DEFAULT ''"),
+            ("decision", "TEXT NOT NULL DEFAULT ''"), ("check_in", "TEXT NOT NULL DEFAULT ''"),
+            ("cancel_reason", "TEXT NOT NULL DEFAULT ''"))
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecorded:
+    """The decision is in the ledger and on the case."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRepeated:
+    """The same decision arrived again (a lost acknowledgement): nothing changes, acknowledge again."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRefused:
+    """A decision that does not fit: unknown case, another kiosk's, or a different ruling on a decided case."""
+
+    reason: str
+
+
+DecisionResult = DecisionRecorded | DecisionRepeated | DecisionRefused
 
 
 class CaseOutbox:
-    """Raise and list this kiosk's cases."""
+    """Raise, list, deliver, cancel and decide this kiosk's cases."""
 
-    def __init__(self, path: Path, device_id: str) -> None:
-        self._prefix = device_id[:6].upper()
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._device = ledger.device_id
+        self._prefix = ledger.device_id[:6].upper()
+        self._db: sqlite3.Connection = ledger.connection
         self._db.execute(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database (every raised case is already durable)."""
-        self._db.close()
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(cases)")}
+        for name, kind in _COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE cases ADD COLUMN {name} {kind}")
 
     def raise_case(self, form: CaseForm) -> Case:
         """Write the case durably and return it with its id (kiosk prefix and a running number)."""
@@ -46,27 +75,111 @@ class CaseOutbox:
             "birth_certificate": form.birth_certificate.strip(), "note": form.note.strip(),
             "reason": form.reason.value,
         }, ensure_ascii=False)
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._ledger.transaction():
             count = int(self._db.execute("SELECT count(*) FROM cases").fetchone()[0])
             case_id = f"E-{self._prefix}-{count + 1:04d}"
-            self._db.execute("INSERT INTO cases VALUES (?, ?, ?, ?)",
+            self._db.execute("INSERT INTO cases (case_id, created, status, payload) VALUES (?, ?, ?, ?)",
                              (case_id, created, CaseStatus.WAITING.value, payload))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        return Case(case_id, form, created, CaseStatus.WAITING)
+        case = self.case(case_id)
+        assert case is not None
+        return case
 
     def cases(self) -> list[Case]:
         """Every case, oldest first."""
-        rows = self._db.execute("SELECT case_id, created, status, payload FROM cases ORDER BY created, case_id")
+        return [self._case(*row) for row in self._db.execute(f"SELECT {_SELECT} FROM cases ORDER BY created, case_id")]
+
+    def case(self, case_id: str) -> Case | None:
+        """One case, or None."""
+        row = self._db.execute(f"SELECT {_SELECT} FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        return self._case(*row) if row else None
+
+    def unsynced(self) -> list[Case]:
+        """Cases a console has not acknowledged in their current status (to send, or to withdraw)."""
+        rows = self._db.execute(f"SELECT {_SELECT} FROM cases WHERE synced = 0 ORDER BY created, case_id")
         return [self._case(*row) for row in rows]
 
+    def console_of(self, case_id: str) -> str:
+        """The device id of the console that acknowledged the case ("" before that)."""
+        row = self._db.execute("SELECT console FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def mark_delivered(self, case_id: str, console: str) -> bool:
+        """A console acknowledged the case: it is durable there. False if the case was not waiting."""
+        with self._ledger.transaction():
+            changed = self._db.execute(
+                "UPDATE cases SET status = ?, synced = 1, console = ? WHERE case_id = ? AND status = ?",
+                (CaseStatus.DELIVERED.value, console, case_id, CaseStatus.WAITING.value)).rowcount
+        return changed == 1
+
+    def cancel(self, case_id: str, reason: str) -> Case | None:
+        """Staff withdraw a case before a decision; None if it is decided or unknown.
+
+        A case no console has seen is simply closed; a delivered one waits for the console's acknowledgement.
+        """
+        with self._ledger.transaction():
+            row = self._db.execute("SELECT status FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+            if row is None or row[0] not in (CaseStatus.WAITING.value, CaseStatus.DELIVERED.value):
+                return None
+            synced = 1 if row[0] == CaseStatus.WAITING.value else 0
+            self._db.execute("UPDATE cases SET status = ?, synced = ?, cancel_reason = ? WHERE case_id = ?",
+                             (CaseStatus.CANCELLED.value, synced, reason.strip(), case_id))
+        return self.case(case_id)
+
+    def cancel_reason(self, case_id: str) -> str:
+        """Why staff withdrew a case."""
+        row = self._db.execute("SELECT cancel_reason FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def mark_cancel_acknowledged(self, case_id: str) -> None:
+        """The console closed the withdrawn case."""
+        with self._ledger.transaction():
+            self._db.execute("UPDATE cases SET synced = 1 WHERE case_id = ? AND status = ?",
+                             (case_id, CaseStatus.CANCELLED.value))
+
+    def record_decision(self, decision: Decision, signature: bytes, voter: bytes) -> DecisionResult:
+        """Record a verified decision: a ledger entry and the case's new status, in one transaction.
+
+        `voter` is the registry's keyed hash of the approved person's code or reference (b"" otherwise).
+        """
+        if decision.kiosk != self._device:
+            return DecisionRefused("decision is for another kiosk")
+        stored = json.dumps({**decision_fields(decision), "signature": b64e(signature)}, sort_keys=True)
+        with self._ledger.transaction():
+            row = self._db.execute("SELECT status, decision FROM cases WHERE case_id = ?",
+                                   (decision.case_id,)).fetchone()
+            if row is None:
+                return DecisionRefused("decision names no case of this kiosk")
+            if row[0] == CaseStatus.DECIDED.value:
+                same = _decision_of(row[1]) == decision
+                return DecisionRepeated() if same else DecisionRefused("case is already decided otherwise")
+            event = self._ledger.append(Kind.DECISION, voter, decision.case_id,
+                                        f"{decision.ruling.value}:{decision.rep}")
+            self._db.execute("UPDATE cases SET status = ?, synced = 1, decision = ? WHERE case_id = ?",
+                             (CaseStatus.DECIDED.value, stored, decision.case_id))
+        return DecisionRecorded(event.seq)
+
+    def mark_checked_in(self, case_id: str, check_in: str) -> None:
+        """Remember which check-in an approval allowed, so it is used once."""
+        with self._ledger.transaction():
+            self._db.execute("UPDATE cases SET check_in = ? WHERE case_id = ?", (check_in, case_id))
+
+    def decision_signature(self, case_id: str) -> bytes:
+        """The console's signature on a decided case (for export and audit)."""
+        row = self._db.execute("SELECT decision FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        return b64d(json.loads(row[0])["signature"]) if row and row[0] else b""
+
     @staticmethod
-    def _case(case_id: str, created: str, status: str, payload: str) -> Case:
+    def _case(case_id: str, created: str, status: str, payload: str, decision: str, check_in: str) -> Case:
         data = json.loads(payload)
         form = CaseForm(data["first_name"], data["last_name"], data["father_name"],
                         parse_jalali(data["birth_date"]) if data["birth_date"] else None,
                         data["birth_certificate"], data["note"], CaseReason(data["reason"]))
-        return Case(case_id, form, created, CaseStatus(status))
+        return Case(case_id, form, created, CaseStatus(status), _decision_of(decision), check_in)
+
+
+_SELECT = "case_id, created, status, payload, decision, check_in"
+
+
+
+def _decision_of(text: str) -> Decision | None:
+    return decision_from_fields(json.loads(text)) if text else None

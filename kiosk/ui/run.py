@@ -52,8 +52,10 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     if not staff.accounts():
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
     ledger = installed.open_ledger()
-    desk = Desk(installed.open_registry(), ledger, installed.config.rules)
-    flow = CheckInFlow(desk, staff, monotonic, cases=CaseDesk(installed.open_outbox(), installed.config.rules),
+    registry = installed.open_registry()
+    desk = Desk(registry, ledger, installed.config.rules)
+    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
+    flow = CheckInFlow(desk, staff, monotonic, cases=cases,
                        checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()))
     hardware = HardwareSettings(simulate=simulate, card_profile=profile, scanner_port=scanner_port,
                                 printer_port=printer_port)

@@ -33,11 +33,12 @@ class BrokenDisk(Desk):
 @pytest.fixture
 def setup(world: World, tmp_path: Path) -> tuple[CheckInFlow, Clock, list[FlowState]]:
     installed = world.installed()
-    desk = Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
+    ledger, registry = installed.open_ledger(), installed.open_registry()
+    desk = Desk(registry, ledger, installed.config.rules)
     staff = StaffBook(tmp_path / "staff.json", clock := Clock())
     staff.set_pin("head", "رئیس", Role.HEAD, "1357")
     staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
-    cases = CaseDesk(installed.open_outbox(), installed.config.rules)
+    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
     flow = CheckInFlow(desk, staff, clock, cases=cases, idle_lock_seconds=300, done_seconds=4)
     seen: list[FlowState] = []
     flow.subscribe(seen.append)
@@ -169,14 +170,15 @@ def test_a_case_for_the_representative_is_checked_kept_and_listed(
 def test_cases_survive_a_restart_and_are_numbered_per_kiosk(world: World) -> None:
     installed = world.installed()
     form = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "", "", CaseReason.NO_CODE)
-    outbox = installed.open_outbox()
-    first = outbox.raise_case(form)
-    outbox.close()
-    reopened = installed.open_outbox()
+    ledger = installed.open_ledger()
+    first = installed.open_outbox(ledger).raise_case(form)
+    ledger.close()
+    ledger = installed.open_ledger()
+    reopened = installed.open_outbox(ledger)
     second = reopened.raise_case(form)
     assert [c.case_id for c in reopened.cases()] == [first.case_id, second.case_id]
     assert first.case_id.endswith("-0001") and second.case_id.endswith("-0002")
-    reopened.close()
+    ledger.close()
 
 
 def test_the_head_adds_a_poll_worker_who_can_then_sign_in(setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:

@@ -1,0 +1,284 @@
+"""The messages between a kiosk and the representative's console: a versioned schema, decoded strictly.
+
+Each message is one JSON object `{"v": 1, "type": ..., fields}` in one frame
+(kiosk.net.channel). Decoding refuses anything that is not exactly one known
+message: unknown or missing keys, wrong types, duplicate keys, values out of
+range. A refusal is a value with a reason (never a national code or a name),
+and changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.core.cases import (CASE_ID, MAX_NAME, MAX_NOTE, MAX_REASON, MAX_REFERENCE, CaseForm, CaseReason,
+                              Decision, Ruling, decision_fields)
+from kiosk.core.jalali import parse_jalali
+from kiosk.trust.canonical import b64d, b64e
+
+VERSION = 1
+MAX_BYTES = 64 * 1024
+MAX_COUNT = 10_000_000
+_DEVICE = re.compile(r"^[0-9a-f]{16}$")
+_CODE = re.compile(r"^[0-9]{10}$")
+_DIGITS = re.compile(r"^[0-9]{0,10}$")
+_REFERENCE = re.compile(r"^[0-9A-Za-z/\\-]{0,32}$")
+_VERSION_TEXT = re.compile(r"^[0-9A-Za-z.+-]{1,32}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+ACK_STEPS = ("case", "decision", "cancel")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """Kiosk → console: a new case (sent again until acknowledged; the case id makes it idempotent)."""
+
+    case_id: str
+    created: str
+    form: CaseForm
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Either way: the named step of a case is durable on the sender ("case", "decision" or "cancel")."""
+
+    case_id: str
+    step: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decide:
+    """Console → kiosk: the representative's decision and the console's Ed25519 signature over it."""
+
+    decision: Decision
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Kiosk → console: staff withdrew a delivered case (the person left)."""
+
+    case_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    """Console → kiosk: the console's clock, so a kiosk without a real-time clock can see its skew."""
+
+    wall_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Kiosk → console: what the representative's list of kiosks shows."""
+
+    branch: str
+    checkins_today: int
+    open_cases: int
+    wall_ms: int
+    software: str
+
+
+Message = OpenCase | Ack | Decide | Cancel | Beacon | Status
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A message that was not accepted, and why (safe to log)."""
+
+    reason: str
+
+
+class _Bad(Exception):
+    """Inside the decoder: the first thing wrong."""
+
+
+# -- encoding ------------------------------------------------------------------------------
+
+def encode(message: Message) -> bytes:
+    """The wire bytes of a message."""
+    body: dict[str, Any]
+    match message:
+        case OpenCase():
+            f = message.form
+            body = {"type": "open_case", "case_id": message.case_id, "created": message.created,
+                    "reason": f.reason.value, "first_name": f.first_name, "last_name": f.last_name,
+                    "father_name": f.father_name, "birth_date": str(f.birth_date) if f.birth_date else "",
+                    "birth_certificate": f.birth_certificate, "note": f.note}
+        case Ack():
+            body = {"type": "ack", "case_id": message.case_id, "step": message.step}
+        case Decide():
+            body = {"type": "decide", **decision_fields(message.decision), "signature": b64e(message.signature)}
+        case Cancel():
+            body = {"type": "cancel", "case_id": message.case_id, "reason": message.reason}
+        case Beacon():
+            body = {"type": "beacon", "wall_ms": message.wall_ms}
+        case Status():
+            body = {"type": "status", "branch": message.branch, "checkins_today": message.checkins_today,
+                    "open_cases": message.open_cases, "wall_ms": message.wall_ms, "software": message.software}
+    return json.dumps({"v": VERSION, **body}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# -- decoding ------------------------------------------------------------------------------
+
+_FIELDS: dict[str, frozenset[str]] = {
+    "open_case": frozenset({"case_id", "created", "reason", "first_name", "last_name", "father_name",
+                            "birth_date", "birth_certificate", "note"}),
+    "ack": frozenset({"case_id", "step"}),
+    "decide": frozenset({"case_id", "kiosk", "ruling", "national_code", "reference", "reason", "decided_at",
+                         "rep", "signature"}),
+    "cancel": frozenset({"case_id", "reason"}),
+    "beacon": frozenset({"wall_ms"}),
+    "status": frozenset({"branch", "checkins_today", "open_cases", "wall_ms", "software"}),
+}
+
+
+def decode(data: bytes) -> Message | Refused:
+    """One message from wire bytes, or the reason it is refused."""
+    if len(data) > MAX_BYTES:
+        return Refused("message too large")
+    try:
+        raw = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return _message(raw)
+    except _Bad as exc:
+        return Refused(str(exc))
+    except UnicodeDecodeError:
+        return Refused("message is not UTF-8")
+    except RecursionError:
+        return Refused("message nests too deeply")
+    except ValueError:
+        return Refused("message is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _Bad("duplicate key")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise _Bad(f"{name} is not allowed")
+
+
+def _message(raw: Any) -> Message:
+    if not isinstance(raw, dict):
+        raise _Bad("message is not an object")
+    if type(raw.get("v")) is not int or raw["v"] != VERSION:
+        raise _Bad("unsupported message version")
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in _FIELDS:
+        raise _Bad("unknown message type")
+    keys = set(raw) - {"v", "type"}
+    if keys != _FIELDS[kind]:
+        raise _Bad(f"{kind}: wrong fields")
+    match kind:
+        case "open_case":
+            return _open_case(raw)
+        case "ack":
+            step = _text(raw, "step", 10)
+            if step not in ACK_STEPS:
+                raise _Bad("ack: unknown step")
+            return Ack(_case_id(raw), step)
+        case "decide":
+            return _decide(raw)
+        case "cancel":
+            return Cancel(_case_id(raw), _text(raw, "reason", MAX_REASON))
+        case "beacon":
+            return Beacon(_int(raw, "wall_ms", 1 << 53))
+        case "status":
+            branch = _text(raw, "branch", 10)
+            if not branch.isascii() or not branch.isdigit():
+                raise _Bad("status: bad branch")
+            software = _text(raw, "software", 32)
+            if not _VERSION_TEXT.match(software):
+                raise _Bad("status: bad software version")
+            return Status(branch, _int(raw, "checkins_today", MAX_COUNT), _int(raw, "open_cases", MAX_COUNT),
+                          _int(raw, "wall_ms", 1 << 53), software)
+    raise AssertionError(kind)
+
+
+def _open_case(raw: dict[str, Any]) -> OpenCase:
+    try:
+        reason = CaseReason(_text(raw, "reason", 32))
+    except ValueError as exc:
+        raise _Bad("open_case: unknown reason") from exc
+    birth_text = _text(raw, "birth_date", 10)
+    birth = parse_jalali(birth_text) if birth_text else None
+    if birth_text and birth is None:
+        raise _Bad("open_case: bad birth date")
+    certificate = _text(raw, "birth_certificate", 10)
+    if not _DIGITS.match(certificate):
+        raise _Bad("open_case: bad birth-certificate number")
+    names = [_text(raw, k, MAX_NAME) for k in ("first_name", "last_name", "father_name")]
+    if not all(n.strip() for n in names):
+        raise _Bad("open_case: a name is empty")
+    note = _text(raw, "note", MAX_NOTE, newlines=True)
+    form = CaseForm(names[0], names[1], names[2], birth, certificate, note, reason)
+    return OpenCase(_case_id(raw), _when(raw, "created"), form)
+
+
+def _decide(raw: dict[str, Any]) -> Decide:
+    try:
+        ruling = Ruling(_text(raw, "ruling", 10))
+    except ValueError as exc:
+        raise _Bad("decide: unknown ruling") from exc
+    code = _text(raw, "national_code", 10)
+    if code and not _CODE.match(code):
+        raise _Bad("decide: bad national code")
+    reference = _text(raw, "reference", MAX_REFERENCE)
+    if not _REFERENCE.match(reference):
+        raise _Bad("decide: bad reference")
+    try:
+        signature = b64d(raw["signature"])
+    except (ValueError, TypeError) as exc:
+        raise _Bad("decide: bad signature encoding") from exc
+    if len(signature) != 64:
+        raise _Bad("decide: bad signature length")
+    decision = Decision(_case_id(raw), _device(raw, "kiosk"), ruling, code, reference,
+                        _text(raw, "reason", MAX_REASON), _when(raw, "decided_at"), _device(raw, "rep"))
+    return Decide(decision, signature)
+
+
+def _text(raw: dict[str, Any], key: str, limit: int, newlines: bool = False) -> str:
+    value = raw[key]
+    if not isinstance(value, str) or len(value) > limit:
+        raise _Bad(f"{key}: not text of at most {limit} characters")
+    if _CONTROL.search(value.replace("\n", "") if newlines else value):
+        raise _Bad(f"{key}: control characters")
+    return value
+
+
+def _int(raw: dict[str, Any], key: str, limit: int) -> int:
+    value = raw[key]
+    if type(value) is not int or not 0 <= value <= limit:
+        raise _Bad(f"{key}: not a whole number in range")
+    return value
+
+
+def _case_id(raw: dict[str, Any]) -> str:
+    value = _text(raw, "case_id", 20)
+    if not CASE_ID.match(value):
+        raise _Bad("bad case id")
+    return value
+
+
+def _device(raw: dict[str, Any], key: str) -> str:
+    value = _text(raw, key, 16)
+    if not _DEVICE.match(value):
+        raise _Bad(f"{key}: bad device id")
+    return value
+
+
+def _when(raw: dict[str, Any], key: str) -> str:
+    value = _text(raw, key, 40)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _Bad(f"{key}: not a time") from exc
+    if parsed.tzinfo is None:
+        raise _Bad(f"{key}: time without a zone")
+    return value
