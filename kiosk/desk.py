@@ -6,9 +6,8 @@ both call this and nothing below it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from kiosk.core.cases import Case, CaseForm, CaseReason, Decision, FormProblem, Ruling, check_form
+from kiosk.core.cases import Case, CaseForm, CaseReason, Decision, FormProblem, NotApproved, Ruling, check_form
 from kiosk.core.eligibility import ElectionRules, Verdict, eligible_from, final_verdict
 from kiosk.core.national_code import InvalidCode, parse_national_code
 from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome, Recorded
@@ -33,7 +32,7 @@ class Desk:
             return Outcome(Verdict.INVALID_CODE, problem=code.problem)
         key = self._registry.voter_key(code)
         record = self._registry.lookup(code)
-        previous = self._ledger.live_check_in(key) if record is not None else None
+        previous = self._ledger.live_check_in(key)
         verdict = final_verdict(record, self._rules, previous is not None)
         eligible_on = eligible_from(record, self._rules) if verdict is Verdict.UNDERAGE and record else None
         return Outcome(verdict, record, eligible_on, previous if verdict is Verdict.ALREADY_VOTED else None,
@@ -56,13 +55,6 @@ class Desk:
             return Outcome(Verdict.ALREADY_VOTED, outcome.record, previous=result, voter_key=outcome.voter_key)
         log(Event.CHECKED_IN, seq=result.seq)
         return CheckedIn(outcome, result)
-
-
-@dataclass(frozen=True, slots=True)
-class NotApproved:
-    """A check-in by case refused: the case is not an approval, or its approval was already used."""
-
-    reason: str
 
 
 def approved_voter(index_of: Callable[[str], bytes], decision: Decision) -> bytes:

@@ -104,11 +104,16 @@ class World:
         assert result.package == out, result.rejects
         return out
 
-    def installed(self, name: str = "kiosk1") -> Installed:
+    def installed(self, name: str = "kiosk1", role: certs.Role = certs.Role.KIOSK,
+                  branches: tuple[str, ...] = ("1001",)) -> Installed:
         """A device enrolled before the build, with the package installed."""
-        state, cert = self.device(name)
+        state, cert = self.device(name, role, branches)
         pkg = self.package(f"PKG-{name}")
         return install(state, pkg, cert, self.authority.folder / "authority.crt")
+
+    def console(self, name: str = "rep1", branches: tuple[str, ...] = ("1001",)) -> Installed:
+        """A representative's console for `branches`, provisioned like any device."""
+        return self.installed(name, certs.Role.REP, branches)
 
 
 def make_world(root: Path, lines: list[str] | None = None, election_id: str = "test-1405") -> World:

@@ -99,6 +99,13 @@ class Case:
     check_in: str = ""      # "device:seq" of the check-in this case's approval allowed
 
 
+@dataclass(frozen=True, slots=True)
+class NotApproved:
+    """A check-in by case refused: the case is not an approval, or its approval was already used."""
+
+    reason: str
+
+
 MAX_REFERENCE = 32
 MAX_REASON = 200
 _REFERENCE = re.compile(r"^[0-9A-Za-z/\-]{1,32}$")

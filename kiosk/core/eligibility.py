@@ -58,8 +58,11 @@ def registry_verdict(record: VoterRecord | None, rules: ElectionRules) -> Verdic
 
 
 def final_verdict(record: VoterRecord | None, rules: ElectionRules, already_voted: bool) -> Verdict:
-    """The registry verdict, turned into `already_voted` when the ledger has a live check-in."""
+    """The registry verdict, turned into `already_voted` when the ledger has a live check-in.
+
+    A person the registry lacks can have one too: the representative approved them by case.
+    """
     verdict = registry_verdict(record, rules)
-    if verdict is Verdict.ELIGIBLE and already_voted:
+    if verdict in (Verdict.ELIGIBLE, Verdict.NOT_FOUND) and already_voted:
         return Verdict.ALREADY_VOTED
     return verdict

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol, assert_never
 
-from kiosk.core.cases import Case, CaseForm, CaseReason, FormProblem
+from kiosk.core.cases import Case, CaseForm, CaseReason, CaseStatus, FormProblem, NotApproved
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import JalaliDate
-from kiosk.core.outcome import CheckedIn, Outcome, Recorded
+from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome, Recorded
 from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
 
 IDLE_LOCK_SECONDS = 300.0
@@ -51,6 +51,9 @@ class Notice(Enum):
     SCAN_UNUSABLE = "scan_unusable"
     PIN_REFUSED = "pin_refused"
     WORKER_ADDED = "worker_added"
+    DECISION_ARRIVED = "decision_arrived"   # the representative decided one of this kiosk's cases
+    CASE_WITHDRAWN = "case_withdrawn"
+    APPROVAL_USED = "approval_used"         # the approval already checked its person in
 
 
 class DeskPort(Protocol):
@@ -78,6 +81,14 @@ class CasePort(Protocol):
 
     def cases(self) -> list[Case]:
         """This kiosk's cases, oldest first."""
+        ...
+
+    def cancel_case(self, case_id: str, reason: str) -> Case | None:
+        """Withdraw an undecided case; None if it is already decided."""
+        ...
+
+    def check_in_approved(self, case_id: str) -> Recorded | AlreadyCheckedIn | NotApproved:
+        """Check in the person an approval names, with the case as the reference."""
         ...
 
 
@@ -119,6 +130,7 @@ class FlowState:
     form_problems: tuple[FormProblem, ...] = ()
     cases: tuple[Case, ...] = ()
     last_case: str | None = None
+    decided_unseen: int = 0             # decisions that arrived since staff last opened the list of cases
     accounts: tuple[tuple[str, str, Role], ...] = ()
 
 
@@ -229,7 +241,47 @@ class CheckInFlow:
     def show_cases(self) -> None:
         """The list of this kiosk's cases and their status."""
         if self.state.screen is Screen.READY and self._cases is not None:
-            self._set(screen=Screen.CASES, cases=tuple(self._cases.cases()), last_case=None, notice=None)
+            self._set(screen=Screen.CASES, cases=tuple(self._cases.cases()), last_case=None, notice=None,
+                      decided_unseen=0)
+
+    def cases_changed(self) -> None:
+        """The courier delivered a case or recorded a decision: refresh, and tell staff of a new decision."""
+        if self._cases is None:
+            return
+        cases = tuple(self._cases.cases())
+        newly = sum(1 for c in cases if c.status is CaseStatus.DECIDED) - \
+            sum(1 for c in self.state.cases if c.status is CaseStatus.DECIDED)
+        if newly <= 0 or self.state.screen is Screen.SIGN_IN:
+            self._set(touch=False, cases=cases)
+            return
+        unseen = 0 if self.state.screen is Screen.CASES else self.state.decided_unseen + newly
+        self._set(touch=False, cases=cases, decided_unseen=unseen, notice=Notice.DECISION_ARRIVED)
+
+    def withdraw_case(self, case_id: str) -> None:
+        """The person left: withdraw an undecided case (the console is told)."""
+        if self.state.screen is Screen.CASES and self._cases is not None:
+            withdrawn = self._cases.cancel_case(case_id, "withdrawn by branch staff")
+            self._set(cases=tuple(self._cases.cases()), notice=Notice.CASE_WITHDRAWN if withdrawn else None)
+
+    def check_in_case(self, case_id: str) -> None:
+        """Check in the person the representative approved; Done only once it is durable."""
+        if self.state.screen is not Screen.CASES or self._cases is None:
+            return
+        try:
+            result = self._cases.check_in_approved(case_id)
+        except OSError:
+            self._set(notice=Notice.NOT_RECORDED)
+            return
+        match result:
+            case Recorded():
+                self._set(screen=Screen.DONE, receipt=result, outcome=None, notice=None,
+                          checkins=self.state.checkins + 1, done_at=self._now(), cases=tuple(self._cases.cases()))
+            case AlreadyCheckedIn():
+                self._set(notice=Notice.APPROVAL_USED, cases=tuple(self._cases.cases()))
+            case NotApproved():
+                self._set(notice=Notice.APPROVAL_USED, cases=tuple(self._cases.cases()))
+            case _ as unreachable:
+                assert_never(unreachable)
 
     # -- hardware events ---------------------------------------------------------------
     def card_removed(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from kiosk.core.cases import (Case, CaseForm, CaseReason, CaseStatus, Decision, decision_fields,
                               decision_from_fields)
 from kiosk.core.jalali import parse_jalali
+from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.ledger import Kind, Ledger
 from kiosk.trust.canonical import b64d, b64e
 
@@ -72,7 +73,7 @@ class CaseOutbox:
             "first_name": form.first_name.strip(), "last_name": form.last_name.strip(),
             "father_name": form.father_name.strip(),
             "birth_date": str(form.birth_date) if form.birth_date else None,
-            "birth_certificate": form.birth_certificate.strip(), "note": form.note.strip(),
+            "birth_certificate": ascii_digits_only(form.birth_certificate.strip()), "note": form.note.strip(),
             "reason": form.reason.value,
         }, ensure_ascii=False)
         with self._ledger.transaction():

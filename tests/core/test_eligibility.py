@@ -90,7 +90,11 @@ def test_suspended_outranks_every_age(born: JalaliDate) -> None:
 
 def test_not_in_the_registry() -> None:
     assert registry_verdict(None, ELECTION) is Verdict.NOT_FOUND
-    assert final_verdict(None, ELECTION, already_voted=True) is Verdict.NOT_FOUND
+    assert final_verdict(None, ELECTION, already_voted=False) is Verdict.NOT_FOUND
+
+
+def test_a_person_the_registry_lacks_but_the_representative_approved_has_voted_once_checked_in() -> None:
+    assert final_verdict(None, ELECTION, already_voted=True) is Verdict.ALREADY_VOTED
 
 
 @pytest.mark.parametrize(("record", "expected"), [

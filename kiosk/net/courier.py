@@ -1,0 +1,256 @@
+"""The kiosk's courier: finds the representative's consoles, delivers cases, brings decisions back.
+
+One link thread per console found by zeroconf. A link sends every case the
+outbox holds unacknowledged (to one console, chosen the same way on every
+kiosk), withdraws cancelled ones, verifies and records each signed decision
+and acknowledges it only after it is committed. A lost connection is retried
+with backoff; whatever was not acknowledged is simply sent again, and case ids
+make that harmless.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from kiosk.core.cases import Case, CaseStatus
+from kiosk.desk import approved_voter
+from kiosk.logbook import Event, log
+from kiosk.net import messages as m
+from kiosk.net.channel import Channel, ChannelError, PeerPolicy, TlsIdentity, connect
+from kiosk.net.discovery import Endpoint
+from kiosk.state import Installed
+from kiosk.store.ledger import Ledger
+from kiosk.store.outbox import CaseOutbox, DecisionRecorded, DecisionRefused, DecisionRepeated
+from kiosk.store.registry import RegistryKeys
+from kiosk.trust.certs import Role
+from kiosk.trust.decisions import decision_verifies
+
+SOFTWARE = "0.2.0"
+STATUS_SECONDS = 5.0
+SKEW_BOUND_MS = 120_000
+BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """What the status bar shows about the representative's consoles."""
+
+    consoles: int               # consoles connected now
+    skew_ms: int | None         # this kiosk's clock minus the console's, at the last beacon
+    skew_alarm: bool            # beyond the configured bound: staff are told
+
+
+class Courier:
+    """Links to every console of this kiosk's election and branch; thread-safe to poke and close."""
+
+    def __init__(self, installed: Installed, on_status: Callable[[LinkStatus], None] | None = None,
+                 on_cases: Callable[[], None] | None = None, skew_bound_ms: int = SKEW_BOUND_MS,
+                 today_start_utc: Callable[[], str] | None = None) -> None:
+        self._installed = installed
+        self._identity = TlsIdentity.from_installed(installed)
+        self._index_of = RegistryKeys.derive(installed.registry_key).index_of
+        self._on_status = on_status or (lambda _s: None)
+        self._on_cases = on_cases or (lambda: None)
+        self._skew_bound = skew_bound_ms
+        self._today = today_start_utc or (lambda: "")
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Condition(self._lock)
+        self._generation = 0
+        self._endpoints: dict[str, Endpoint] = {}
+        self._links: dict[str, threading.Thread] = {}
+        self._online: set[str] = set()
+        self._skew: int | None = None
+
+    # -- driven by discovery and the screen ------------------------------------------------
+    def endpoints_changed(self, endpoints: dict[str, Endpoint]) -> None:
+        """The consoles zeroconf sees now (Browser.on_change); starts a link for each new one."""
+        with self._lock:
+            self._endpoints = dict(endpoints)
+            for device in endpoints:
+                thread = self._links.get(device)
+                if (thread is None or not thread.is_alive()) and not self._stop.is_set():
+                    thread = threading.Thread(target=self._link, args=(device,), name=f"courier-{device[:6]}",
+                                              daemon=True)
+                    self._links[device] = thread
+                    thread.start()
+            self._generation += 1
+            self._wake.notify_all()
+
+    def poke(self) -> None:
+        """A case was raised or withdrawn: send now rather than at the next round."""
+        with self._lock:
+            self._generation += 1
+            self._wake.notify_all()
+
+    def close(self) -> None:
+        """Stop every link and wait for their threads."""
+        self._stop.set()
+        self.poke()
+        with self._lock:
+            threads = list(self._links.values())
+        for thread in threads:
+            thread.join(timeout=10)
+
+    # -- one console -----------------------------------------------------------------------
+    def _link(self, device: str) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            with self._lock:
+                endpoint = self._endpoints.get(device)
+            if endpoint is None:
+                return  # the console went away; discovery starts a new link if it returns
+            policy = PeerPolicy(Role.REP, frozenset(self._installed.claims.branches), endpoint.fingerprint)
+            try:
+                channel = connect(endpoint.host, endpoint.port, self._identity, policy)
+            except ChannelError:
+                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
+                failures += 1
+                self._sleep(delay)
+                continue
+            failures = 0
+            self._run(device, channel)
+
+    def _run(self, device: str, channel: Channel) -> None:
+        ledger = self._installed.open_ledger()
+        outbox = CaseOutbox(ledger)
+        with self._lock:
+            self._online.add(device)
+        self._publish()
+        sender = threading.Thread(target=self._send_loop, args=(device, channel), name=f"courier-send-{device[:6]}",
+                                  daemon=True)
+        sender.start()
+        try:
+            while not self._stop.is_set():
+                payload = channel.receive(timeout=0.5)
+                if payload is not None:
+                    self._handle(channel, outbox, m.decode(payload))
+        except ChannelError:
+            pass
+        finally:
+            channel.close()
+            self.poke()
+            sender.join(timeout=10)
+            ledger.close()
+            with self._lock:
+                self._online.discard(device)
+            self._publish()
+
+    def _send_loop(self, device: str, channel: Channel) -> None:
+        """Send what the outbox holds for this console, whenever poked, and a status now and then."""
+        ledger = self._installed.open_ledger()
+        outbox = CaseOutbox(ledger)
+        sent: set[tuple[str, str]] = set()
+        next_status = 0.0
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    generation = self._generation
+                if time.monotonic() >= next_status:
+                    channel.send(m.encode(self._status(ledger, outbox)))
+                    next_status = time.monotonic() + STATUS_SECONDS
+                for case in outbox.unsynced():
+                    key = (case.case_id, case.status.value)
+                    if key not in sent and self._addressed_to(device, case, outbox):
+                        channel.send(m.encode(_outgoing(case, outbox)))
+                        sent.add(key)
+                        if case.status is CaseStatus.WAITING:
+                            log(Event.CASE_SENT, case=case.case_id)
+                with self._lock:
+                    if self._generation == generation and not self._stop.is_set():
+                        self._wake.wait(timeout=min(STATUS_SECONDS, max(0.0, next_status - time.monotonic())))
+        except ChannelError:
+            pass
+        finally:
+            channel.close()
+            ledger.close()
+
+    def _addressed_to(self, device: str, case: Case, outbox: CaseOutbox) -> bool:
+        """New cases go to one console (the lowest device id online); withdrawals to the one that has it."""
+        if case.status is CaseStatus.CANCELLED:
+            return outbox.console_of(case.case_id) == device
+        with self._lock:
+            return device == min(self._online, default=device)
+
+    def _handle(self, channel: Channel, outbox: CaseOutbox, message: m.Message | m.Refused) -> None:
+        console = channel.peer.device_id
+        match message:
+            case m.Ack(step="case"):
+                if outbox.mark_delivered(message.case_id, console):
+                    log(Event.CASE_DELIVERED, case=message.case_id)
+                    self._on_cases()
+            case m.Ack(step="cancel"):
+                outbox.mark_cancel_acknowledged(message.case_id)
+            case m.Decide():
+                self._decision(channel, outbox, message)
+            case m.Beacon():
+                self._beacon(message)
+            case m.Refused():
+                log(Event.MESSAGE_REFUSED, peer=console, reason=message.reason)
+            case _:
+                log(Event.MESSAGE_REFUSED, peer=console, reason=f"unexpected {type(message).__name__} from a console")
+
+    def _decision(self, channel: Channel, outbox: CaseOutbox, message: m.Decide) -> None:
+        decision, console = message.decision, channel.peer.device_id
+        public = channel.peer_cert.public_key()
+        if decision.rep != console or not isinstance(public, ed25519.Ed25519PublicKey) or \
+                not decision_verifies(decision, self._installed.config.id, message.signature, public):
+            log(Event.DECISION_REFUSED, case=decision.case_id, reason="signature does not verify")
+            return
+        result = outbox.record_decision(decision, message.signature, approved_voter(self._index_of, decision))
+        match result:
+            case DecisionRecorded():
+                log(Event.DECISION_RECORDED, case=decision.case_id, ruling=decision.ruling.value, seq=result.seq)
+                self._on_cases()
+            case DecisionRepeated():
+                pass
+            case DecisionRefused():
+                log(Event.DECISION_REFUSED, case=decision.case_id, reason=result.reason)
+                return
+        channel.send(m.encode(m.Ack(decision.case_id, "decision")))
+
+    def _beacon(self, beacon: m.Beacon) -> None:
+        skew = time.time_ns() // 1_000_000 - beacon.wall_ms
+        with self._lock:
+            was_alarm = self._skew is not None and abs(self._skew) > self._skew_bound
+            self._skew = skew
+        if abs(skew) > self._skew_bound and not was_alarm:
+            log(Event.CLOCK_SKEW, skew_ms=skew)
+        self._publish()
+
+    def _status(self, ledger: Ledger, outbox: CaseOutbox) -> m.Status:
+        open_cases = sum(1 for c in outbox.cases() if c.status in (CaseStatus.WAITING, CaseStatus.DELIVERED))
+        return m.Status(self._installed.claims.branches[0], ledger.live_check_ins_since(self._today()),
+                        open_cases, time.time_ns() // 1_000_000, SOFTWARE)
+
+    def status(self) -> LinkStatus:
+        """The link as the status bar shows it."""
+        with self._lock:
+            skew = self._skew
+            return LinkStatus(len(self._online), skew, skew is not None and abs(skew) > self._skew_bound)
+
+    def _publish(self) -> None:
+        try:
+            self._on_status(self.status())
+        except Exception as exc:  # the screen's listener must not stop the courier
+            log(Event.LISTENER_FAILED, error=type(exc).__name__)
+
+    def _sleep(self, seconds: float) -> None:
+        with self._lock:
+            generation = self._generation
+            deadline = time.monotonic() + seconds
+            while not self._stop.is_set() and self._generation == generation:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._wake.wait(timeout=left)
+
+
+def _outgoing(case: Case, outbox: CaseOutbox) -> m.Message:
+    if case.status is CaseStatus.CANCELLED:
+        return m.Cancel(case.case_id, outbox.cancel_reason(case.case_id)[:200])
+    return m.OpenCase(case.case_id, case.created, case.form)

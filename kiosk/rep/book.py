@@ -1,0 +1,139 @@
+"""The representative's case book: every case received and every decision, durable across restarts.
+
+TinyDB with the project's atomic storage (write, fsync, rename), so a power cut
+leaves the book as it was before or after a change, never half written. A case
+is acknowledged to the kiosk only after it is in here; a decision is sent only
+after it is in here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query
+
+from kiosk.core.cases import CaseForm, CaseReason, Decision, decision_fields, decision_from_fields
+from kiosk.core.console import RepCase, RepCaseStatus
+from kiosk.core.jalali import parse_jalali
+from kiosk.store.documents import open_documents
+from kiosk.trust.canonical import b64d, b64e
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What became of an incoming case: new, or already in the book (a resend)."""
+
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Clash:
+    """A case id already in the book for another kiosk; refused."""
+
+
+class CaseBook:
+    """Cases by id; thread-safe (the network threads and the screen share it)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = open_documents(path)
+        self._cases = self._db.table("cases")
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Nothing is pending: every change was written when it was made."""
+        self._db.close()
+
+    def receive(self, kiosk: str, branch: str, case_id: str, raised_at: str, form: CaseForm) -> Received | Clash:
+        """Keep a case from a kiosk, once; a resend of a known case changes nothing."""
+        with self._lock:
+            found = self._cases.get(Query().case_id == case_id)
+            if isinstance(found, dict):
+                return Received(False) if found["kiosk"] == kiosk else Clash()
+            self._cases.insert({
+                "case_id": case_id, "kiosk": kiosk, "branch": branch, "raised_at": raised_at,
+                "received_at": _now(), "status": RepCaseStatus.OPEN.value, "form": _form_fields(form),
+                "decision": None, "signature": "", "delivered": False,
+            })
+            return Received(True)
+
+    def decide(self, case_id: str, decision: Decision, signature: bytes) -> RepCase | None:
+        """Keep a signed decision on an open case; None if the case is not open (decided or withdrawn)."""
+        with self._lock:
+            doc = Query().case_id == case_id
+            found = self._cases.get(doc)
+            if not isinstance(found, dict) or found["status"] != RepCaseStatus.OPEN.value:
+                return None
+            self._cases.update({"status": RepCaseStatus.DECIDED.value, "decision": decision_fields(decision),
+                                "signature": b64e(signature)}, doc)
+            return self._case_unlocked(case_id)
+
+    def mark_delivered(self, kiosk: str, case_id: str) -> bool:
+        """The kiosk recorded the decision; False if no such decided case of that kiosk."""
+        with self._lock:
+            doc = (Query().case_id == case_id) & (Query().kiosk == kiosk) & \
+                (Query().status == RepCaseStatus.DECIDED.value)
+            return bool(self._cases.update({"delivered": True}, doc))
+
+    def withdraw(self, kiosk: str, case_id: str) -> RepCaseStatus | None:
+        """The kiosk withdrew the case: an open one closes; the status it ends in, or None if unknown."""
+        with self._lock:
+            doc = (Query().case_id == case_id) & (Query().kiosk == kiosk)
+            found = self._cases.get(doc)
+            if not isinstance(found, dict):
+                return None
+            if found["status"] == RepCaseStatus.OPEN.value:
+                self._cases.update({"status": RepCaseStatus.CANCELLED.value}, doc)
+                return RepCaseStatus.CANCELLED
+            return RepCaseStatus(found["status"])
+
+    def undelivered(self, kiosk: str) -> list[tuple[Decision, bytes]]:
+        """Decisions for a kiosk that it has not acknowledged yet, to send when it connects."""
+        with self._lock:
+            docs = self._cases.search((Query().kiosk == kiosk) & (Query().status == RepCaseStatus.DECIDED.value)
+                                      & (Query().delivered == False))  # noqa: E712 (TinyDB query syntax)
+            return [(decision_from_fields(d["decision"]), b64d(d["signature"])) for d in docs]
+
+    def signed(self, case_id: str) -> tuple[Decision, bytes] | None:
+        """A decided case's decision and signature (to send again)."""
+        with self._lock:
+            found = self._cases.get(Query().case_id == case_id)
+            if not isinstance(found, dict) or not found["decision"]:
+                return None
+            return decision_from_fields(found["decision"]), b64d(found["signature"])
+
+    def case(self, case_id: str) -> RepCase | None:
+        """One case by id."""
+        with self._lock:
+            return self._case_unlocked(case_id)
+
+    def all_cases(self) -> list[RepCase]:
+        """Every case, in the order received."""
+        with self._lock:
+            return sorted((_rep_case(d) for d in self._cases.all()), key=lambda c: (c.received_at, c.case_id))
+
+    def _case_unlocked(self, case_id: str) -> RepCase | None:
+        found = self._cases.get(Query().case_id == case_id)
+        return _rep_case(found) if isinstance(found, dict) else None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _form_fields(form: CaseForm) -> dict[str, str]:
+    return {"first_name": form.first_name, "last_name": form.last_name, "father_name": form.father_name,
+            "birth_date": str(form.birth_date) if form.birth_date else "",
+            "birth_certificate": form.birth_certificate, "note": form.note, "reason": form.reason.value}
+
+
+def _rep_case(d: dict[str, Any]) -> RepCase:
+    f = d["form"]
+    form = CaseForm(f["first_name"], f["last_name"], f["father_name"],
+                    parse_jalali(f["birth_date"]) if f["birth_date"] else None,
+                    f["birth_certificate"], f["note"], CaseReason(f["reason"]))
+    decision = decision_from_fields(d["decision"]) if d["decision"] else None
+    return RepCase(d["case_id"], d["kiosk"], d["branch"], form, d["raised_at"], d["received_at"],
+                   RepCaseStatus(d["status"]), decision, bool(d["delivered"]))

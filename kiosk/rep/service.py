@@ -1,0 +1,232 @@
+"""The representative's console service: receives cases from kiosks, signs decisions, sends them back.
+
+Every kiosk connection is mutual TLS with a `kiosk` certificate for one of the
+console's branches (kiosk.net.channel). A case is acknowledged only once it is
+in the case book; a decision is sent only once it is in the book, and again on
+every reconnect until the kiosk acknowledges it — so a restart or a dropped
+connection on either side never loses a case or a decision, and case ids make
+every resend harmless.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from kiosk.core.cases import Decision, DecisionProblem, Ruling, check_decision, check_form
+from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
+from kiosk.core.national_code import InvalidCode, parse_national_code, to_ascii_digits
+from kiosk.logbook import Event, log
+from kiosk.net import messages as m
+from kiosk.net.channel import Channel, ChannelError, PeerPolicy, Server, TlsIdentity
+from kiosk.rep.book import CaseBook, Clash
+from kiosk.state import Installed, load_signing_key
+from kiosk.trust.certs import Role
+from kiosk.trust.decisions import sign_decision
+
+BEACON_SECONDS = 2.0
+CASE_BOOK = "cases.json"
+
+
+class RepService:
+    """The console's side of the branch LAN, and the case book its screens read (CaseBookPort)."""
+
+    def __init__(self, installed: Installed, host: str = "0.0.0.0", port: int = 0,
+                 beacon_seconds: float = BEACON_SECONDS, wall_ms: Callable[[], int] | None = None) -> None:
+        if installed.claims.role is not Role.REP:
+            raise ValueError("this device is not enrolled as a representative's console")
+        self._installed = installed
+        self._election = installed.config.id
+        self._day = installed.config.rules.day
+        self._key = load_signing_key(installed.state)
+        self._book = CaseBook(installed.state / CASE_BOOK)
+        self._beacon = beacon_seconds
+        self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
+        self._lock = threading.Lock()
+        self._kiosks: dict[str, KioskSeen] = {}
+        self._links: dict[str, Channel] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self.identity = TlsIdentity.from_installed(installed)
+        policy = PeerPolicy(Role.KIOSK, frozenset(installed.claims.branches))
+        self._server = Server(self.identity, policy, self._serve, host=host, port=port)
+
+    @property
+    def port(self) -> int:
+        """The TCP port kiosks connect to."""
+        return self._server.port
+
+    def start(self) -> None:
+        """Start accepting kiosks."""
+        self._server.start()
+
+    def close(self) -> None:
+        """Stop serving; every acknowledged case and every decision is already in the book."""
+        self._server.close()
+        self._book.close()
+
+    # -- CaseBookPort ----------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Be told (on a network thread) whenever a case or a kiosk changes."""
+        self._listeners.append(listener)
+
+    def open_cases(self) -> list[RepCase]:
+        """Cases waiting for a decision, oldest first."""
+        return [c for c in self._book.all_cases() if c.status is RepCaseStatus.OPEN]
+
+    def recent_decided(self, limit: int = 20) -> list[RepCase]:
+        """The latest decided or withdrawn cases, newest first."""
+        closed = [c for c in self._book.all_cases() if c.status is not RepCaseStatus.OPEN]
+        closed.sort(key=lambda c: c.decision.decided_at if c.decision else c.received_at, reverse=True)
+        return closed[:limit]
+
+    def case(self, case_id: str) -> RepCase | None:
+        """One case by id."""
+        return self._book.case(case_id)
+
+    def kiosks(self) -> list[KioskSeen]:
+        """Every kiosk heard from since the console started, by branch and device."""
+        with self._lock:
+            return sorted(self._kiosks.values(), key=lambda k: (k.branch, k.device))
+
+    def decide(self, case_id: str, ruling: Ruling, national_code: str, reference: str,
+               reason: str) -> RepCase | list[DecisionProblem]:
+        """Sign and keep the decision durably, then send it to the kiosk if it is connected."""
+        problems = check_decision(ruling, national_code, reference, reason)
+        if problems:
+            return problems
+        code = ""
+        if national_code:
+            parsed = parse_national_code(national_code)
+            if isinstance(parsed, InvalidCode):
+                return [DecisionProblem.CODE]
+            code = parsed
+        case = self._book.case(case_id)
+        if case is None or case.status is not RepCaseStatus.OPEN:
+            return []
+        decision = Decision(case_id, case.kiosk, ruling, code if ruling is Ruling.APPROVE else "",
+                            to_ascii_digits(reference.strip()) if ruling is Ruling.APPROVE else "",
+                            reason.strip(), _iso(self._wall_ms()), self.identity.claims.device_id)
+        signature = sign_decision(decision, self._election, self._key)
+        decided = self._book.decide(case_id, decision, signature)
+        if decided is None:
+            return []
+        log(Event.REP_DECIDED, case=case_id, ruling=ruling.value)
+        self._notify()
+        with self._lock:
+            link = self._links.get(case.kiosk)
+        if link is not None:
+            self._send(link, m.Decide(decision, signature))
+        return decided
+
+    # -- one kiosk's connection (on the server's thread for it) ----------------------------
+    def _serve(self, channel: Channel) -> None:
+        kiosk = channel.peer.device_id
+        with self._lock:
+            old = self._links.pop(kiosk, None)
+            self._links[kiosk] = channel
+        if old is not None:
+            old.close()  # a kiosk that reconnects replaces its old link
+        self._seen(kiosk, channel.peer.branches[0], online=True)
+        try:
+            self._send(channel, m.Beacon(self._wall_ms()))
+            for decision, signature in self._book.undelivered(kiosk):
+                self._send(channel, m.Decide(decision, signature))
+            next_beacon = time.monotonic() + self._beacon
+            while True:
+                payload = channel.receive(timeout=max(0.05, next_beacon - time.monotonic()))
+                if time.monotonic() >= next_beacon:
+                    self._send(channel, m.Beacon(self._wall_ms()))
+                    next_beacon = time.monotonic() + self._beacon
+                if payload is not None:
+                    self._handle(channel, m.decode(payload))
+        except ChannelError:
+            pass
+        finally:
+            with self._lock:
+                if self._links.get(kiosk) is channel:
+                    del self._links[kiosk]
+            self._seen(kiosk, channel.peer.branches[0], online=False)
+
+    def _handle(self, channel: Channel, message: m.Message | m.Refused) -> None:
+        kiosk = channel.peer.device_id
+        match message:
+            case m.OpenCase():
+                self._receive_case(channel, message)
+            case m.Ack(step="decision"):
+                if self._book.mark_delivered(kiosk, message.case_id):
+                    log(Event.REP_DECISION_DELIVERED, case=message.case_id)
+                    self._notify()
+            case m.Cancel():
+                ended = self._book.withdraw(kiosk, message.case_id)
+                if ended is RepCaseStatus.CANCELLED:
+                    log(Event.REP_CASE_CANCELLED, case=message.case_id)
+                    self._notify()
+                signed = self._book.signed(message.case_id) if ended is RepCaseStatus.DECIDED else None
+                if signed is not None:
+                    self._send(channel, m.Decide(*signed))  # decided before the withdrawal arrived: it stands
+                self._send(channel, m.Ack(message.case_id, "cancel"))
+            case m.Status():
+                skew = message.wall_ms - self._wall_ms()
+                self._seen(kiosk, message.branch if message.branch in channel.peer.branches
+                           else channel.peer.branches[0], online=True,
+                           checkins=message.checkins_today, open_cases=message.open_cases, skew=skew)
+            case m.Refused():
+                log(Event.MESSAGE_REFUSED, peer=kiosk, reason=message.reason)
+            case _:
+                log(Event.MESSAGE_REFUSED, peer=kiosk, reason=f"unexpected {type(message).__name__} from a kiosk")
+
+    def _receive_case(self, channel: Channel, message: m.OpenCase) -> None:
+        kiosk = channel.peer.device_id
+        if not message.case_id.startswith(f"E-{kiosk[:6].upper()}-"):
+            log(Event.MESSAGE_REFUSED, peer=kiosk, reason="case id of another kiosk")
+            return
+        problems = check_form(message.form, self._day)
+        if problems:
+            log(Event.MESSAGE_REFUSED, peer=kiosk, reason=f"case form: {problems[0].value}")
+            return
+        result = self._book.receive(kiosk, channel.peer.branches[0], message.case_id, message.created,
+                                    message.form)
+        if isinstance(result, Clash):
+            log(Event.MESSAGE_REFUSED, peer=kiosk, reason="case id clash")
+            return
+        self._send(channel, m.Ack(message.case_id, "case"))
+        if result.new:
+            log(Event.REP_CASE_RECEIVED, case=message.case_id, reason=message.form.reason.value)
+            self._notify()
+
+    def _seen(self, kiosk: str, branch: str, online: bool, checkins: int | None = None,
+              open_cases: int | None = None, skew: int | None = None) -> None:
+        with self._lock:
+            now = _iso(self._wall_ms())
+            old = self._kiosks.get(kiosk) or KioskSeen(kiosk, branch, online, now, 0, 0, 0)
+            self._kiosks[kiosk] = replace(
+                old, branch=branch, online=online, last_seen=now,
+                checkins_today=old.checkins_today if checkins is None else checkins,
+                open_cases=old.open_cases if open_cases is None else open_cases,
+                skew_ms=old.skew_ms if skew is None else skew)
+        self._notify()
+
+    def _send(self, channel: Channel, message: m.Message) -> None:
+        try:
+            channel.send(m.encode(message))
+        except ChannelError:
+            pass  # the kiosk went away; everything unacknowledged is sent again when it returns
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception as exc:  # a screen's listener must not stop the network
+                log(Event.LISTENER_FAILED, error=type(exc).__name__)
+
+
+def _iso(wall_ms: int) -> str:
+    return dt.datetime.fromtimestamp(wall_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def book_path(state: Path) -> Path:
+    """Where a console keeps its case book."""
+    return state / CASE_BOOK
