@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--demo-codes", type=Path, help="JSON {kind: national code} for the developer panel")
     app.add_argument("--scanner", help="serial port of a USB-CDC barcode scanner (a keyboard-mode one needs none)")
     app.add_argument("--printer", help="serial port of the ESC/POS receipt printer")
+    app.add_argument("--lan", action="append", metavar="ADDRESS",
+                     help="find the representative's console only on the interface with this IPv4 address "
+                          "(repeatable; default: every interface)")
     return parser
 
 
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "app":
         from kiosk.ui import run as ui_run  # Kivy is imported only for the app
         try:
-            return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, args.scanner, args.printer)
+            return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, args.scanner, args.printer,
+                               args.lan)
         except StateRefused as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 1

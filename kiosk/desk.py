@@ -68,11 +68,12 @@ class CaseDesk:
     """Cases for the representative: the form is checked against the election before it is kept."""
 
     def __init__(self, outbox: CaseOutbox, rules: ElectionRules, ledger: Ledger | None = None,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, on_change: Callable[[], None] | None = None) -> None:
         self._outbox = outbox
         self._rules = rules
         self._ledger = ledger
         self._registry = registry
+        self._changed = on_change or (lambda: None)  # the courier sends at once rather than at its next round
 
     def raise_case(self, form: CaseForm) -> Case | list[FormProblem]:
         """Keep the case durably, or say what is wrong with the form."""
@@ -81,6 +82,7 @@ class CaseDesk:
             return problems
         case = self._outbox.raise_case(form)
         log(Event.CASE_RAISED, case=case.case_id, reason=form.reason.value)
+        self._changed()
         return case
 
     def cases(self) -> list[Case]:
@@ -92,6 +94,7 @@ class CaseDesk:
         case = self._outbox.cancel(case_id, reason)
         if case is not None:
             log(Event.CASE_CANCELLED, case=case_id)
+            self._changed()
         return case
 
     def check_in_approved(self, case_id: str) -> Recorded | AlreadyCheckedIn | NotApproved:

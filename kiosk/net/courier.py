@@ -53,8 +53,8 @@ class Courier:
         self._installed = installed
         self._identity = TlsIdentity.from_installed(installed)
         self._index_of = RegistryKeys.derive(installed.registry_key).index_of
-        self._on_status = on_status or (lambda _s: None)
-        self._on_cases = on_cases or (lambda: None)
+        self.on_status: Callable[[LinkStatus], None] = on_status or (lambda _s: None)
+        self.on_cases: Callable[[], None] = on_cases or (lambda: None)
         self._skew_bound = skew_bound_ms
         self._today = today_start_utc or (lambda: "")
         self._lock = threading.Lock()
@@ -182,7 +182,7 @@ class Courier:
             case m.Ack(step="case"):
                 if outbox.mark_delivered(message.case_id, console):
                     log(Event.CASE_DELIVERED, case=message.case_id)
-                    self._on_cases()
+                    self.on_cases()
             case m.Ack(step="cancel"):
                 outbox.mark_cancel_acknowledged(message.case_id)
             case m.Decide():
@@ -205,7 +205,7 @@ class Courier:
         match result:
             case DecisionRecorded():
                 log(Event.DECISION_RECORDED, case=decision.case_id, ruling=decision.ruling.value, seq=result.seq)
-                self._on_cases()
+                self.on_cases()
             case DecisionRepeated():
                 pass
             case DecisionRefused():
@@ -235,7 +235,7 @@ class Courier:
 
     def _publish(self) -> None:
         try:
-            self._on_status(self.status())
+            self.on_status(self.status())
         except Exception as exc:  # the screen's listener must not stop the courier
             log(Event.LISTENER_FAILED, error=type(exc).__name__)
 

@@ -46,7 +46,7 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
                      DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge)):
             screens.add_widget(view)
         bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh,
-                    printer=self.refresh, rep=self.refresh)
+                    printer=self.refresh, rep=self.refresh, rep_skew_minutes=self.refresh)
         Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
         self.refresh()
 
@@ -58,7 +58,8 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         scanner = say(lang, f"status.scanner.{self.bridge.scanner}") if self.bridge.scanner else ""
         printer = say(lang, f"status.printer.{self.bridge.printer}") if self.bridge.printer else ""
         self.ids.reader.raw = "\n".join(part for part in (reader, scanner) if part)
-        self.ids.branch.raw = "\n".join(part for part in (printer, say(lang, f"status.rep.{self.bridge.rep}")) if part)
+        rep = say(lang, f"status.rep.{self.bridge.rep}", minutes=int(self.bridge.rep_skew_minutes))
+        self.ids.branch.raw = "\n".join(part for part in (printer, rep) if part)
         now = dt.datetime.now(TEHRAN)  # "today" is the election day in Tehran, whatever the device's zone
         day = JalaliDate.from_gregorian(now.date())
         code = persian_digits(self.branch_code) if lang == "fa" else self.branch_code

@@ -8,6 +8,7 @@ from kivy.event import EventDispatcher
 from kivy.properties import ObjectProperty, StringProperty
 
 from kiosk.core.flow import CheckInFlow, FlowState
+from kiosk.net.courier import LinkStatus
 
 
 class FlowBridge(EventDispatcher):  # type: ignore[misc]
@@ -18,7 +19,8 @@ class FlowBridge(EventDispatcher):  # type: ignore[misc]
     reader = StringProperty("no_reader")
     scanner = StringProperty("")  # empty: no scanner configured
     printer = StringProperty("")  # empty: no printer configured
-    rep = StringProperty("offline")  # the representative's console: no network link exists yet
+    rep = StringProperty("offline")  # the representative's console: offline | online | skew
+    rep_skew_minutes = StringProperty("0")
 
     def __init__(self, flow: CheckInFlow, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -32,6 +34,13 @@ class FlowBridge(EventDispatcher):  # type: ignore[misc]
     def on_kivy_thread(self, command: Any, *args: Any) -> None:
         """Run a flow command on the Kivy thread (drivers call back on their own threads)."""
         Clock.schedule_once(lambda _dt: command(*args))
+
+    def link_changed(self, status: LinkStatus) -> None:
+        """The courier's view of the consoles (any thread): online, offline, or online with a clock off."""
+        def apply(_dt: float) -> None:
+            self.rep = "offline" if not status.consoles else "skew" if status.skew_alarm else "online"
+            self.rep_skew_minutes = str(round(abs(status.skew_ms or 0) / 60_000))
+        Clock.schedule_once(apply)
 
     def toggle_lang(self) -> None:
         """Persian ⇄ English."""

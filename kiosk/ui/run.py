@@ -22,6 +22,9 @@ from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
 from kiosk.ui.screens.verdict import TEHRAN  # noqa: E402
+from kiosk.ui.bridge import FlowBridge  # noqa: E402
+from kiosk.net.courier import Courier  # noqa: E402
+from kiosk.net.discovery import REP_SERVICE, Browser  # noqa: E402
 
 
 @dataclass
@@ -33,9 +36,12 @@ class Kiosk:
     wiring: CardWiring
     scanner: BarcodeScanner | None = None
     printer: PrinterWiring | None = None
+    link: RepLink | None = None
 
     def close(self) -> None:
-        """Stop the drivers' threads."""
+        """Stop the drivers' and the network's threads."""
+        if self.link is not None:
+            self.link.close()
         self.reader.close()
         if self.scanner is not None:
             self.scanner.close()
@@ -45,8 +51,12 @@ class Kiosk:
 
 def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-nid",
           demo_codes: dict[str, str] | None = None, scanner_port: str | None = None,
-          printer_port: str | None = None) -> Kiosk:
-    """Everything the app needs, from the installed package and the device's state folder."""
+          printer_port: str | None = None, lan: list[str] | None = None, network: bool = True) -> Kiosk:
+    """Everything the app needs, from the installed package and the device's state folder.
+
+    `lan` pins zeroconf to these interface addresses (None: every interface);
+    `network=False` leaves the representative's link out.
+    """
     installed = Installed.open(state)
     staff = StaffBook(state / STAFF)
     if not staff.accounts():
@@ -54,7 +64,9 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     ledger = installed.open_ledger()
     registry = installed.open_registry()
     desk = Desk(registry, ledger, installed.config.rules)
-    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
+    courier = Courier(installed, today_start_utc=start_of_today_utc) if network else None
+    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry,
+                     on_change=courier.poke if courier is not None else None)
     flow = CheckInFlow(desk, staff, monotonic, cases=cases,
                        checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()))
     hardware = HardwareSettings(simulate=simulate, card_profile=profile, scanner_port=scanner_port,
@@ -73,7 +85,31 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
         scanner.start()
     printer = open_printer(hardware)
     printing = PrinterWiring(printer, app.bridge) if printer is not None else None
-    return Kiosk(app, reader, wiring, scanner, printing)
+    link = RepLink.start(installed, courier, app.bridge, lan) if courier is not None else None
+    return Kiosk(app, reader, wiring, scanner, printing, link)
+
+
+@dataclass
+class RepLink:
+    """The courier and the zeroconf browser that feeds it consoles."""
+
+    courier: Courier
+    browser: Browser
+
+    @classmethod
+    def start(cls, installed: Installed, courier: Courier, bridge: FlowBridge, lan: list[str] | None) -> RepLink:
+        """Browse for this election's and branch's consoles; status and decisions reach the screen."""
+        courier.on_status = bridge.link_changed
+        courier.on_cases = lambda: bridge.on_kivy_thread(bridge.flow.cases_changed)
+        browser = Browser(REP_SERVICE, installed.config.id, installed.claims.branches,
+                          on_change=courier.endpoints_changed, interfaces=lan)
+        browser.start()
+        return cls(courier, browser)
+
+    def close(self) -> None:
+        """Stop browsing, then stop the links."""
+        self.browser.close()
+        self.courier.close()
 
 
 def start_of_today_utc() -> str:
@@ -103,10 +139,11 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
 
 
 def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
-         scanner_port: str | None = None, printer_port: str | None = None) -> int:
+         scanner_port: str | None = None, printer_port: str | None = None, lan: list[str] | None = None) -> int:
     """Run until the window is closed."""
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
-    kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port, printer_port=printer_port)
+    kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port, printer_port=printer_port,
+                  lan=lan)
     try:
         kiosk.app.run()
     finally:

@@ -200,3 +200,46 @@ def test_the_head_adds_a_poll_worker_who_can_then_sign_in(setup: tuple[CheckInFl
     flow.lock()
     flow.sign_in(added[0][0], "9876")
     assert (flow.state.screen, flow.state.role) == (Screen.READY, Role.WORKER)
+
+
+def test_a_decision_arriving_tells_staff_and_an_approval_checks_the_person_in_once(world: World, tmp_path: Path) -> None:
+    from kiosk.core.cases import Decision, Ruling
+    from kiosk.desk import approved_voter
+    installed = world.installed()
+    ledger, registry = installed.open_ledger(), installed.open_registry()
+    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
+    staff = StaffBook(tmp_path / "staff.json", clock := Clock())
+    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    flow = CheckInFlow(Desk(registry, ledger, installed.config.rules), staff, clock, cases=cases)
+    flow.sign_in("w1", "2468")
+    flow.escalate()
+    flow.submit_case("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "", "")
+    approved, withdrawn = flow.state.last_case, None
+    flow.cancel()
+    flow.escalate()
+    flow.submit_case("علی", "کریمی", "رضا", JalaliDate(1360, 1, 1), "", "")
+    withdrawn = flow.state.last_case
+    assert approved and withdrawn
+    flow.withdraw_case(withdrawn)
+    assert flow.state.notice is Notice.CASE_WITHDRAWN
+    assert [c.status for c in flow.state.cases] == [CaseStatus.WAITING, CaseStatus.CANCELLED]
+    flow.cancel()
+    flow.code_entered(PEOPLE["underage"].code)  # staff are serving someone else when the decision comes
+    decision = Decision(approved, installed.claims.device_id, Ruling.APPROVE, "", "1405/88", "",
+                        "2026-05-22T09:00:00+00:00", "fedcba9876543210")
+    installed.open_outbox(ledger).record_decision(decision, bytes(64), approved_voter(registry.voter_key, decision))
+    flow.cases_changed()
+    assert (flow.state.screen, flow.state.notice, flow.state.decided_unseen) == \
+        (Screen.VERDICT, Notice.DECISION_ARRIVED, 1)
+    flow.cancel()
+    flow.show_cases()
+    assert flow.state.decided_unseen == 0
+    flow.check_in_case(withdrawn)
+    assert flow.state.screen is Screen.CASES and flow.state.notice is Notice.APPROVAL_USED
+    flow.check_in_case(approved)
+    assert flow.state.screen is Screen.DONE and flow.state.receipt is not None and flow.state.checkins == 1
+    flow.cancel()
+    flow.show_cases()
+    flow.check_in_case(approved)
+    assert flow.state.notice is Notice.APPROVAL_USED and flow.state.checkins == 1
+    assert [c.check_in != "" for c in flow.state.cases] == [True, False]

@@ -29,7 +29,7 @@ def main() -> None:
     width, height = (int(v) for v in os.environ.get("KIOSK_WINDOW", "800x480").split("x"))
     Window.size = (width, height)
     build_started = time.perf_counter()
-    kiosk = build(state, simulate=True, lang=lang, profile="test", demo_codes=codes)
+    kiosk = build(state, simulate=True, lang=lang, profile="test", demo_codes=codes, lan=["127.0.0.1"])
     app, reader = kiosk.app, kiosk.reader
     assert isinstance(reader, FakeCardReader)
     results: list[dict[str, Any]] = []

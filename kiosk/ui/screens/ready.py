@@ -27,7 +27,8 @@ class ReadyScreen(View):
         self.ids.check.raw = self.t("ready.check")
         self.ids.escalate.raw = self.t("ready.escalate")
         self.ids.lock.raw = self.t("lock")
-        self.ids.cases.raw = self.t("cases.open")
+        unseen = self.bridge.state.decided_unseen if self.bridge.state is not None else 0
+        self.ids.cases.raw = self.t("cases.open_new", count=unseen) if unseen else self.t("cases.open")
         self.ids.staff.raw = self.t("staff.open")
         self.ids.notice.raw = self.notice()
         self.ids.keypad.relabel(self.bridge.lang == "fa", self.t("ready.clear"), self.t("ready.back"))
