@@ -28,6 +28,7 @@ _DIGITS = re.compile(r"^[0-9]{0,10}$")
 _REFERENCE = re.compile(r"^[0-9A-Za-z/\\-]{0,32}$")
 _VERSION_TEXT = re.compile(r"^[0-9A-Za-z.+-]{1,32}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ACK_STEPS = ("case", "decision", "cancel")
 
 
@@ -249,6 +250,8 @@ def _text(raw: dict[str, Any], key: str, limit: int, newlines: bool = False) -> 
         raise _Bad(f"{key}: not text of at most {limit} characters")
     if _CONTROL.search(value.replace("\n", "") if newlines else value):
         raise _Bad(f"{key}: control characters")
+    if _SURROGATE.search(value):  # "\ud800" in JSON decodes to a string nothing can store or print
+        raise _Bad(f"{key}: not valid Unicode")
     return value
 
 

@@ -74,7 +74,9 @@ class CaseBook:
         """The kiosk recorded the decision; False if no such decided case of that kiosk."""
         with self._lock:
             doc = (Query().case_id == case_id) & (Query().kiosk == kiosk) & \
-                (Query().status == RepCaseStatus.DECIDED.value)
+                (Query().status == RepCaseStatus.DECIDED.value) & (Query().delivered == False)  # noqa: E712
+            if not self._cases.contains(doc):
+                return False  # TinyDB rewrites the whole file on every update, even one that matches nothing
             return bool(self._cases.update({"delivered": True}, doc))
 
     def withdraw(self, kiosk: str, case_id: str) -> RepCaseStatus | None:

@@ -28,6 +28,8 @@ from kiosk.store.ledger import verify_chain
 from kiosk.trust.certs import Role
 
 FORM = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "۴۵۶", "بدون کارت", CaseReason.NO_CODE)
+# What the outbox sends for FORM: the birth-certificate number in ASCII digits.
+WIRE_FORM = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "456", "بدون کارت", CaseReason.NO_CODE)
 
 
 def wait_for(condition: Callable[[], object], seconds: float = 10.0) -> None:
@@ -210,8 +212,7 @@ def test_resent_and_duplicated_cases_make_one_case(branch: Branch) -> None:
     kiosk = TlsIdentity.from_installed(branch.kiosk)
     policy = PeerPolicy(Role.REP, frozenset({"1001"}))
     case_id = f"E-{branch.kiosk.claims.device_id[:6].upper()}-0001"
-    form = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "456", "", CaseReason.NO_CODE)
-    wire = m.encode(m.OpenCase(case_id, "2026-05-22T08:30:00+00:00", form))
+    wire = m.encode(m.OpenCase(case_id, "2026-05-22T08:30:00+00:00", WIRE_FORM))
     acks = 0
     for _ in range(2):  # the second connection is a kiosk that restarted before it saw the acknowledgement
         with connect("127.0.0.1", service.port, kiosk, policy) as channel:

@@ -53,22 +53,27 @@ def test_every_valid_message_round_trips(message: m.Message) -> None:
     assert m.decode(m.encode(message)) == message
 
 
+def mutate(wire: bytes, data: st.DataObject) -> bytes:
+    """A message's bytes with a few bits flipped, bytes inserted or deleted, or the tail cut."""
+    out = bytearray(wire)
+    for _ in range(data.draw(st.integers(1, 4))):
+        action = data.draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        at = data.draw(st.integers(0, max(0, len(out) - 1)))
+        if action == "flip" and out:
+            out[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif action == "cut":
+            del out[at:]
+        elif action == "insert":
+            out[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+        elif out:
+            del out[at]
+    return bytes(out)
+
+
 @given(MESSAGES, st.data())
 @settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 def test_mutated_messages_are_refused_or_decoded_never_raise(message: m.Message, data: st.DataObject) -> None:
-    wire = bytearray(m.encode(message))
-    for _ in range(data.draw(st.integers(1, 4))):
-        action = data.draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
-        at = data.draw(st.integers(0, max(0, len(wire) - 1)))
-        if action == "flip" and wire:
-            wire[at] ^= 1 << data.draw(st.integers(0, 7))
-        elif action == "cut":
-            del wire[at:]
-        elif action == "insert":
-            wire[at:at] = data.draw(st.binary(min_size=1, max_size=8))
-        elif wire:
-            del wire[at]
-    result = m.decode(bytes(wire))
+    result = m.decode(mutate(m.encode(message), data))
     assert isinstance(result, (m.Refused, m.OpenCase, m.Ack, m.Decide, m.Cancel, m.Beacon, m.Status))
     if not isinstance(result, m.Refused):
         assert m.decode(m.encode(result)) == result  # whatever is accepted is a well-formed message
@@ -134,6 +139,7 @@ def test_each_kind_of_bad_field_has_its_reason(change: object, reason: str) -> N
     (b"[" * 100_000, "message too large"),
     (b"[" * 60_000, "message nests too deeply"),
     (b"not json", "message is not JSON"),
+    (b'{"v":1,"type":"cancel","case_id":"E-ABCDEF-0001","reason":"\\ud800"}', "reason: not valid Unicode"),
     (b"[]", "message is not an object"),
 ])
 def test_hostile_encodings_are_refused(wire: bytes, reason: str) -> None:
