@@ -2,8 +2,8 @@
 
 Makes a synthetic extract, an election authority, one kiosk, the signed
 package, installs it, and checks people of every kind in and out. Everything
-lives under .dev/demo and is made anew on each run. (The touchscreen app
-arrives with its own issue; until then this is the demo.)
+lives under .dev/demo and is made anew on each run. With a display it ends by
+starting the representative's console and the kiosk app side by side.
 """
 from __future__ import annotations
 
@@ -79,14 +79,19 @@ def main() -> None:
     run(authority, "synth", "--voters", "1500000", "--seed", "7", "--election-date", "1405/03/01",
         "--out", "voters.csv")
     run(authority, "init", "--dir", "AUTH", "--election", "election.toml")
-    print("\nA technician initialises the kiosk; the authority enrolls it:")
+    print("\nA technician initialises the kiosk and the representative's console; the authority enrolls them:")
     run(provision, "init", "--state", "STATE")
     run(authority, "enroll", "--dir", "AUTH", "--csr", "STATE/device.csr", "--role", "kiosk",
         "--branch", "1001", "--out", "kiosk.crt")
-    print("\nThe authority builds and signs the election package; the technician installs it:")
+    run(provision, "init", "--state", "REP")
+    run(authority, "enroll", "--dir", "AUTH", "--csr", "REP/device.csr", "--role", "rep",
+        "--branch", "1001", "--out", "rep.crt")
+    print("\nThe authority builds and signs the election package; the technician installs it on both:")
     run(authority, "package", "--dir", "AUTH", "--election", "election.toml", "--voters", "voters.csv",
         "--out", "PKG")
     run(provision, "install", "--state", "STATE", "--package", "PKG", "--cert", "kiosk.crt",
+        "--authority", "AUTH/authority.crt")
+    run(provision, "install", "--state", "REP", "--package", "PKG", "--cert", "rep.crt",
         "--authority", "AUTH/authority.crt")
     print("\nStaff check people (the codes come from the synthetic extract):")
     people = pick_people(DEMO / "voters.csv")
@@ -119,21 +124,32 @@ def main() -> None:
 
 
 def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
-    """Give the branch head a PIN and open the touchscreen app on the fake reader, if there is a display."""
-    print("\nThe technician sets the branch head's PIN (1357 in this demo):")
-    print("$ kiosk-provision staff --state STATE --account head --name 'رئیس شعبه'")
-    subprocess.run([provision, "staff", "--state", "STATE", "--account", "head", "--name", "رئیس شعبه"],
-                   cwd=DEMO, input="1357\n", text=True, check=True)
+    """Give the branch head and the representative PINs, then open the console and the kiosk app, if there is a display."""
+    print("\nThe technician sets the branch head's PIN (1357 in this demo) and the representative's (2468):")
+    for state, account, name, pin in (("STATE", "head", "رئیس شعبه", "1357"), ("REP", "rep", "نماینده فرماندار", "2468")):
+        print(f"$ kiosk-provision staff --state {state} --account {account} --name '{name}'")
+        subprocess.run([provision, "staff", "--state", state, "--account", account, "--name", name],
+                       cwd=DEMO, input=f"{pin}\n", text=True, check=True)
     (DEMO / "demo-codes.json").write_text(json.dumps(people), encoding="utf-8")
-    command = [kiosk, "app", "--state", "STATE", "--simulate", "--demo-codes", "demo-codes.json"]
+    # Both find each other by zeroconf; --lan keeps this demo on loopback, off the machine's real network.
+    console = [str(BIN / "kiosk-rep"), "--state", "REP", "--lan", "127.0.0.1"]
+    command = [kiosk, "app", "--state", "STATE", "--simulate", "--demo-codes", "demo-codes.json",
+               "--lan", "127.0.0.1"]
     print(f"\nEverything is under {DEMO} (receipt images in receipts/). Run ./dev demo again to start over.")
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        print("\nNo display here, so the app is not started. On a desktop, run:\n"
+        print("\nNo display here, so the apps are not started. On a desktop, run in two terminals:\n"
+              f"  cd {DEMO} && {shlex.join(console)}\n"
               f"  cd {DEMO} && {shlex.join(command)}\n"
               "or see every screen with ./dev screenshots.")
         return
-    print("\nStarting the kiosk app (sign in with PIN 1357; the purple buttons insert fake cards):")
-    subprocess.run(command, cwd=DEMO, check=False)
+    print("\nStarting the representative's console (PIN 2468) and the kiosk app (PIN 1357; the purple buttons\n"
+          "insert fake cards). Refer someone on the kiosk, decide the case on the console:")
+    rep = subprocess.Popen(console, cwd=DEMO)
+    try:
+        subprocess.run(command, cwd=DEMO, check=False)
+    finally:
+        rep.terminate()
+        rep.wait(timeout=15)
 
 
 if __name__ == "__main__":

@@ -60,11 +60,13 @@ class CaseOutbox:
         self._device = ledger.device_id
         self._prefix = ledger.device_id[:6].upper()
         self._db: sqlite3.Connection = ledger.connection
-        self._db.execute(_SCHEMA)
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(cases)")}
-        for name, kind in _COLUMNS:
-            if name not in have:
-                self._db.execute(f"ALTER TABLE cases ADD COLUMN {name} {kind}")
+        # Under the write lock: the screen's and the courier's connections may open the outbox at once.
+        with ledger.transaction():
+            self._db.execute(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(cases)")}
+            for name, kind in _COLUMNS:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE cases ADD COLUMN {name} {kind}")
 
     def raise_case(self, form: CaseForm) -> Case:
         """Write the case durably and return it with its id (kiosk prefix and a running number)."""

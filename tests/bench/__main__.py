@@ -212,6 +212,22 @@ def ui() -> None:
     emit("card_inserted_to_verdict_on_screen", float(str(report["card_to_verdict_ms"])), "ms", "<= 300")
 
 
+def escalations() -> None:
+    """The representative's link on loopback: console found, case delivered, 10 kiosks × 50 cases."""
+    from tests.bench.discovery_bench import found_after_start_seconds
+    from tests.bench.escalation_bench import delivery_latencies_ms, many_kiosks
+    found = sorted(found_after_start_seconds(5))
+    emit("console_found_after_start_median", found[len(found) // 2], "s")
+    emit("console_found_after_start_max", found[-1], "s", "<= 3")
+    times = sorted(delivery_latencies_ms(300))
+    emit("case_delivered_p50", times[len(times) // 2], "ms")
+    emit("case_delivered_p99", times[int(len(times) * 0.99)], "ms", "<= 50")
+    cases, distinct, seconds = many_kiosks(10, 50)
+    emit("cases_10_kiosks_x_50_in_console_book", cases, "cases", "== 500")
+    emit("cases_10_kiosks_x_50_distinct", distinct, "cases", "== 500")
+    emit("cases_10_kiosks_x_50_all_delivered", seconds, "s")
+
+
 def nation() -> None:
     """Lookup figures at 62 million voters."""
     voters_csv = extract(62_000_000, 1405)
@@ -224,12 +240,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench")
     parser.add_argument("--nation", action="store_true", help="also measure at 62,000,000 voters")
     parser.add_argument("--only-nation", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["province", "ui", "escalations"], help="run one part only")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     emit("cpu_count", os.cpu_count() or 0, "cores")
+    if args.only:
+        {"province": province, "ui": ui, "escalations": escalations}[args.only]()
+        return
     if not args.only_nation:
         province()
         ui()
+        escalations()
     if args.nation or args.only_nation:
         nation()
 
