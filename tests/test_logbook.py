@@ -61,3 +61,8 @@ def test_with_a_log_level_set_the_commands_write_structured_lines_to_stderr(worl
                            capture_output=True, text=True, env={k: v for k, v in env.items() if k != "KIOSK_LOG_LEVEL"},
                            timeout=60)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_device_ids_and_fingerprints_stay_readable_but_a_code_beside_them_does_not() -> None:
+    masked = mask("device 6d1d4e12345678e1 fp ab12345678901234cd checked 0012345679 and ۰۰۱۲۳۴۵۶۷۹")
+    assert masked == "device 6d1d4e12345678e1 fp ab12345678901234cd checked * and *"

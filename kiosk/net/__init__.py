@@ -1,0 +1,1 @@
+"""Talking to peers on the branch LAN: discovery, messages and connections."""
