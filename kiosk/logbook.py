@@ -63,6 +63,7 @@ class Event(Enum):
     REP_DECIDED = ("R101", logging.INFO, "the representative decided a case")
     REP_DECISION_DELIVERED = ("R102", logging.INFO, "a kiosk acknowledged a decision")
     REP_CASE_CANCELLED = ("R103", logging.INFO, "a kiosk withdrew an open case")
+    REP_ALERT_SILENT = ("R110", logging.WARNING, "the console cannot play its alert sound; the banner still shows")
 
     @property
     def id(self) -> str:

@@ -47,6 +47,7 @@ class DecisionProblem(Enum):
     CODE_OR_REFERENCE = "code_or_reference"   # an approval names neither a code nor a reference
     REFERENCE = "reference"
     REASON = "reason"
+    CASE_CLOSED = "case_closed"         # the case was withdrawn or decided meanwhile: nothing was signed
 
 
 class FormProblem(Enum):

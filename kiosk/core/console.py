@@ -62,7 +62,10 @@ class CaseBookPort(Protocol):
 
     def decide(self, case_id: str, ruling: Ruling, national_code: str, reference: str,
                reason: str) -> RepCase | list[DecisionProblem]:
-        """Sign and keep a decision durably, then send it to the kiosk; or the problems with it."""
+        """Sign and keep a decision durably, then send it to the kiosk; or the problems with it.
+
+        [DecisionProblem.CASE_CLOSED] when the case is no longer open.
+        """
         ...
 
     def kiosks(self) -> list[KioskSeen]:

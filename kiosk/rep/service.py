@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kiosk.core.cases import Decision, DecisionProblem, Ruling, check_decision, check_form
 from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
-from kiosk.core.national_code import InvalidCode, parse_national_code, to_ascii_digits
+from kiosk.core.national_code import InvalidCode, ascii_digits_only, parse_national_code
 from kiosk.logbook import Event, log
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, Server, TlsIdentity
@@ -105,14 +105,14 @@ class RepService:
             code = parsed
         case = self._book.case(case_id)
         if case is None or case.status is not RepCaseStatus.OPEN:
-            return []
+            return [DecisionProblem.CASE_CLOSED]
         decision = Decision(case_id, case.kiosk, ruling, code if ruling is Ruling.APPROVE else "",
-                            to_ascii_digits(reference.strip()) if ruling is Ruling.APPROVE else "",
+                            ascii_digits_only(reference.strip()) if ruling is Ruling.APPROVE else "",
                             reason.strip(), _iso(self._wall_ms()), self.identity.claims.device_id)
         signature = sign_decision(decision, self._election, self._key)
         decided = self._book.decide(case_id, decision, signature)
         if decided is None:
-            return []
+            return [DecisionProblem.CASE_CLOSED]
         log(Event.REP_DECIDED, case=case_id, ruling=ruling.value)
         self._notify()
         with self._lock:

@@ -63,7 +63,20 @@ FA: dict[str, str] = {
     "notice.form_incomplete": "این موارد را کامل یا اصلاح کنید: {detail}",
     "cases.title": "پرونده‌های ارجاعی",
     "cases.open": "پرونده‌ها",
-    "cases.row": "{case_id} — {first} {last} — در انتظار نماینده فرماندار",
+    "cases.row": "{case_id} — {first} {last} — {status}",
+    "cases.status.waiting": "ارسال نشده؛ در انتظار اتصال به نماینده فرماندار",
+    "cases.status.delivered": "در انتظار تصمیم نماینده فرماندار",
+    "cases.status.approve": "تأیید شد",
+    "cases.status.reject": "رد شد: {reason}",
+    "cases.status.refer": "ارجاع به ثبت احوال",
+    "cases.status.cancelled": "انصراف داده شد",
+    "cases.status.checked_in": "تأیید شد؛ مشارکت ثبت شد",
+    "cases.check_in": "ثبت مشارکت",
+    "cases.withdraw": "انصراف",
+    "cases.open_new": "پرونده‌ها ({count} تصمیم تازه)",
+    "notice.decision_arrived": "تصمیم نماینده فرماندار رسید. فهرست پرونده‌ها را ببینید.",
+    "notice.case_withdrawn": "پرونده پس گرفته شد.",
+    "notice.approval_used": "این تأیید قبلاً برای ثبت مشارکت به کار رفته است.",
     "cases.none": "پرونده‌ای ثبت نشده است.",
     "staff.title": "اعضای شعبه",
     "staff.open": "اعضا",
@@ -92,6 +105,8 @@ FA: dict[str, str] = {
     "status.printer.offline": "چاپگر: وصل نیست",
     "status.printer.error": "چاپگر: خطا",
     "status.rep.offline": "نماینده: وصل نیست",
+    "status.rep.online": "نماینده: وصل",
+    "status.rep.skew": "ساعت دستگاه {minutes} دقیقه با نماینده اختلاف دارد",
     "status.scanner.ready": "اسکنر: آماده",
     "status.scanner.no_scanner": "اسکنر: وصل نیست",
     "status.scanner.error": "اسکنر: خطا",
@@ -155,7 +170,20 @@ EN: dict[str, str] = {
     "notice.form_incomplete": "Complete or correct: {detail}",
     "cases.title": "Cases for the representative",
     "cases.open": "Cases",
-    "cases.row": "{case_id} — {first} {last} — waiting for the representative",
+    "cases.row": "{case_id} — {first} {last} — {status}",
+    "cases.status.waiting": "not sent yet: waiting for a link to the representative",
+    "cases.status.delivered": "waiting for the representative's decision",
+    "cases.status.approve": "approved",
+    "cases.status.reject": "rejected: {reason}",
+    "cases.status.refer": "referred to civil registration",
+    "cases.status.cancelled": "withdrawn",
+    "cases.status.checked_in": "approved; check-in recorded",
+    "cases.check_in": "Record",
+    "cases.withdraw": "Withdraw",
+    "cases.open_new": "Cases ({count} new decisions)",
+    "notice.decision_arrived": "The representative decided a case. Open the list of cases.",
+    "notice.case_withdrawn": "The case was withdrawn.",
+    "notice.approval_used": "This approval was already used for a check-in.",
     "cases.none": "No cases yet.",
     "staff.title": "Branch staff",
     "staff.open": "Staff",
@@ -184,6 +212,8 @@ EN: dict[str, str] = {
     "status.printer.offline": "Printer: offline",
     "status.printer.error": "Printer: error",
     "status.rep.offline": "Representative: offline",
+    "status.rep.online": "Representative: online",
+    "status.rep.skew": "Device clock is {minutes} min off the representative's",
     "status.scanner.ready": "Scanner: ready",
     "status.scanner.no_scanner": "Scanner: not connected",
     "status.scanner.error": "Scanner: error",
@@ -200,3 +230,9 @@ def say(lang: str, key: str, **values: object) -> str:
     if lang == "fa":
         values = {k: persian_digits(str(v)) if isinstance(v, (int, float)) else v for k, v in values.items()}
     return template.format(**values)
+
+
+from kiosk.ui.text_console import EN_CONSOLE, FA_CONSOLE  # noqa: E402  (the console's words)
+
+FA.update(FA_CONSOLE)
+EN.update(EN_CONSOLE)

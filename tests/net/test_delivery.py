@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from helpers import PEOPLE, World, code
-from kiosk.core.cases import CaseForm, CaseReason, CaseStatus, NotApproved, Ruling
+from kiosk.core.cases import CaseForm, CaseReason, CaseStatus, DecisionProblem, NotApproved, Ruling
 from kiosk.core.console import RepCaseStatus
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import JalaliDate
@@ -195,7 +195,7 @@ def test_a_withdrawn_case_closes_on_the_console(branch: Branch) -> None:
     branch.courier.poke()
     wait_for(lambda: (service.case(case_id) or pytest.fail()).status is RepCaseStatus.CANCELLED)
     assert service.open_cases() == []
-    assert service.decide(case_id, Ruling.APPROVE, code(5), "", "") == []
+    assert service.decide(case_id, Ruling.APPROVE, code(5), "", "") == [DecisionProblem.CASE_CLOSED]
 
 
 def test_clock_skew_beyond_the_bound_is_reported(branch: Branch) -> None:

@@ -1,0 +1,66 @@
+"""Every kiosk of the console's branches: online or not, last seen, today's check-ins, open cases, clock skew."""
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.metrics import dp
+
+from kiosk.core.console import KioskSeen
+from kiosk.core.console_flow import skew_shown
+from kiosk.rep.ui.bridge import ConsoleBridge
+from kiosk.rep.ui.screens import ConsoleRow, ConsoleView, short_device
+from kiosk.ui.widgets import BidiLabel
+
+_COLUMNS = (("device", 1.0), ("branch", 0.8), ("status", 0.8), ("last_seen", 1.0), ("checkins", 1.0),
+            ("open", 0.9), ("skew", 1.3))
+_GREEN, _RED, _AMBER = (0.05, 0.45, 0.15, 1), (0.7, 0.1, 0.1, 1), (0.6, 0.35, 0.0, 1)
+
+
+class ConsoleKiosksScreen(ConsoleView):
+    """A table with a header, one row per kiosk, and the totals."""
+
+    def __init__(self, bridge: ConsoleBridge, **kwargs: Any) -> None:
+        super().__init__(bridge, "kiosks", **kwargs)
+
+    def render(self) -> None:
+        kiosks: tuple[KioskSeen, ...] = self.bridge.state.kiosks
+        self.ids.title.raw = self.t("console.kiosks.title")
+        self.ids.back.raw = self.t("console.back")
+        rows = self.ids.rows
+        rows.clear_widgets()
+        if not kiosks:
+            rows.add_widget(BidiLabel(raw=self.t("console.kiosks.none"), font_size="20sp"))
+            return
+        header = ConsoleRow(shade=[0.8, 0.83, 0.88, 1], height=dp(40))
+        self.cells(header, [(self.t(f"console.kiosks.{key}"), width) for key, width in _COLUMNS], size="15sp",
+                   bold=True)
+        rows.add_widget(header)
+        for kiosk in kiosks:
+            rows.add_widget(self._row(kiosk))
+        online = sum(1 for k in kiosks if k.online)
+        total = ConsoleRow(shade=[0.8, 0.83, 0.88, 1], height=dp(40))
+        self.cells(total, [(self.t("console.kiosks.total"), 1.8),
+                           (self.t("console.kiosks.total_online", online=online, total=len(kiosks)), 1.8),
+                           (self.digits(sum(k.checkins_today for k in kiosks)), 1.0),
+                           (self.digits(sum(k.open_cases for k in kiosks)), 0.9), ("", 1.3)], bold=True)
+        rows.add_widget(total)
+
+    def _row(self, kiosk: KioskSeen) -> ConsoleRow:
+        row = ConsoleRow(height=dp(40))
+        status = self.t("console.kiosks.online" if kiosk.online else "console.kiosks.offline")
+        seen = self.when(kiosk.last_seen) if kiosk.last_seen else self.t("console.kiosks.never")
+        self.cells(row, [(short_device(kiosk.device), 1.0), (self.digits(kiosk.branch), 0.8), (status, 0.8),
+                         (seen, 1.0), (self.digits(kiosk.checkins_today), 1.0), (self.digits(kiosk.open_cases), 0.9),
+                         (self._skew(kiosk), 1.3)],
+                   colors={2: _GREEN if kiosk.online else _RED, 6: _AMBER})
+        return row
+
+    def _skew(self, kiosk: KioskSeen) -> str:
+        """How far the kiosk's clock is off, once it is far enough to matter."""
+        if not skew_shown(kiosk):
+            return ""
+        way = "ahead" if kiosk.skew_ms > 0 else "behind"
+        seconds = abs(kiosk.skew_ms) // 1000
+        if seconds < 120:
+            return self.t(f"console.kiosks.{way}_s", count=seconds)
+        return self.t(f"console.kiosks.{way}_min", count=seconds // 60)

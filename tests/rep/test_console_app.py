@@ -1,0 +1,46 @@
+"""The real console app under Xvfb: sign-in on the keypad, the alert for a case from the network, deciding, kiosks."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drive_console import STEPS, drive_console
+
+# Persian runs with no audio device at all (an unknown SDL driver), English with SDL's dummy device:
+# the console must carry on silently in the first and play in the second.
+AUDIO = {"fa": "absent", "en": "dummy"}
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_the_representative_decides_cases_through_the_real_console(tmp_path: Path, lang: str) -> None:
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
+    out = tmp_path / "shots"
+    report = drive_console(lang, out, audio=AUDIO[lang])
+    results = report["results"]
+    assert len(results) == STEPS
+    for step in results:
+        assert step["screen"] == step["want_screen"], step
+        assert step["clipped"] == [], step  # nothing cut off or pushed out of its box at 800x480
+    by = {s["step"]: s for s in results}
+    assert by["sign_in"]["banner"] and by["sign_in"]["alert"] == 2  # cases waiting since start-up
+    assert by["wrong_pin"]["notice"] == "wrong_pin"
+    assert by["queue"]["alert"] == 0 and by["queue"]["banner"] == ""
+    new = by["new_case"]
+    assert new["alert"] == 1 and new["banner"] and new["alerts_attempted"] == by["queue"]["alerts_attempted"] + 1
+    assert by["case"]["banner"]  # on every screen until the queue is looked at again
+    assert by["code_typed"]["screen"] == "case" and by["code_typed"]["banner"]
+    assert by["approved"]["notice"] == "decided" and by["approved"]["banner"] == ""
+    assert by["reject_without_reason"]["notice"] == "decision_incomplete"
+    assert by["reject_without_reason"]["problems"] == ["reason"]
+    assert by["rejected"]["notice"] == "decided"
+    assert by["case_withdrawn"]["notice"] == "case_gone"
+    assert report["decisions"] == [["E-AB12CD-0001", "approve", "0499370899", ""],
+                                   ["E-AB12CD-0002", "reject", "", "مدارک شناسایی کافی نیست"]]
+    last = results[-1]
+    assert last["alerts_attempted"] == 2
+    assert last["alerts_played"] == (0 if AUDIO[lang] == "absent" else 2)
+    shots = sorted(p.name for p in out.iterdir())
+    assert len(shots) == STEPS and all(name.startswith(f"console-{lang}-") for name in shots)
