@@ -12,6 +12,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
+sys.path.insert(0, str(REPO / "tests" / "rep"))
+
+from drive_console import drive_console  # noqa: E402
 from helpers import PEOPLE, make_world  # noqa: E402
 from kiosk.core.staff import Role  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
@@ -25,15 +28,30 @@ def drive(lang: str, out: Path, window: str = "800x480") -> dict[str, object]:
         StaffBook(installed.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
         codes = Path(tmp) / "codes.json"
         codes.write_text(json.dumps({k: PEOPLE[k].code for k in ("eligible", "underage", "deceased", "suspended")}))
-        env = {**os.environ, "KIVY_HOME": str(Path(tmp) / "kivy"), "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON",
-               "PYTHONPATH": str(REPO), "KIOSK_WINDOW": window}
-        done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable,
-                               str(REPO / "tests" / "ui" / "drive.py"), str(installed.state), str(out), lang,
-                               str(codes), "1357"], capture_output=True, text=True, env=env, timeout=300)
-        if done.returncode != 0:
-            raise SystemExit(done.stderr[-3000:])
-        report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-        return report
+        return _under_xvfb("drive.py", [str(installed.state), str(out), lang, str(codes), "1357"], Path(tmp), window)
+
+
+def drive_link(lang: str, out: Path) -> dict[str, object]:
+    """A fresh kiosk and console on loopback: a case referred, decided on the console, recorded on the kiosk."""
+    with tempfile.TemporaryDirectory() as tmp:
+        world = make_world(Path(tmp))
+        kiosk, console = world.installed(), world.console()
+        StaffBook(kiosk.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
+        return _under_xvfb("drive_link.py", [str(kiosk.state), str(console.state), str(out), lang, "1357"],
+                           Path(tmp), "800x480")
+
+
+def _under_xvfb(script: str, args: list[str], tmp: Path, window: str) -> dict[str, object]:
+    """Run a driver script from tests/ui under Xvfb; its last stdout line is the JSON report."""
+    env = {**os.environ, "KIVY_HOME": str(tmp / "kivy"), "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON",
+           "PYTHONPATH": str(REPO), "KIOSK_WINDOW": window}
+    done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable,
+                           str(REPO / "tests" / "ui" / script), *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
 
 
 def main() -> None:
@@ -43,8 +61,11 @@ def main() -> None:
         drive(lang, out)
     for lang in ("fa", "en"):
         drive(lang, out / "1280x800", window="1280x800")
-    count = len(list(out.glob("*.png"))) + len(list((out / "1280x800").glob("*.png")))
-    print(f"{count} screenshots in {out} (800x480) and {out / '1280x800'}")
+        drive_link(lang, out)
+        drive_console(lang, out / "console")
+    count = sum(len(list(folder.glob("*.png"))) for folder in (out, out / "1280x800", out / "console"))
+    print(f"{count} screenshots in {out} (the kiosk at 800x480, with the console link), {out / '1280x800'} "
+          f"and {out / 'console'} (the representative's console)")
 
 
 if __name__ == "__main__":
