@@ -26,6 +26,7 @@ _DEVICE = re.compile(r"^[0-9a-f]{16}$")
 _CODE = re.compile(r"^[0-9]{10}$")
 _DIGITS = re.compile(r"^[0-9]{0,10}$")
 _REFERENCE = re.compile(r"^[0-9A-Za-z/\\-]{0,32}$")
+_BRANCH = re.compile(r"^[0-9A-Za-z-]{1,16}$")   # as kiosk/core/election.py accepts branch codes
 _VERSION_TEXT = re.compile(r"^[0-9A-Za-z.+-]{1,32}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -191,8 +192,8 @@ def _message(raw: Any) -> Message:
         case "beacon":
             return Beacon(_int(raw, "wall_ms", 1 << 53))
         case "status":
-            branch = _text(raw, "branch", 10)
-            if not branch.isascii() or not branch.isdigit():
+            branch = _text(raw, "branch", 16)
+            if not _BRANCH.match(branch):
                 raise _Bad("status: bad branch")
             software = _text(raw, "software", 32)
             if not _VERSION_TEXT.match(software):
