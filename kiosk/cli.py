@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--lan", action="append", metavar="ADDRESS",
                      help="find the representative's console only on the interface with this IPv4 address "
                           "(repeatable; default: every interface)")
+    app.add_argument("--max-skew-minutes", type=float, default=2.0,
+                     help="warn staff when this kiosk's clock is further than this from the console's (default 2)")
     return parser
 
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.ui import run as ui_run  # Kivy is imported only for the app
         try:
             return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, args.scanner, args.printer,
-                               args.lan)
+                               args.lan, args.max_skew_minutes)
         except StateRefused as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 1

@@ -53,6 +53,7 @@ class Event(Enum):
     SERVICE_LOST = ("N111", logging.INFO, "a peer found by zeroconf went away")
     SERVICE_IGNORED = ("N112", logging.INFO, "a zeroconf service of another election, branch or version was ignored")
     ADVERTISED = ("N113", logging.INFO, "this device advertises itself by zeroconf")
+    DISCOVERY_FAILED = ("N114", logging.ERROR, "zeroconf could not start: no link to the console until restart")
     CASE_SENT = ("N120", logging.INFO, "a case was sent to the representative's console")
     CASE_DELIVERED = ("N121", logging.INFO, "the console acknowledged a case")
     DECISION_RECORDED = ("K121", logging.INFO, "the representative's signed decision was recorded")

@@ -24,7 +24,8 @@ from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, mon
 from kiosk.ui.screens.verdict import TEHRAN  # noqa: E402
 from kiosk.ui.bridge import FlowBridge  # noqa: E402
 from kiosk.net.courier import Courier  # noqa: E402
-from kiosk.net.discovery import REP_SERVICE, Browser  # noqa: E402
+from kiosk.net.discovery import REP_SERVICE, Browser, DiscoveryError  # noqa: E402
+from kiosk.logbook import Event, log  # noqa: E402
 
 
 @dataclass
@@ -51,11 +52,13 @@ class Kiosk:
 
 def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-nid",
           demo_codes: dict[str, str] | None = None, scanner_port: str | None = None,
-          printer_port: str | None = None, lan: list[str] | None = None, network: bool = True) -> Kiosk:
+          printer_port: str | None = None, lan: list[str] | None = None, network: bool = True,
+          max_skew_minutes: float = 2.0) -> Kiosk:
     """Everything the app needs, from the installed package and the device's state folder.
 
     `lan` pins zeroconf to these interface addresses (None: every interface);
-    `network=False` leaves the representative's link out.
+    `network=False` leaves the representative's link out; a clock further than `max_skew_minutes`
+    from the console's beacon is shown to staff.
     """
     installed = Installed.open(state)
     staff = StaffBook(state / STAFF)
@@ -64,7 +67,8 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     ledger = installed.open_ledger()
     registry = installed.open_registry()
     desk = Desk(registry, ledger, installed.config.rules)
-    courier = Courier(installed, today_start_utc=start_of_today_utc) if network else None
+    courier = Courier(installed, today_start_utc=start_of_today_utc,
+                      skew_bound_ms=int(max_skew_minutes * 60_000)) if network else None
     cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry,
                      on_change=courier.poke if courier is not None else None)
     flow = CheckInFlow(desk, staff, monotonic, cases=cases,
@@ -94,21 +98,29 @@ class RepLink:
     """The courier and the zeroconf browser that feeds it consoles."""
 
     courier: Courier
-    browser: Browser
+    browser: Browser | None
 
     @classmethod
     def start(cls, installed: Installed, courier: Courier, bridge: FlowBridge, lan: list[str] | None) -> RepLink:
-        """Browse for this election's and branch's consoles; status and decisions reach the screen."""
+        """Browse for this election's and branch's consoles; status and decisions reach the screen.
+
+        A kiosk with no usable network still serves voters: cases wait in the outbox, the link shows offline.
+        """
         courier.on_status = bridge.link_changed
         courier.on_cases = lambda: bridge.on_kivy_thread(bridge.flow.cases_changed)
         browser = Browser(REP_SERVICE, installed.config.id, installed.claims.branches,
                           on_change=courier.endpoints_changed, interfaces=lan)
-        browser.start()
+        try:
+            browser.start()
+        except DiscoveryError as exc:
+            log(Event.DISCOVERY_FAILED, reason=str(exc))
+            return cls(courier, None)
         return cls(courier, browser)
 
     def close(self) -> None:
         """Stop browsing, then stop the links."""
-        self.browser.close()
+        if self.browser is not None:
+            self.browser.close()
         self.courier.close()
 
 
@@ -139,11 +151,12 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
 
 
 def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
-         scanner_port: str | None = None, printer_port: str | None = None, lan: list[str] | None = None) -> int:
+         scanner_port: str | None = None, printer_port: str | None = None, lan: list[str] | None = None,
+         max_skew_minutes: float = 2.0) -> int:
     """Run until the window is closed."""
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
     kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port, printer_port=printer_port,
-                  lan=lan)
+                  lan=lan, max_skew_minutes=max_skew_minutes)
     try:
         kiosk.app.run()
     finally:
