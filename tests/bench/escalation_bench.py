@@ -7,6 +7,9 @@ is handed over as zeroconf would (discovery has its own figure).
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -16,11 +19,12 @@ from kiosk.core.cases import CaseForm, CaseReason, CaseStatus
 from kiosk.core.jalali import JalaliDate
 from kiosk.desk import CaseDesk
 from kiosk.net.courier import Courier
-from kiosk.net.discovery import Endpoint
+from kiosk.net.discovery import REP_SERVICE, Browser, Endpoint
 from kiosk.rep.service import RepService
 from kiosk.state import Installed
 from tests.helpers import make_world
 
+REPO = Path(__file__).resolve().parents[2]
 FORM = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "456", "", CaseReason.NO_CODE)
 
 
@@ -98,3 +102,35 @@ def many_kiosks(kiosks: int = 10, each: int = 50) -> tuple[int, int, float]:
             for courier in couriers:
                 courier.close()
             service.close()
+
+
+def console_process_to_link_seconds(rounds: int = 3) -> list[float]:
+    """A kiosk already browsing; seconds from starting a console process to the kiosk's TLS link being up.
+
+    Includes the console's Python start-up and imports, opening its state, TLS, zeroconf and the handshake.
+    """
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        world = make_world(Path(tmp))
+        kiosk, console = world.installed("kiosk1"), world.console("rep1")
+        for _ in range(rounds):
+            courier = Courier(kiosk)
+            browser = Browser(REP_SERVICE, kiosk.config.id, kiosk.claims.branches,
+                              on_change=courier.endpoints_changed, interfaces=["127.0.0.1"])
+            browser.start()
+            started = time.perf_counter()
+            process = subprocess.Popen([sys.executable, str(REPO / "tests" / "net" / "peer.py"), "console",
+                                        str(console.state)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                       env={**os.environ, "PYTHONPATH": str(REPO)})
+            try:
+                deadline = time.monotonic() + 30
+                while courier.status().consoles == 0 and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                figures.append(time.perf_counter() - started)
+            finally:
+                assert process.stdin is not None
+                process.stdin.close()
+                process.wait(timeout=30)
+                browser.close()
+                courier.close()
+    return figures

@@ -77,6 +77,16 @@ class Branch:
             self.courier.poke()
         return case.case_id
 
+    def delivered_then_kiosk_away(self) -> tuple[RepService, str]:
+        """A case raised and delivered, then the kiosk's courier stopped (the kiosk is off or unplugged)."""
+        service = self.start_console()
+        courier = self.start_courier()
+        case_id = self.raise_case()
+        wait_for(lambda: self.kiosk_status(case_id) is CaseStatus.DELIVERED)
+        courier.close()
+        self.courier = None
+        return service, case_id
+
     def kiosk_status(self, case_id: str) -> CaseStatus:
         case = self.cases._outbox.case(case_id)
         assert case is not None
@@ -171,12 +181,7 @@ def test_a_console_restart_loses_nothing_and_the_decision_still_arrives(branch: 
 
 
 def test_a_decision_made_while_the_kiosk_was_away_arrives_when_it_returns(branch: Branch) -> None:
-    service = branch.start_console()
-    courier = branch.start_courier()
-    case_id = branch.raise_case()
-    wait_for(lambda: branch.kiosk_status(case_id) is CaseStatus.DELIVERED)
-    courier.close()
-    branch.courier = None
+    service, case_id = branch.delivered_then_kiosk_away()
     service.decide(case_id, Ruling.APPROVE, "", "1405/77", "")  # a civil-registration reference
     assert not (service.case(case_id) or pytest.fail()).delivered
     branch.start_courier()
@@ -230,13 +235,8 @@ def test_resent_and_duplicated_cases_make_one_case(branch: Branch) -> None:
 
 
 def test_a_forged_or_foreign_decision_is_refused(branch: Branch, world: World) -> None:
-    """A console whose signature does not match its certificate, and a decision for another kiosk."""
-    service = branch.start_console()
-    courier = branch.start_courier()
-    case_id = branch.raise_case()
-    wait_for(lambda: branch.kiosk_status(case_id) is CaseStatus.DELIVERED)
-    courier.close()
-    branch.courier = None
+    """A decision signed by a key other than the console's own is refused and never acknowledged."""
+    service, case_id = branch.delivered_then_kiosk_away()
     # A second console of the same election signs; the first console's channel delivers it: refused.
     impostor = world.console("rep2")
     from kiosk.core.cases import Decision
