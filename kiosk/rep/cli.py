@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 from kiosk.logbook import configure
+from kiosk.rep.console import Console
 from kiosk.state import STAFF, Installed, StateRefused
+from kiosk.store.staff import StaffBook
+from kiosk.trust.certs import Role
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,19 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     configure()
     try:
         installed = Installed.open(args.state)
-        from kiosk.rep.console import Console  # Kivy is imported only once the state is known to be good
+        if installed.claims.role is not Role.REP:
+            raise StateRefused("this device is not enrolled as a representative's console")
+        if not StaffBook(args.state / STAFF).accounts():
+            raise StateRefused("no PIN is set: run kiosk-provision staff --account rep --role head")
         console = Console.start(installed, args.lan, args.port)
     except (StateRefused, ValueError) as exc:
         print(f"kiosk-rep: {exc}", file=sys.stderr)
         return 1
     try:
-        from kiosk.rep.ui.app import build_console
-        from kiosk.store.staff import StaffBook
-        staff = StaffBook(args.state / STAFF)
-        if not staff.accounts():
-            print("kiosk-rep: no PIN is set: run kiosk-provision staff --account rep --role head", file=sys.stderr)
-            return 1
-        build_console(console.service, staff, installed.config.name, installed.claims.branches, args.lang).run()
+        from kiosk.rep.ui.app import build_console  # Kivy is imported only once the console is serving
+        build_console(console.service, StaffBook(args.state / STAFF), installed.config.name,
+                      installed.claims.branches, args.lang).run()
     finally:
         console.close()
     return 0
