@@ -65,6 +65,7 @@ class Event(Enum):
     REP_DECISION_DELIVERED = ("R102", logging.INFO, "a kiosk acknowledged a decision")
     REP_CASE_CANCELLED = ("R103", logging.INFO, "a kiosk withdrew an open case")
     REP_ALERT_SILENT = ("R110", logging.WARNING, "the console cannot play its alert sound; the banner still shows")
+    DUPLICATE_FOUND = ("S100", logging.WARNING, "branch sync found a voter checked in on two kiosks")
 
     @property
     def id(self) -> str:

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (device, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_voter ON events (voter);
+CREATE INDEX IF NOT EXISTS events_by_hlc ON events (hlc);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 
@@ -42,6 +43,7 @@ class Kind(Enum):
     CHECK_IN = "check_in"
     UNDO = "undo"
     DECISION = "decision"   # the representative's signed decision on one of this kiosk's cases
+    DUPLICATE_SEEN = "duplicate_seen"   # staff acknowledged a voter checked in on two kiosks during a partition
 
 
 def ledger_identity(path: Path) -> tuple[dict[str, str], int] | None:
@@ -142,15 +144,22 @@ class Ledger:
         self._db.close()
 
     def live_check_in(self, voter: bytes) -> AlreadyCheckedIn | None:
-        """The voter's live check-in on any device, or None."""
+        """The voter's earliest live check-in on any device (in hybrid-clock order), or None."""
+        live = self.live_check_ins(voter)
+        return live[0] if live else None
+
+    def live_check_ins(self, voter: bytes) -> list[AlreadyCheckedIn]:
+        """Every live check-in of a voter, earliest first: more than one means a double check-in."""
         rows = self._db.execute(
             "SELECT device, seq, kind, ref, wall FROM events WHERE voter = ? ORDER BY hlc", (voter,)
         ).fetchall()
         undone = {ref for _, _, kind, ref, _ in rows if kind == Kind.UNDO.value}
-        for device, seq, kind, _, wall in rows:
-            if kind == Kind.CHECK_IN.value and f"{device}:{seq}" not in undone:
-                return AlreadyCheckedIn(device, seq, wall)
-        return None
+        return [AlreadyCheckedIn(device, seq, wall) for device, seq, kind, _, wall in rows
+                if kind == Kind.CHECK_IN.value and f"{device}:{seq}" not in undone]
+
+    def observe(self, hlc: int) -> None:
+        """Fold in a stamp from another kiosk, so this kiosk's next event orders after it."""
+        self._clock.observe(hlc)
 
     def check_in(self, voter: bytes, ref: str = "", supersede: str = "") -> Recorded | AlreadyCheckedIn:
         """Record a check-in durably, unless the voter already has a live one.
@@ -191,8 +200,7 @@ class Ledger:
                 "SELECT voter, kind FROM events WHERE device = ? AND seq = ?", (device, seq)).fetchone()
             if row is None or row[1] != Kind.CHECK_IN.value:
                 return UndoRefused("no such check-in")
-            live = self.live_check_in(row[0])
-            if live is None or (live.device, live.seq) != (device, seq):
+            if not any((c.device, c.seq) == (device, seq) for c in self.live_check_ins(row[0])):
                 return UndoRefused("that check-in is already undone")
             event = self._append(Kind.UNDO, row[0], f"{device}:{seq}", reason.strip())
         return Recorded(event.seq, event.wall)
@@ -205,9 +213,11 @@ class Ledger:
             "SELECT seq, hash, hlc FROM events WHERE device = ? ORDER BY seq DESC LIMIT 1", (self.device_id,)
         ).fetchone()
         seq, prev = (head[0] + 1, head[1]) if head else (1, genesis(self._election, self.device_id))
-        if head:
-            # Another connection of this device (the network thread's) may have appended since we opened.
-            self._clock.observe(head[2])
+        # Another connection may have stored newer events since we opened: this device's own (the
+        # courier's) or other kiosks' (branch sync). The next stamp must order after all of them.
+        newest = self._db.execute("SELECT max(hlc) FROM events").fetchone()[0]
+        if newest is not None:
+            self._clock.observe(newest)
         hlc = self._clock.tick()
         wall = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         digest = event_hash(prev, self.device_id, seq, hlc, kind.value, voter, ref, reason, wall)
@@ -282,6 +292,8 @@ def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
                 undone.add(e.ref)
             case Kind.DECISION:
                 decisions += 1
+            case Kind.DUPLICATE_SEEN:
+                pass
             case _ as unreachable:
                 assert_never(unreachable)
         prev, expected = e.hash, expected + 1

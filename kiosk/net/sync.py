@@ -1,0 +1,322 @@
+"""Branch sync: the kiosks of one branch pull from each other what they are missing, so nobody votes twice.
+
+Each kiosk serves `_kiosk-sync._tcp` over mutual TLS and browses for the
+others of its election and branch; of two kiosks, the one with the lower
+device id dials. Both ends of a link say what they hold (`Want`: the highest
+sequence per device, and which kiosks they are linked to directly); each then
+sends the other the pages it lacks — its own events always, other kiosks'
+events only to a peer not linked to that kiosk itself (a relay, so a kiosk that
+sees one peer still converges). A new local event is pushed at once. Pages are
+verified by the replica before they are stored; a double check-in found on the
+way is reported to the screen.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kiosk.core.branch import PeerSeen, SyncStatus
+from kiosk.logbook import Event, log
+from kiosk.net import sync_messages as sm
+from kiosk.net.channel import Channel, ChannelError, PeerPolicy, PeerRefused, Server, TlsIdentity, connect
+from kiosk.net.courier import SOFTWARE
+from kiosk.net.discovery import SYNC_SERVICE, Advert, Advertiser, Browser, DiscoveryError, Endpoint
+from kiosk.net.messages import Refused
+from kiosk.state import Installed
+from kiosk.store.replica import PageRefused, Replica, Stored
+from kiosk.trust import certs
+
+WANT_SECONDS = 1.0
+BACKOFF = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass
+class _Session:
+    """One live link to another kiosk."""
+
+    channel: Channel
+    their_heads: dict[str, int] = field(default_factory=dict)   # what they said they hold
+    sent_upto: dict[str, int] = field(default_factory=dict)     # what we have sent them since
+    direct: frozenset[str] = frozenset()
+    last_contact: str = ""
+    alive: bool = True
+
+
+class BranchSync:
+    """This kiosk's side of branch sync; thread-safe to poke, query and close."""
+
+    def __init__(self, installed: Installed, on_status: Callable[[SyncStatus], None] | None = None,
+                 on_duplicates: Callable[[], None] | None = None, lan: list[str] | None = None,
+                 host: str = "0.0.0.0", port: int = 0) -> None:
+        self._installed = installed
+        self._me = installed.claims.device_id
+        self._branches = installed.claims.branches
+        self._identity = TlsIdentity.from_installed(installed)
+        self._own_cert = certs.cert_pem(installed.device_cert)
+        self.on_status: Callable[[SyncStatus], None] = on_status or (lambda _s: None)
+        self.on_duplicates: Callable[[], None] = on_duplicates or (lambda: None)
+        self._lan = lan
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._generation = 0
+        self._stop = threading.Event()
+        self._sessions: dict[str, _Session] = {}
+        self._endpoints: dict[str, Endpoint] = {}
+        self._dialers: dict[str, threading.Thread] = {}
+        self._last_contact: dict[str, str] = {}
+        self._refused: dict[str, str] = {}
+        self._mine: dict[str, int] = {}     # our heads, as the senders last read them
+        self._server = Server(self._identity, PeerPolicy(certs.Role.KIOSK, frozenset(self._branches)),
+                              self._serve, host=host, port=port)
+        self._advertiser: Advertiser | None = None
+        self._browser: Browser | None = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port other kiosks dial."""
+        return self._server.port
+
+    def start(self, discover: bool = True) -> None:
+        """Serve, and (unless told not to) advertise and browse by zeroconf; a failing zeroconf is logged."""
+        self._server.start()
+        if not discover:
+            return
+        advert = Advert(self._me, self.port, self._installed.config.id, self._branches, self._identity.fingerprint)
+        try:
+            self._advertiser = Advertiser(SYNC_SERVICE, advert, interfaces=self._lan)
+            self._advertiser.start()
+            self._browser = Browser(SYNC_SERVICE, self._installed.config.id, self._branches,
+                                    on_change=self.endpoints_changed, interfaces=self._lan)
+            self._browser.start()
+        except DiscoveryError as exc:
+            log(Event.DISCOVERY_FAILED, reason=str(exc))
+
+    def close(self) -> None:
+        """Stop discovery, every link and the server, and wait for their threads."""
+        self._stop.set()
+        for part in (self._browser, self._advertiser):
+            if part is not None:
+                part.close()
+        self.poke()
+        with self._lock:
+            sessions = [s.channel for s in self._sessions.values()]
+            dialers = list(self._dialers.values())
+        for channel in sessions:
+            channel.close()
+        for thread in dialers:
+            thread.join(timeout=10)
+        self._server.close()
+
+    def poke(self) -> None:
+        """Something was appended to the ledger: push it now."""
+        with self._lock:
+            self._generation += 1
+            self._wake.notify_all()
+
+    def endpoints_changed(self, endpoints: dict[str, Endpoint]) -> None:
+        """The kiosks zeroconf sees now; dial those with a higher device id than ours."""
+        with self._lock:
+            self._endpoints = {d: e for d, e in endpoints.items() if d != self._me}
+            for device in self._endpoints:
+                thread = self._dialers.get(device)
+                if device > self._me and (thread is None or not thread.is_alive()) and not self._stop.is_set():
+                    thread = threading.Thread(target=self._dial, args=(device,), name=f"sync-dial-{device[:6]}",
+                                              daemon=True)
+                    self._dialers[device] = thread
+                    thread.start()
+            self._generation += 1
+            self._wake.notify_all()
+        self._publish()
+
+    def status(self) -> SyncStatus:
+        """Peers online, last contact, events behind, and kiosks refused."""
+        with self._lock:
+            mine = self._mine
+            peers = []
+            for device in sorted(set(self._endpoints) | set(self._sessions) | set(self._last_contact)):
+                session = self._sessions.get(device)
+                behind = sum(max(0, n - mine.get(d, 0)) for d, n in session.their_heads.items()) if session else 0
+                peers.append(PeerSeen(device, session is not None, self._last_contact.get(device, ""), behind))
+            refused = dict(self._refused)
+        if self._browser is not None:
+            refused.update(self._browser.ignored())
+        return SyncStatus(tuple(peers), tuple(sorted(refused.items())))
+
+    # -- links -----------------------------------------------------------------------------
+    def _dial(self, device: str) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            with self._lock:
+                endpoint = self._endpoints.get(device)
+                linked = device in self._sessions
+            if endpoint is None:
+                return
+            if not linked:
+                policy = PeerPolicy(certs.Role.KIOSK, frozenset(self._branches), endpoint.fingerprint)
+                try:
+                    channel = connect(endpoint.host, endpoint.port, self._identity, policy)
+                except PeerRefused:
+                    with self._lock:
+                        self._refused[device] = "certificate"
+                    self._publish()
+                    failures += 1
+                    self._sleep(BACKOFF[min(failures - 1, len(BACKOFF) - 1)])
+                    continue
+                except ChannelError:
+                    failures += 1
+                    self._sleep(BACKOFF[min(failures - 1, len(BACKOFF) - 1)])
+                    continue
+                failures = 0
+                self._serve(channel)
+            else:
+                self._sleep(1.0)
+
+    def _serve(self, channel: Channel) -> None:
+        """One link, on its own thread (the server's or the dialer's): receive here, send on a helper thread."""
+        peer = channel.peer.device_id
+        ledger = self._installed.open_ledger()
+        # Events received from peers can be fetched again after a power cut; only our own need FULL.
+        ledger.connection.execute("PRAGMA synchronous=NORMAL")
+        replica = Replica(ledger, self._installed.authority_cert, self._own_cert, self._branches)
+        session = _Session(channel)
+        with self._lock:
+            old = self._sessions.get(peer)
+            self._sessions[peer] = session
+            self._refused.pop(peer, None)
+        if old is not None:
+            old.channel.close()
+        sender = threading.Thread(target=self._send_loop, args=(peer, session), name=f"sync-send-{peer[:6]}",
+                                  daemon=True)
+        try:
+            channel.send(sm.encode(sm.Hello(self._installed.config.id, self._branches[0], sm.PROTOCOL, SOFTWARE)))
+            hello = sm.decode(channel.receive(timeout=10) or b"")
+            if not isinstance(hello, sm.Hello) or hello.protocol != sm.PROTOCOL:
+                reason = "version" if isinstance(hello, sm.Hello) else "no hello"
+                with self._lock:
+                    self._refused[peer] = reason
+                log(Event.PEER_REFUSED, peer=peer, reason=f"sync: {reason}")
+                return
+            self._contact(peer, session)
+            sender.start()
+            while not self._stop.is_set():
+                payload = channel.receive(timeout=0.5)
+                if payload is not None:
+                    self._handle(peer, session, replica, sm.decode(payload))
+        except ChannelError:
+            pass
+        finally:
+            channel.close()
+            with self._lock:
+                session.alive = False
+                if self._sessions.get(peer) is session:
+                    del self._sessions[peer]
+                self._generation += 1
+                self._wake.notify_all()
+            if sender.is_alive():
+                sender.join(timeout=10)
+            ledger.close()
+            self._publish()
+
+    def _handle(self, peer: str, session: _Session, replica: Replica, message: sm.SyncMessage | Refused) -> None:
+        self._contact(peer, session)
+        match message:
+            case sm.Want():
+                with self._lock:
+                    session.their_heads = dict(message.heads)
+                    # Pages already on their way are not sent again: only what they hold moves us forward.
+                    for device, seq in message.heads.items():
+                        session.sent_upto[device] = max(session.sent_upto.get(device, 0), seq)
+                    session.direct = frozenset(message.direct)
+                    self._generation += 1
+                    self._wake.notify_all()
+                self._publish()
+            case sm.Page():
+                result = replica.store(message.device, message.cert_pem, message.events)
+                match result:
+                    case Stored():
+                        if result.new:
+                            with self._lock:
+                                if message.events[-1].seq > session.their_heads.get(message.device, 0):
+                                    session.their_heads[message.device] = message.events[-1].seq
+                                self._generation += 1      # relay to the others
+                                self._wake.notify_all()
+                        if result.duplicates:
+                            log(Event.DUPLICATE_FOUND, count=result.duplicates)
+                            self.on_duplicates()
+                    case PageRefused():
+                        log(Event.MESSAGE_REFUSED, peer=peer, reason=f"sync page: {result.reason}")
+            case sm.Hello():
+                pass
+            case Refused():
+                log(Event.MESSAGE_REFUSED, peer=peer, reason=f"sync: {message.reason}")
+
+    def _send_loop(self, peer: str, session: _Session) -> None:
+        """Tell the peer what we hold about once a second, and send it whatever it lacks as soon as we have it."""
+        ledger = self._installed.open_ledger()
+        replica = Replica(ledger, self._installed.authority_cert, self._own_cert, self._branches)
+        next_want = 0.0
+        try:
+            while not self._stop.is_set() and session.alive:
+                with self._lock:
+                    generation = self._generation
+                mine = replica.heads()
+                with self._lock:
+                    self._mine = mine
+                if time.monotonic() >= next_want:
+                    with self._lock:
+                        direct = tuple(sorted(self._sessions))
+                    session.channel.send(sm.encode(sm.Want(mine, direct)))
+                    next_want = time.monotonic() + WANT_SECONDS
+                self._send_missing(peer, session, replica, mine)
+                with self._lock:
+                    if self._generation == generation and not self._stop.is_set():
+                        self._wake.wait(timeout=max(0.0, next_want - time.monotonic()))
+        except ChannelError:
+            pass
+        finally:
+            session.channel.close()
+            ledger.close()
+
+    def _send_missing(self, peer: str, session: _Session, replica: Replica, mine: dict[str, int]) -> None:
+        for device, head in mine.items():
+            with self._lock:
+                upto, relayed_elsewhere = session.sent_upto.get(device, 0), device in session.direct
+            if device == peer or head <= upto or (device != self._me and relayed_elsewhere):
+                continue
+            cert = replica.certificate(device)
+            if cert is None:
+                continue
+            while upto < head and not self._stop.is_set():
+                events = replica.page(device, upto)
+                if not events:
+                    break
+                session.channel.send(sm.encode(sm.Page(device, cert, tuple(events))))
+                upto = events[-1].seq
+                with self._lock:
+                    session.sent_upto[device] = upto
+
+    # -- small things ----------------------------------------------------------------------
+    def _contact(self, peer: str, session: _Session) -> None:
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        with self._lock:
+            session.last_contact = now
+            self._last_contact[peer] = now
+
+    def _publish(self) -> None:
+        try:
+            self.on_status(self.status())
+        except Exception as exc:  # the screen's listener must not stop sync
+            log(Event.LISTENER_FAILED, error=type(exc).__name__)
+
+    def _sleep(self, seconds: float) -> None:
+        with self._lock:
+            generation = self._generation
+            deadline = time.monotonic() + seconds
+            while not self._stop.is_set() and self._generation == generation:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._wake.wait(timeout=left)
