@@ -26,7 +26,7 @@ from kiosk.net.courier import SOFTWARE
 from kiosk.net.discovery import SYNC_SERVICE, Advert, Advertiser, Browser, DiscoveryError, Endpoint
 from kiosk.net.messages import Refused
 from kiosk.state import Installed
-from kiosk.store.replica import PageRefused, Replica, Stored
+from kiosk.store.replica import PAGE, PageRefused, Replica, Stored
 from kiosk.trust import certs
 
 WANT_SECONDS = 1.0
@@ -38,9 +38,11 @@ class _Session:
     """One live link to another kiosk."""
 
     channel: Channel
-    their_heads: dict[str, int] = field(default_factory=dict)   # what they said they hold
+    their_heads: dict[str, int] = field(default_factory=dict)   # what they hold, as far as we know
     sent_upto: dict[str, int] = field(default_factory=dict)     # what we have sent them since
-    direct: frozenset[str] = frozenset()
+    last_want: dict[str, int] | None = None                     # the heads of their previous Want
+    stalled: frozenset[str] = frozenset()   # devices they made no progress on between their last two Wants
+    direct: frozenset[str] | None = None    # kiosks they are linked to; None until their first Want
     last_contact: str = ""
     alive: bool = True
 
@@ -69,6 +71,7 @@ class BranchSync:
         self._last_contact: dict[str, str] = {}
         self._refused: dict[str, str] = {}
         self._mine: dict[str, int] = {}     # our heads, as the senders last read them
+        self._pages: dict[tuple[str, int], tuple[bytes, int]] = {}
         self._server = Server(self._identity, PeerPolicy(certs.Role.KIOSK, frozenset(self._branches)),
                               self._serve, host=host, port=port)
         self._advertiser: Advertiser | None = None
@@ -225,11 +228,7 @@ class BranchSync:
         match message:
             case sm.Want():
                 with self._lock:
-                    session.their_heads = dict(message.heads)
-                    # Pages already on their way are not sent again: only what they hold moves us forward.
-                    for device, seq in message.heads.items():
-                        session.sent_upto[device] = max(session.sent_upto.get(device, 0), seq)
-                    session.direct = frozenset(message.direct)
+                    self._took_want(session, message)
                     self._generation += 1
                     self._wake.notify_all()
                 self._publish()
@@ -252,6 +251,25 @@ class BranchSync:
                 pass
             case Refused():
                 log(Event.MESSAGE_REFUSED, peer=peer, reason=f"sync: {message.reason}")
+
+    def _took_want(self, session: _Session, want: sm.Want) -> None:
+        """Their heads move what we send forward; a device they made no progress on for a round is resent.
+
+        Pages already on their way are not sent again. A device whose head did not move between two
+        Wants while we hold more is "stalled": its pages were refused (they came ahead of a gap) or its
+        own kiosk is out of their reach, so we send it from what they hold, relaying if need be.
+        """
+        heads, last = want.heads, session.last_want
+        devices = set(heads) | set(self._mine)
+        session.stalled = frozenset() if last is None else frozenset(
+            d for d in devices if heads.get(d, 0) == last.get(d, 0) < self._mine.get(d, 0))
+        for device in devices:
+            held = heads.get(device, 0)
+            session.their_heads[device] = max(session.their_heads.get(device, 0), held)
+            upto = session.sent_upto.get(device, 0)
+            session.sent_upto[device] = held if device in session.stalled else max(upto, held)
+        session.last_want = dict(heads)
+        session.direct = frozenset(want.direct)
 
     def _send_loop(self, peer: str, session: _Session) -> None:
         """Tell the peer what we hold about once a second, and send it whatever it lacks as soon as we have it."""
@@ -283,20 +301,40 @@ class BranchSync:
     def _send_missing(self, peer: str, session: _Session, replica: Replica, mine: dict[str, int]) -> None:
         for device, head in mine.items():
             with self._lock:
-                upto, relayed_elsewhere = session.sent_upto.get(device, 0), device in session.direct
-            if device == peer or head <= upto or (device != self._me and relayed_elsewhere):
+                upto = session.sent_upto.get(device, 0)
+                # Another kiosk's events go only as a relay: to a peer not linked to that kiosk, and only
+                # once it has made no progress on it for a round (its own kiosk is the faster source).
+                relay = session.direct is not None and device not in session.direct and device in session.stalled
+            if device == peer or head <= upto or (device != self._me and not relay):
                 continue
             cert = replica.certificate(device)
             if cert is None:
                 continue
             while upto < head and not self._stop.is_set():
-                events = replica.page(device, upto)
-                if not events:
+                wire = self._page_wire(replica, device, cert, upto)
+                if wire is None:
                     break
-                session.channel.send(sm.encode(sm.Page(device, cert, tuple(events))))
-                upto = events[-1].seq
+                session.channel.send(wire[0])
+                upto = wire[1]
                 with self._lock:
                     session.sent_upto[device] = upto
+
+    def _page_wire(self, replica: Replica, device: str, cert: bytes, after: int) -> tuple[bytes, int] | None:
+        """The encoded page after `after` and its last sequence; full pages are encoded once for every peer."""
+        with self._lock:
+            cached = self._pages.get((device, after))
+        if cached is not None:
+            return cached
+        events = replica.page(device, after)
+        if not events:
+            return None
+        wire = (sm.encode(sm.Page(device, cert, tuple(events))), events[-1].seq)
+        if len(events) == PAGE:  # a full page never changes; a short one grows with the next event
+            with self._lock:
+                if len(self._pages) > 2000:
+                    self._pages.clear()
+                self._pages[(device, after)] = wire
+        return wire
 
     # -- small things ----------------------------------------------------------------------
     def _contact(self, peer: str, session: _Session) -> None:

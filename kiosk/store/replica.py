@@ -76,7 +76,11 @@ class Replica:
 
     def heads(self) -> dict[str, int]:
         """The highest sequence number held for every device (ours included)."""
-        return {d: int(s) for d, s in self._db.execute("SELECT device, max(seq) FROM events GROUP BY device")}
+        # One index seek per known device: a GROUP BY would scan every event, and senders ask often.
+        devices = [d for (d,) in self._db.execute("SELECT device FROM devices")]
+        heads = {d: self._db.execute("SELECT max(seq) FROM events WHERE device = ?", (d,)).fetchone()[0]
+                 for d in devices}
+        return {d: int(n) for d, n in heads.items() if n is not None}
 
     def page(self, device: str, after: int, limit: int = PAGE) -> list[Event]:
         """A device's events after `after`, in sequence order, at most `limit`."""
@@ -114,8 +118,7 @@ class Replica:
             self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
                 (e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall, e.prev, e.hash, e.sig)
                 for e in fresh])
-            voters = {e.voter for e in fresh if e.kind is Kind.CHECK_IN}
-            found = sum(self._note_duplicate(v) for v in voters)
+            found = sum(self._note_duplicate(v) for v in self._voters_seen_before(fresh))
         self._ledger.observe(fresh[-1].hlc)
         return Stored(len(fresh), found)
 
@@ -132,6 +135,16 @@ class Replica:
             self._db.execute("UPDATE duplicates SET acknowledged = ? WHERE voter = ? AND check_ins = ?",
                              (event.wall, duplicate.voter, refs))
         return Recorded(event.seq, event.wall)
+
+    def _voters_seen_before(self, fresh: Sequence[Event]) -> list[bytes]:
+        """Voters of the new check-ins that have more than one check-in now (one query for the page)."""
+        voters = list({e.voter for e in fresh if e.kind is Kind.CHECK_IN})
+        if not voters:
+            return []
+        marks = ",".join("?" * len(voters))
+        return [bytes(v) for (v,) in self._db.execute(
+            f"SELECT voter FROM events WHERE kind = ? AND voter IN ({marks}) GROUP BY voter HAVING count(*) > 1",
+            (Kind.CHECK_IN.value, *voters))]
 
     def _note_duplicate(self, voter: bytes) -> int:
         live = self._ledger.live_check_ins(voter)

@@ -231,6 +231,21 @@ def escalations() -> None:
     emit("cases_10_kiosks_x_50_all_delivered", seconds, "s")
 
 
+def branch_sync() -> None:
+    """Several kiosks of one branch: a check-in seen on another kiosk, and convergence after a partition."""
+    from tests.bench.sync_bench import converge_after_partition, seen_elsewhere_ms
+    times = sorted(seen_elsewhere_ms(200))
+    emit("checkin_seen_on_other_kiosk_p50", times[len(times) // 2], "ms")
+    emit("checkin_seen_on_other_kiosk_p99", times[int(len(times) * 0.99)], "ms", "<= 1000")
+    started = os.times()
+    seconds, counts = converge_after_partition(10, 3000)
+    used = os.times()
+    emit("branch_10x3000_converged_after_heal", seconds, "s", "<= 3")
+    emit("branch_10x3000_kiosks_holding_all_30000", sum(1 for c in counts if c == 30000), "kiosks", "== 10")
+    emit("branch_10x3000_cpu_all_kiosks", (used.children_user - started.children_user)
+         + (used.children_system - started.children_system), "s")
+
+
 def nation() -> None:
     """Lookup figures at 62 million voters."""
     voters_csv = extract(62_000_000, 1405)
@@ -243,17 +258,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench")
     parser.add_argument("--nation", action="store_true", help="also measure at 62,000,000 voters")
     parser.add_argument("--only-nation", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["province", "ui", "escalations"], help="run one part only")
+    parser.add_argument("--only", choices=["province", "ui", "escalations", "sync"], help="run one part only")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     emit("cpu_count", os.cpu_count() or 0, "cores")
     if args.only:
-        {"province": province, "ui": ui, "escalations": escalations}[args.only]()
+        {"province": province, "ui": ui, "escalations": escalations, "sync": branch_sync}[args.only]()
         return
     if not args.only_nation:
         province()
         ui()
         escalations()
+        branch_sync()
     if args.nation or args.only_nation:
         nation()
 
