@@ -20,10 +20,12 @@ from kiosk.store.registry import Registry
 class Desk:
     """Verdicts and check-ins against one registry and one ledger."""
 
-    def __init__(self, registry: Registry, ledger: Ledger, rules: ElectionRules) -> None:
+    def __init__(self, registry: Registry, ledger: Ledger, rules: ElectionRules,
+                 on_record: Callable[[], None] | None = None) -> None:
         self._registry = registry
         self._ledger = ledger
         self._rules = rules
+        self._recorded = on_record or (lambda: None)  # branch sync pushes the new event at once
 
     def check(self, raw: str) -> Outcome:
         """The verdict for a typed or scanned code, consulting the registry and the ledger."""
@@ -54,6 +56,7 @@ class Desk:
             # Another process checked the voter in between our look and our write.
             return Outcome(Verdict.ALREADY_VOTED, outcome.record, previous=result, voter_key=outcome.voter_key)
         log(Event.CHECKED_IN, seq=result.seq)
+        self._recorded()
         return CheckedIn(outcome, result)
 
 
@@ -115,4 +118,5 @@ class CaseDesk:
         if isinstance(result, Recorded):
             self._outbox.mark_checked_in(case_id, f"{self._ledger.device_id}:{result.seq}")
             log(Event.CHECKED_IN, seq=result.seq, case=case_id)
+            self._changed()
         return result

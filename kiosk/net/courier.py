@@ -24,6 +24,7 @@ from kiosk.net.channel import Channel, ChannelError, PeerPolicy, TlsIdentity, co
 from kiosk.net.discovery import Endpoint
 from kiosk.state import Installed
 from kiosk.store.ledger import Ledger
+from kiosk.store.replica import count_unacknowledged_duplicates
 from kiosk.store.outbox import CaseOutbox, DecisionRecorded, DecisionRefused, DecisionRepeated
 from kiosk.store.registry import RegistryKeys
 from kiosk.trust.certs import Role
@@ -225,7 +226,7 @@ class Courier:
     def _status(self, ledger: Ledger, outbox: CaseOutbox) -> m.Status:
         open_cases = sum(1 for c in outbox.cases() if c.status in (CaseStatus.WAITING, CaseStatus.DELIVERED))
         return m.Status(self._installed.claims.branches[0], ledger.live_check_ins_since(self._today()),
-                        open_cases, time.time_ns() // 1_000_000, SOFTWARE)
+                        open_cases, time.time_ns() // 1_000_000, SOFTWARE, count_unacknowledged_duplicates(ledger))
 
     def status(self) -> LinkStatus:
         """The link as the status bar shows it."""

@@ -82,6 +82,7 @@ class Status:
     open_cases: int
     wall_ms: int
     software: str
+    duplicates: int = 0     # double check-ins staff on the kiosk have not acknowledged yet
 
 
 Message = OpenCase | Ack | Decide | Cancel | Beacon | Status
@@ -120,7 +121,8 @@ def encode(message: Message) -> bytes:
             body = {"type": "beacon", "wall_ms": message.wall_ms}
         case Status():
             body = {"type": "status", "branch": message.branch, "checkins_today": message.checkins_today,
-                    "open_cases": message.open_cases, "wall_ms": message.wall_ms, "software": message.software}
+                    "open_cases": message.open_cases, "wall_ms": message.wall_ms, "software": message.software,
+                    "duplicates": message.duplicates}
     return json.dumps({"v": VERSION, **body}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -134,7 +136,7 @@ _FIELDS: dict[str, frozenset[str]] = {
                          "rep", "signature"}),
     "cancel": frozenset({"case_id", "reason"}),
     "beacon": frozenset({"wall_ms"}),
-    "status": frozenset({"branch", "checkins_today", "open_cases", "wall_ms", "software"}),
+    "status": frozenset({"branch", "checkins_today", "open_cases", "wall_ms", "software", "duplicates"}),
 }
 
 
@@ -199,7 +201,7 @@ def _message(raw: Any) -> Message:
             if not _VERSION_TEXT.match(software):
                 raise _Bad("status: bad software version")
             return Status(branch, _int(raw, "checkins_today", MAX_COUNT), _int(raw, "open_cases", MAX_COUNT),
-                          _int(raw, "wall_ms", 1 << 53), software)
+                          _int(raw, "wall_ms", 1 << 53), software, _int(raw, "duplicates", MAX_COUNT))
     raise AssertionError(kind)
 
 

@@ -177,6 +177,14 @@ class Replica:
         return key
 
 
+def count_unacknowledged_duplicates(ledger: Ledger) -> int:
+    """How many double check-ins staff on this kiosk have not acknowledged (0 before any sync)."""
+    try:
+        return int(ledger.connection.execute("SELECT count(*) FROM duplicates WHERE acknowledged = ''").fetchone()[0])
+    except sqlite3.OperationalError:  # no table yet: this kiosk never synced
+        return 0
+
+
 def _chain_problem(events: Sequence[Event], device: str, seq: int, prev: bytes, hlc: int) -> str | None:
     """The first reason this run of events does not continue the device's chain, or None."""
     for e in events:

@@ -43,7 +43,7 @@ MESSAGES = st.one_of(
     st.builds(m.Cancel, CASE_ID, st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=200)),
     st.builds(m.Beacon, st.integers(0, 1 << 53)),
     st.builds(m.Status, st.from_regex(r"\A[0-9]{1,10}\Z"), COUNT, COUNT, st.integers(0, 1 << 53),
-              st.sampled_from(["0.2.0", "1.0"])),
+              st.sampled_from(["0.2.0", "1.0"]), COUNT),
 )
 
 
