@@ -1,9 +1,10 @@
 """`./dev demo`: the whole data path in a terminal, with the real commands a newcomer would type.
 
-Makes a synthetic extract, an election authority, one kiosk, the signed
-package, installs it, and checks people of every kind in and out. Everything
-lives under .dev/demo and is made anew on each run. With a display it ends by
-starting the representative's console and the kiosk app side by side.
+Makes a synthetic extract, an election authority, two kiosks of one branch and
+a representative's console, the signed package, installs it, and checks people
+of every kind in and out. Everything lives under .dev/demo and is made anew on
+each run. With a display it ends by starting the console and both kiosk apps
+side by side, all on loopback.
 """
 from __future__ import annotations
 
@@ -79,10 +80,14 @@ def main() -> None:
     run(authority, "synth", "--voters", "1500000", "--seed", "7", "--election-date", "1405/03/01",
         "--out", "voters.csv")
     run(authority, "init", "--dir", "AUTH", "--election", "election.toml")
-    print("\nA technician initialises the kiosk and the representative's console; the authority enrolls them:")
+    print("\nA technician initialises two kiosks of one branch and the representative's console;\n"
+          "the authority enrolls them:")
     run(provision, "init", "--state", "STATE")
     run(authority, "enroll", "--dir", "AUTH", "--csr", "STATE/device.csr", "--role", "kiosk",
         "--branch", "1001", "--out", "kiosk.crt")
+    run(provision, "init", "--state", "STATE2")
+    run(authority, "enroll", "--dir", "AUTH", "--csr", "STATE2/device.csr", "--role", "kiosk",
+        "--branch", "1001", "--out", "kiosk2.crt")
     run(provision, "init", "--state", "REP")
     run(authority, "enroll", "--dir", "AUTH", "--csr", "REP/device.csr", "--role", "rep",
         "--branch", "1001", "--out", "rep.crt")
@@ -90,6 +95,8 @@ def main() -> None:
     run(authority, "package", "--dir", "AUTH", "--election", "election.toml", "--voters", "voters.csv",
         "--out", "PKG")
     run(provision, "install", "--state", "STATE", "--package", "PKG", "--cert", "kiosk.crt",
+        "--authority", "AUTH/authority.crt")
+    run(provision, "install", "--state", "STATE2", "--package", "PKG", "--cert", "kiosk2.crt",
         "--authority", "AUTH/authority.crt")
     run(provision, "install", "--state", "REP", "--package", "PKG", "--cert", "rep.crt",
         "--authority", "AUTH/authority.crt")
@@ -126,7 +133,8 @@ def main() -> None:
 def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
     """Give the branch head and the representative PINs, then open the console and the kiosk app, if there is a display."""
     print("\nThe technician sets the branch head's PIN (1357 in this demo) and the representative's (2468):")
-    for state, account, name, pin in (("STATE", "head", "رئیس شعبه", "1357"), ("REP", "rep", "نماینده فرماندار", "2468")):
+    for state, account, name, pin in (("STATE", "head", "رئیس شعبه", "1357"), ("STATE2", "head", "رئیس شعبه", "1357"),
+                                      ("REP", "rep", "نماینده فرماندار", "2468")):
         print(f"$ kiosk-provision staff --state {state} --account {account} --name '{name}'")
         subprocess.run([provision, "staff", "--state", state, "--account", account, "--name", name],
                        cwd=DEMO, input=f"{pin}\n", text=True, check=True)
@@ -135,21 +143,28 @@ def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
     console = [str(BIN / "kiosk-rep"), "--state", "REP", "--lan", "127.0.0.1"]
     command = [kiosk, "app", "--state", "STATE", "--simulate", "--demo-codes", "demo-codes.json",
                "--lan", "127.0.0.1"]
+    second = [kiosk, "app", "--state", "STATE2", "--simulate", "--demo-codes", "demo-codes.json",
+              "--lan", "127.0.0.1"]
     print(f"\nEverything is under {DEMO} (receipt images in receipts/). Run ./dev demo again to start over.")
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        print("\nNo display here, so the apps are not started. On a desktop, run in two terminals:\n"
+        print("\nNo display here, so the apps are not started. On a desktop, run in three terminals:\n"
               f"  cd {DEMO} && {shlex.join(console)}\n"
               f"  cd {DEMO} && {shlex.join(command)}\n"
+              f"  cd {DEMO} && {shlex.join(second)}\n"
               "or see every screen with ./dev screenshots.")
         return
-    print("\nStarting the representative's console (PIN 2468) and the kiosk app (PIN 1357; the purple buttons\n"
-          "insert fake cards). Refer someone on the kiosk, decide the case on the console:")
-    rep = subprocess.Popen(console, cwd=DEMO)
+    print("\nStarting the representative's console (PIN 2468) and two kiosks of branch 1001 side by side\n"
+          "(PIN 1357; the purple buttons insert fake cards). Check a voter in on one kiosk and insert the same\n"
+          "card on the other: already voted. Refer someone, decide the case on the console. Closing the first\n"
+          "kiosk's window ends the demo.")
+    helpers = [subprocess.Popen(console, cwd=DEMO), subprocess.Popen(second, cwd=DEMO)]
     try:
         subprocess.run(command, cwd=DEMO, check=False)
     finally:
-        rep.terminate()
-        rep.wait(timeout=15)
+        for helper in helpers:
+            helper.terminate()
+        for helper in helpers:
+            helper.wait(timeout=15)
 
 
 if __name__ == "__main__":
