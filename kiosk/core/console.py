@@ -43,6 +43,7 @@ class KioskSeen:
     checkins_today: int
     open_cases: int
     skew_ms: int            # the kiosk's clock minus the console's, at its last status
+    duplicates: int = 0     # double check-ins the kiosk holds that its staff have not acknowledged yet
 
 
 class CaseBookPort(Protocol):

@@ -63,6 +63,7 @@ class ConsoleState:
     cases: tuple[RepCase, ...] = ()         # open, oldest first
     recent: tuple[RepCase, ...] = ()        # decided or withdrawn, newest first
     kiosks: tuple[KioskSeen, ...] = ()
+    duplicates: tuple[KioskSeen, ...] = ()  # kiosks reporting double check-ins not yet acknowledged there
     selected: RepCase | None = None
     problems: tuple[DecisionProblem, ...] = ()
     notice: ConsoleNotice | None = None
@@ -83,8 +84,10 @@ class ConsoleFlow:
         cases = tuple(book.open_cases())
         # Cases already waiting at start-up count as new: after a restart nobody has looked at them here.
         self._known = {case.case_id for case in cases}
-        self.state = ConsoleState(cases=cases, recent=tuple(book.recent_decided()), kiosks=tuple(book.kiosks()),
-                                  alert=len(cases), last_activity=now(), accounts=tuple(staff.accounts()))
+        kiosks = tuple(book.kiosks())
+        self.state = ConsoleState(cases=cases, recent=tuple(book.recent_decided()), kiosks=kiosks,
+                                  duplicates=reporting_duplicates(kiosks), alert=len(cases), last_activity=now(),
+                                  accounts=tuple(staff.accounts()))
 
     def subscribe(self, listener: Callable[[ConsoleState], None]) -> None:
         """Be told of every new state (on the caller's thread)."""
@@ -196,7 +199,9 @@ class ConsoleFlow:
         return self._lists(tuple(self._book.open_cases()))
 
     def _lists(self, cases: tuple[RepCase, ...]) -> dict[str, object]:
-        return {"cases": cases, "recent": tuple(self._book.recent_decided()), "kiosks": tuple(self._book.kiosks())}
+        kiosks = tuple(self._book.kiosks())
+        return {"cases": cases, "recent": tuple(self._book.recent_decided()), "kiosks": kiosks,
+                "duplicates": reporting_duplicates(kiosks)}
 
     @staticmethod
     def _gone(case: RepCase) -> dict[str, object]:
@@ -225,3 +230,9 @@ def minutes_waiting(case: RepCase, now_utc: dt.datetime) -> int:
 def skew_shown(kiosk: KioskSeen) -> bool:
     """True when a kiosk's clock is far enough off to show the representative."""
     return abs(kiosk.skew_ms) > SKEW_SHOWN_MS
+
+
+def reporting_duplicates(kiosks: tuple[KioskSeen, ...]) -> tuple[KioskSeen, ...]:
+    """The kiosks whose last status reported double check-ins their staff have not acknowledged."""
+    # Acknowledging is the kiosks' business: the console shows what they report until they report zero.
+    return tuple(kiosk for kiosk in kiosks if kiosk.duplicates > 0)

@@ -1,9 +1,9 @@
 """The check-in flow that staff walk through all day, as a state machine with no screen and no I/O.
 
 The UI renders `FlowState` and calls the commands; drivers feed card and
-reader events in. The desk (registry + ledger) and the staff book are reached
-through two small ports, so the flow runs the same under Kivy, in tests, and
-in a terminal.
+reader events in. The desk (registry + ledger), the staff book, the cases and
+the branch's double check-ins are reached through small ports, so the flow
+runs the same under Kivy, in tests, and in a terminal.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol, assert_never
 
+from kiosk.core.branch import Duplicate
 from kiosk.core.cases import Case, CaseForm, CaseReason, CaseStatus, FormProblem, NotApproved
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import JalaliDate
@@ -34,6 +35,7 @@ class Screen(Enum):
     ESCALATION = "escalation"
     CASES = "cases"
     STAFF = "staff"
+    DUPLICATES = "duplicates"   # voters checked in on two kiosks while the branch LAN was split
 
 
 class Notice(Enum):
@@ -54,6 +56,7 @@ class Notice(Enum):
     DECISION_ARRIVED = "decision_arrived"   # the representative decided one of this kiosk's cases
     CASE_WITHDRAWN = "case_withdrawn"
     APPROVAL_USED = "approval_used"         # the approval already checked its person in
+    DUPLICATE_CHECK_IN = "duplicate_check_in"   # branch sync found a voter checked in on two kiosks
 
 
 class DeskPort(Protocol):
@@ -89,6 +92,18 @@ class CasePort(Protocol):
 
     def check_in_approved(self, case_id: str) -> Recorded | AlreadyCheckedIn | NotApproved:
         """Check in the person an approval names, with the case as the reference."""
+        ...
+
+
+class DuplicatePort(Protocol):
+    """The branch's double check-ins as this kiosk holds them (kiosk.store.replica.Replica)."""
+
+    def duplicates(self) -> list[Duplicate]:
+        """Double check-ins staff have not acknowledged on this kiosk, oldest first."""
+        ...
+
+    def acknowledge(self, duplicate: Duplicate, account: str) -> object:
+        """Record durably that staff saw it (a signed ledger event)."""
         ...
 
 
@@ -132,6 +147,7 @@ class FlowState:
     last_case: str | None = None
     decided_unseen: int = 0             # decisions that arrived since staff last opened the list of cases
     accounts: tuple[tuple[str, str, Role], ...] = ()
+    duplicates: tuple[Duplicate, ...] = ()  # double check-ins not yet acknowledged on this kiosk, oldest first
 
 
 class CheckInFlow:
@@ -139,12 +155,14 @@ class CheckInFlow:
 
     def __init__(self, desk: DeskPort, staff: StaffPort, now: Callable[[], float], cases: CasePort | None = None,
                  idle_lock_seconds: float = IDLE_LOCK_SECONDS, done_seconds: float = DONE_SECONDS,
-                 checkins_so_far: int = 0) -> None:
+                 checkins_so_far: int = 0, duplicates: DuplicatePort | None = None) -> None:
         self._desk, self._staff, self._now, self._cases = desk, staff, now, cases
+        self._duplicates = duplicates
         self._idle, self._done = idle_lock_seconds, done_seconds
         self._code: str | None = None       # the person on screen, in memory only
         self._listeners: list[Callable[[FlowState], None]] = []
-        self.state = FlowState(checkins=checkins_so_far, last_activity=now(), accounts=tuple(staff.accounts()))
+        self.state = FlowState(checkins=checkins_so_far, last_activity=now(), accounts=tuple(staff.accounts()),
+                               duplicates=self._read_duplicates())
 
     def subscribe(self, listener: Callable[[FlowState], None]) -> None:
         """Be told of every new state (on the caller's thread; the UI bridge moves it to its own)."""
@@ -156,7 +174,10 @@ class CheckInFlow:
         result = self._staff.sign_in(account, pin)
         match result:
             case Granted():
-                self._set(screen=Screen.READY, account=result.account, role=result.role, notice=None)
+                # Whoever signs in first is told of double check-ins that arrived while the kiosk was locked.
+                duplicates = self._read_duplicates()
+                self._set(screen=Screen.READY, account=result.account, role=result.role, duplicates=duplicates,
+                          notice=Notice.DUPLICATE_CHECK_IN if duplicates else None)
             case WrongPin():
                 notice = Notice.LOCKED_OUT if result.locked_for > 0 else Notice.WRONG_PIN
                 detail = result.locked_for if result.locked_for > 0 else float(result.tries_left)
@@ -206,7 +227,8 @@ class CheckInFlow:
 
     def cancel(self) -> None:
         """Back to Ready without recording anything."""
-        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES, Screen.STAFF):
+        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES, Screen.STAFF,
+                                 Screen.DUPLICATES):
             self._code = None
             self._set(screen=Screen.READY, outcome=None, receipt=None, notice=None)
 
@@ -283,6 +305,48 @@ class CheckInFlow:
             case _ as unreachable:
                 assert_never(unreachable)
 
+    # -- double check-ins ----------------------------------------------------------------
+    def duplicates_changed(self) -> None:
+        """Branch sync stored events: re-read the double check-ins, and tell staff of a new one where they are."""
+        duplicates = self._read_duplicates()
+        known = {(d.voter, d.check_ins) for d in self.state.duplicates}
+        new = any((d.voter, d.check_ins) not in known for d in duplicates)
+        # Not staff's doing: the idle timer keeps running, and the screen stays where staff are.
+        if new and self.state.screen is not Screen.SIGN_IN:  # locked: the notice waits for the sign-in
+            self._set(touch=False, duplicates=duplicates, notice=Notice.DUPLICATE_CHECK_IN)
+        elif not duplicates and self.state.notice is Notice.DUPLICATE_CHECK_IN:
+            self._set(touch=False, duplicates=duplicates, notice=None)
+        else:
+            self._set(touch=False, duplicates=duplicates)
+
+    def show_duplicates(self) -> None:
+        """The list of double check-ins, for staff to acknowledge each one."""
+        if self.state.screen is not Screen.READY or self._duplicates is None:
+            return
+        duplicates = self._read_duplicates()
+        if duplicates:
+            self._set(screen=Screen.DUPLICATES, duplicates=duplicates, notice=None)
+        else:
+            self._set(duplicates=duplicates)
+
+    def acknowledge_duplicate(self, index: int) -> None:
+        """Staff saw the double check-in at `index` of the list on screen: record it with their account."""
+        state = self.state
+        if state.screen is not Screen.DUPLICATES or self._duplicates is None or state.account is None:
+            return
+        if not 0 <= index < len(state.duplicates):
+            return
+        try:
+            self._duplicates.acknowledge(state.duplicates[index], state.account)
+        except OSError:
+            self._set(notice=Notice.NOT_RECORDED)
+            return
+        duplicates = self._read_duplicates()
+        if duplicates:
+            self._set(duplicates=duplicates, notice=None)
+        else:
+            self._set(screen=Screen.READY, duplicates=duplicates, notice=None)
+
     # -- hardware events ---------------------------------------------------------------
     def card_removed(self) -> None:
         """The card left the reader; a verdict from a card stays, but staff are told."""
@@ -342,6 +406,9 @@ class CheckInFlow:
         return False
 
     # -- inside ------------------------------------------------------------------------
+    def _read_duplicates(self) -> tuple[Duplicate, ...]:
+        return tuple(self._duplicates.duplicates()) if self._duplicates is not None else ()
+
     def _ready_for_person(self) -> bool:
         return self.state.screen in (Screen.READY, Screen.DONE)
 

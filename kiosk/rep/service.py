@@ -172,7 +172,8 @@ class RepService:
                 skew = message.wall_ms - self._wall_ms()
                 self._seen(kiosk, message.branch if message.branch in channel.peer.branches
                            else channel.peer.branches[0], online=True,
-                           checkins=message.checkins_today, open_cases=message.open_cases, skew=skew)
+                           checkins=message.checkins_today, open_cases=message.open_cases, skew=skew,
+                           duplicates=message.duplicates)
             case m.Refused():
                 log(Event.MESSAGE_REFUSED, peer=kiosk, reason=message.reason)
             case _:
@@ -198,7 +199,7 @@ class RepService:
             self._notify()
 
     def _seen(self, kiosk: str, branch: str, online: bool, checkins: int | None = None,
-              open_cases: int | None = None, skew: int | None = None) -> None:
+              open_cases: int | None = None, skew: int | None = None, duplicates: int | None = None) -> None:
         with self._lock:
             now = _iso(self._wall_ms())
             old = self._kiosks.get(kiosk) or KioskSeen(kiosk, branch, online, now, 0, 0, 0)
@@ -206,7 +207,8 @@ class RepService:
                 old, branch=branch, online=online, last_seen=now,
                 checkins_today=old.checkins_today if checkins is None else checkins,
                 open_cases=old.open_cases if open_cases is None else open_cases,
-                skew_ms=old.skew_ms if skew is None else skew)
+                skew_ms=old.skew_ms if skew is None else skew,
+                duplicates=old.duplicates if duplicates is None else duplicates)
         self._notify()
 
     def _send(self, channel: Channel, message: m.Message) -> None:

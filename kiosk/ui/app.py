@@ -18,12 +18,14 @@ from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
 from drivers.errors import DriverError
 from drivers.printer import ReceiptPrinter
 from drivers.scanner import BarcodeScanner, ScanEvent, Scanned, StatusChanged, Unusable
+from kiosk.core.branch import SyncStatus
 from kiosk.core.flow import CheckInFlow
 from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import KV
 from kiosk.ui.screens.cases import CasesScreen
 from kiosk.ui.screens.done import DoneScreen
+from kiosk.ui.screens.duplicates import DuplicatesScreen
 from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
 from kiosk.ui.screens.sign_in import SignInScreen
@@ -43,10 +45,11 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         screens = self.ids.screens
         screens.transition = NoTransition()
         for view in (SignInScreen(bridge), ReadyScreen(bridge), VerdictScreen(bridge),
-                     DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge)):
+                     DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge),
+                     DuplicatesScreen(bridge)):
             screens.add_widget(view)
         bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh,
-                    printer=self.refresh, rep=self.refresh, rep_skew_minutes=self.refresh)
+                    printer=self.refresh, rep=self.refresh, rep_skew_minutes=self.refresh, sync=self.refresh)
         Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
         self.refresh()
 
@@ -68,7 +71,28 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
             else f"{format_en(day)}, {now.strftime('%H:%M')}"
         self.ids.clock.raw = f"{say(lang, 'status.branch', code=code)}\n{when}"
         self.ids.checkins.raw = say(lang, "status.checkins", count=state.checkins)
+        self.ids.sync.raw = self.sync_text(self.bridge.sync, lang)
         self.ids.lang.raw = say(lang, "lang.switch")
+
+    @staticmethod
+    def sync_text(status: SyncStatus, lang: str) -> str:
+        """Two lines on the other kiosks of the branch: linked (and refused), then behind, in step or last contact."""
+        if not status.peers and not status.refused:
+            return ""  # a branch with one kiosk: the cell takes no room
+        key = "status.sync.linked_refused" if status.refused else "status.sync.linked"
+        linked = say(lang, key, online=status.online, refused=len(status.refused))
+        contacts = [p.last_contact for p in status.peers if p.last_contact]
+        if status.online == 0 and contacts:
+            # Cut off from every other kiosk: since when matters more than a count that no longer moves.
+            at = dt.datetime.fromisoformat(max(contacts)).astimezone(TEHRAN).strftime("%H:%M")
+            second = say(lang, "status.sync.last_contact", at=persian_digits(at) if lang == "fa" else at)
+        elif status.behind > 0:
+            second = say(lang, "status.sync.behind", count=status.behind)
+        elif status.online > 0:
+            second = say(lang, "status.sync.in_step")
+        else:
+            second = ""
+        return "\n".join(line for line in (linked, second) if line)
 
 
 class CardWiring:

@@ -7,6 +7,7 @@ from kivy.clock import Clock
 from kivy.event import EventDispatcher
 from kivy.properties import ObjectProperty, StringProperty
 
+from kiosk.core.branch import SyncStatus
 from kiosk.core.flow import CheckInFlow, FlowState
 from kiosk.net.courier import LinkStatus
 
@@ -21,6 +22,7 @@ class FlowBridge(EventDispatcher):  # type: ignore[misc]
     printer = StringProperty("")  # empty: no printer configured
     rep = StringProperty("offline")  # the representative's console: offline | online | skew
     rep_skew_minutes = StringProperty("0")
+    sync = ObjectProperty(SyncStatus())  # the other kiosks of the branch, as branch sync sees them
 
     def __init__(self, flow: CheckInFlow, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -41,6 +43,10 @@ class FlowBridge(EventDispatcher):  # type: ignore[misc]
             self.rep = "offline" if not status.consoles else "skew" if status.skew_alarm else "online"
             self.rep_skew_minutes = str(round(abs(status.skew_ms or 0) / 60_000))
         Clock.schedule_once(apply)
+
+    def sync_changed(self, status: SyncStatus) -> None:
+        """Branch sync's view of the other kiosks (any thread): linked, behind, refused."""
+        Clock.schedule_once(lambda _dt: setattr(self, "sync", status))
 
     def toggle_lang(self) -> None:
         """Persian ⇄ English."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,10 @@ from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
 from kiosk.ui.screens.verdict import TEHRAN  # noqa: E402
-from kiosk.ui.bridge import FlowBridge  # noqa: E402
-from kiosk.net.courier import Courier  # noqa: E402
-from kiosk.net.discovery import REP_SERVICE, Browser, DiscoveryError  # noqa: E402
-from kiosk.logbook import Event, log  # noqa: E402
+from kiosk.ui.lan import LanLinks  # noqa: E402
+from kiosk.core.branch import Duplicate  # noqa: E402
+from kiosk.store.replica import Replica  # noqa: E402
+from kiosk.trust.certs import cert_pem  # noqa: E402
 
 
 @dataclass
@@ -37,12 +38,12 @@ class Kiosk:
     wiring: CardWiring
     scanner: BarcodeScanner | None = None
     printer: PrinterWiring | None = None
-    link: RepLink | None = None
+    lan: LanLinks | None = None
 
     def close(self) -> None:
         """Stop the drivers' and the network's threads."""
-        if self.link is not None:
-            self.link.close()
+        if self.lan is not None:
+            self.lan.close()
         self.reader.close()
         if self.scanner is not None:
             self.scanner.close()
@@ -66,12 +67,12 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
     ledger = installed.open_ledger()
     registry = installed.open_registry()
-    desk = Desk(registry, ledger, installed.config.rules)
-    courier = Courier(installed, today_start_utc=start_of_today_utc,
-                      skew_bound_ms=int(max_skew_minutes * 60_000)) if network else None
-    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry,
-                     on_change=courier.poke if courier is not None else None)
-    flow = CheckInFlow(desk, staff, monotonic, cases=cases,
+    links = LanLinks.create(installed, lan, int(max_skew_minutes * 60_000), start_of_today_utc) if network else None
+    pushed = links.poke if links is not None else None
+    desk = Desk(registry, ledger, installed.config.rules, on_record=pushed)
+    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry, on_change=pushed)
+    replica = Replica(ledger, installed.authority_cert, cert_pem(installed.device_cert), installed.claims.branches)
+    flow = CheckInFlow(desk, staff, monotonic, cases=cases, duplicates=_Acknowledged(replica, pushed),
                        checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()))
     hardware = HardwareSettings(simulate=simulate, card_profile=profile, scanner_port=scanner_port,
                                 printer_port=printer_port)
@@ -89,39 +90,28 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
         scanner.start()
     printer = open_printer(hardware)
     printing = PrinterWiring(printer, app.bridge) if printer is not None else None
-    link = RepLink.start(installed, courier, app.bridge, lan) if courier is not None else None
-    return Kiosk(app, reader, wiring, scanner, printing, link)
+    if links is not None:
+        links.attach(app.bridge)
+    return Kiosk(app, reader, wiring, scanner, printing, links)
 
 
 @dataclass
-class RepLink:
-    """The courier and the zeroconf browser that feeds it consoles."""
+class _Acknowledged:
+    """The replica as the flow's duplicates port; an acknowledgement is a ledger event, so sync pushes it."""
 
-    courier: Courier
-    browser: Browser | None
+    replica: Replica
+    pushed: Callable[[], None] | None
 
-    @classmethod
-    def start(cls, installed: Installed, courier: Courier, bridge: FlowBridge, lan: list[str] | None) -> RepLink:
-        """Browse for this election's and branch's consoles; status and decisions reach the screen.
+    def duplicates(self) -> list[Duplicate]:
+        """Double check-ins staff have not acknowledged on this kiosk."""
+        return self.replica.duplicates()
 
-        A kiosk with no usable network still serves voters: cases wait in the outbox, the link shows offline.
-        """
-        courier.on_status = bridge.link_changed
-        courier.on_cases = lambda: bridge.on_kivy_thread(bridge.flow.cases_changed)
-        browser = Browser(REP_SERVICE, installed.config.id, installed.claims.branches,
-                          on_change=courier.endpoints_changed, interfaces=lan)
-        try:
-            browser.start()
-        except DiscoveryError as exc:
-            log(Event.DISCOVERY_FAILED, reason=str(exc))
-            return cls(courier, None)
-        return cls(courier, browser)
-
-    def close(self) -> None:
-        """Stop browsing, then stop the links."""
-        if self.browser is not None:
-            self.browser.close()
-        self.courier.close()
+    def acknowledge(self, duplicate: Duplicate, account: str) -> object:
+        """Record the acknowledgement and push it to the other kiosks."""
+        recorded = self.replica.acknowledge(duplicate, account)
+        if self.pushed is not None:
+            self.pushed()
+        return recorded
 
 
 def start_of_today_utc() -> str:

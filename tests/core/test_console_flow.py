@@ -9,7 +9,7 @@ import pytest
 from kiosk.core.cases import CaseReason, DecisionProblem, Ruling
 from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
 from kiosk.core.console_flow import (ConsoleFlow, ConsoleNotice, ConsoleScreen, ConsoleState, minutes_waiting,
-                                     skew_shown)
+                                     reporting_duplicates, skew_shown)
 from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from rep.fakes import FakeCaseBook, form
@@ -242,6 +242,31 @@ def test_the_kiosks_screen_lists_every_kiosk_and_goes_back_to_the_queue(flow: Co
     assert [skew_shown(k) for k in flow.state.kiosks] == [False, True]
     flow.back()
     assert flow.state.screen is ConsoleScreen.QUEUE
+
+
+def test_double_check_ins_reported_by_kiosks_stay_on_every_screen_until_they_report_zero(
+        book: FakeCaseBook, staff: StaffBook, clock: Clock) -> None:
+    book.seen(KioskSeen("ab12cd34ef567890", "1001", True, "2026-11-25T08:00:00+00:00", 41, 0, 0, duplicates=1))
+    flow = ConsoleFlow(book, staff, clock)
+    assert [k.device for k in flow.state.duplicates] == ["ab12cd34ef567890"]  # known at start-up, before sign-in
+    book.seen(KioskSeen("c0ffee0012345678", "1001", True, "2026-11-25T08:00:00+00:00", 37, 0, 0))
+    book.report_duplicates("c0ffee0012345678", 1)  # the other kiosk of the pair hears of it too
+    clock.now += 100
+    flow.book_changed()
+    assert [(k.device, k.duplicates) for k in flow.state.duplicates] == [("ab12cd34ef567890", 1),
+                                                                         ("c0ffee0012345678", 1)]
+    assert flow.state.screen is ConsoleScreen.SIGN_IN and flow.state.last_activity == 50_000.0  # not a touch
+    signed_in(flow).show_kiosks()
+    flow.back()
+    flow.seen()  # touching the cases alert does not clear it: only the kiosks can
+    assert len(flow.state.duplicates) == 2 and flow.state.alert == 0
+    book.report_duplicates("ab12cd34ef567890", 0)  # staff acknowledged it on one kiosk
+    flow.book_changed()
+    assert [k.device for k in flow.state.duplicates] == ["c0ffee0012345678"]
+    book.report_duplicates("c0ffee0012345678", 0)
+    flow.book_changed()
+    assert flow.state.duplicates == () and [k.duplicates for k in flow.state.kiosks] == [0, 0]
+    assert reporting_duplicates((KioskSeen("ff0011aa22bb33cc", "1002", False, "", 0, 0, 0, 2),))[0].duplicates == 2
 
 
 def test_every_state_reaches_the_listeners(flow: ConsoleFlow, book: FakeCaseBook) -> None:

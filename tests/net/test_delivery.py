@@ -250,3 +250,25 @@ def test_a_forged_or_foreign_decision_is_refused(branch: Branch, world: World) -
     time.sleep(1.0)
     assert branch.kiosk_status(case_id) is CaseStatus.DELIVERED
     assert not (service.case(case_id) or pytest.fail()).delivered
+
+
+def test_a_kiosk_reports_its_unacknowledged_double_check_ins_to_the_console(branch: Branch, world: World) -> None:
+    from kiosk.store.replica import Replica
+    from kiosk.trust.certs import cert_pem
+    other = world.installed("kiosk2")
+    voter = branch.desk.check(PEOPLE["eligible"].code).voter_key
+    assert voter is not None
+    branch.desk.check_in(PEOPLE["eligible"].code)
+    other_ledger = other.open_ledger()
+    other_ledger.check_in(voter)            # the same voter on another kiosk, while the LAN was split
+    ledger = branch.kiosk.open_ledger()
+    replica = Replica(ledger, branch.kiosk.authority_cert, cert_pem(branch.kiosk.device_cert),
+                      branch.kiosk.claims.branches)
+    replica.store(other.claims.device_id, cert_pem(other.device_cert), list(other_ledger.events(other.claims.device_id)))
+    service = branch.start_console()
+    branch.start_courier()
+    wait_for(lambda: [k.duplicates for k in service.kiosks()] == [1])
+    replica.acknowledge(replica.duplicates()[0], "head")
+    assert replica.duplicates() == []
+    ledger.close()
+    other_ledger.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-STEPS = 15
+STEPS = 19
 
 
 def drive_console(lang: str, out: Path, window: str = "800x480", audio: str = "") -> dict[str, Any]:
@@ -144,6 +144,15 @@ def main() -> None:
         ("case_withdrawn", lambda: from_network(lambda: book.withdraw("E-FF0011-0003")), "queue"),
         ("kiosks", lambda: press("kiosks"), "kiosks"),
         ("locked", lambda: (press("back"), queue().ids.lock.dispatch("on_release")), "sign_in"),
+        # Two kiosks of branch 1001 healed from a split LAN and each reports the voter checked in on both.
+        ("duplicate_reported", lambda: from_network(lambda: (book.report_duplicates("ab12cd34ef567890", 1),
+                                                             book.report_duplicates("c0ffee0012345678", 1))),
+         "sign_in"),
+        ("queue_with_duplicates", lambda: sign_in("2468"), "queue"),
+        ("kiosks_duplicates", lambda: app.root.ids.duplicates.dispatch("on_release"), "kiosks"),
+        ("duplicates_acknowledged", lambda: from_network(lambda: (book.report_duplicates("ab12cd34ef567890", 0),
+                                                                  book.report_duplicates("c0ffee0012345678", 0))),
+         "kiosks"),
     ]
     assert len(steps) == STEPS
     index = [0]
@@ -152,11 +161,12 @@ def main() -> None:
         if index[0] > 0:
             name, _, want = steps[index[0] - 1]
             state_now = app.bridge.state
-            banner = app.root.ids.alert
+            banner, duplicates = app.root.ids.alert, app.root.ids.duplicates
             results.append({"step": name, "screen": app.root.ids.screens.current, "want_screen": want,
                             "notice": state_now.notice.value if state_now.notice else None,
                             "problems": [p.value for p in state_now.problems], "alert": state_now.alert,
                             "banner": banner.text if banner.height > 0 and banner.opacity > 0 else "",
+                            "duplicates": duplicates.raw if duplicates.height > 0 and duplicates.opacity > 0 else "",
                             "alerts_attempted": app.alerts.attempted, "alerts_played": app.alerts.played,
                             "clipped": clipped(app.root)})
             Window.screenshot(name=str(out / f"console-{lang}-{index[0]:02d}-{name}.png"))

@@ -120,6 +120,12 @@ class FakeCaseBook:
             self._kiosks[kiosk.device] = kiosk
         self._notify()
 
+    def report_duplicates(self, device: str, count: int) -> None:
+        """A kiosk's status says how many double check-ins its staff have not acknowledged yet."""
+        with self._lock:
+            self._kiosks[device] = replace(self._kiosks[device], duplicates=count)
+        self._notify()
+
     def _notify(self) -> None:
         for listener in list(self._listeners):
             listener()

@@ -39,6 +39,11 @@ def test_the_representative_decides_cases_through_the_real_console(tmp_path: Pat
     assert by["case_withdrawn"]["notice"] == "case_gone"
     assert report["decisions"] == [["E-AB12CD-0001", "approve", "0499370899", ""],
                                    ["E-AB12CD-0002", "reject", "", "مدارک شناسایی کافی نیست"]]
+    assert all(by[s]["duplicates"] == "" for s in ("sign_in", "queue", "kiosks", "locked"))
+    reported = {"fa": "ثبت تکراری در شعبه: AB12CD، C0FFEE", "en": "Double check-in reported: AB12CD, C0FFEE"}[lang]
+    for step in ("duplicate_reported", "queue_with_duplicates", "kiosks_duplicates"):  # locked or not, any screen
+        assert by[step]["duplicates"] == reported, by[step]
+    assert by["duplicates_acknowledged"]["duplicates"] == ""
     last = results[-1]
     assert last["alerts_attempted"] == 2
     assert last["alerts_played"] == (0 if AUDIO[lang] == "absent" else 2)

@@ -17,7 +17,9 @@ sys.path.insert(0, str(REPO / "tests" / "rep"))
 from drive_console import drive_console  # noqa: E402
 from helpers import PEOPLE, make_world  # noqa: E402
 from kiosk.core.staff import Role  # noqa: E402
+from kiosk.store.replica import Replica  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
+from kiosk.trust import certs  # noqa: E402
 
 
 def drive(lang: str, out: Path, window: str = "800x480") -> dict[str, object]:
@@ -41,6 +43,27 @@ def drive_link(lang: str, out: Path) -> dict[str, object]:
                            Path(tmp), "800x480")
 
 
+def drive_duplicates(lang: str, out: Path) -> dict[str, object]:
+    """Two kiosks of one branch that checked the same voters in while the LAN was split: alert, list, acknowledged."""
+    with tempfile.TemporaryDirectory() as tmp:
+        world = make_world(Path(tmp))
+        one, two = world.installed("kiosk1"), world.installed("kiosk2")
+        StaffBook(one.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
+        registry, ledger, other = one.open_registry(), one.open_ledger(), two.open_ledger()
+        voter = registry.voter_key(PEOPLE["eligible"].code)
+        ledger.check_in(voter)
+        other.check_in(voter)
+        device = two.claims.device_id
+        replica = Replica(ledger, one.authority_cert, certs.cert_pem(one.device_cert), one.claims.branches)
+        replica.store(device, certs.cert_pem(two.device_cert), list(other.events(device)))
+        # Then the LAN splits again: kiosk2 checks in someone kiosk1 has not heard of, and the app does too.
+        other.check_in(registry.voter_key(PEOPLE["birthday_today"].code))
+        ledger.close()
+        other.close()
+        return _under_xvfb("drive_duplicates.py", [str(one.state), str(two.state), str(out), lang, "1357",
+                                                   PEOPLE["birthday_today"].code], Path(tmp), "800x480")
+
+
 def _under_xvfb(script: str, args: list[str], tmp: Path, window: str) -> dict[str, object]:
     """Run a driver script from tests/ui under Xvfb; its last stdout line is the JSON report."""
     env = {**os.environ, "KIVY_HOME": str(tmp / "kivy"), "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON",
@@ -62,6 +85,7 @@ def main() -> None:
     for lang in ("fa", "en"):
         drive(lang, out / "1280x800", window="1280x800")
         drive_link(lang, out)
+        drive_duplicates(lang, out)
         drive_console(lang, out / "console")
     count = sum(len(list(folder.glob("*.png"))) for folder in (out, out / "1280x800", out / "console"))
     print(f"{count} screenshots in {out} (the kiosk at 800x480, with the console link), {out / '1280x800'} "

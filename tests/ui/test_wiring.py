@@ -83,19 +83,20 @@ def test_printer_status_reaches_the_status_bar_and_polling_stops_on_close(world:
 def test_a_kiosk_whose_network_cannot_start_still_serves_and_shows_the_link_offline(
         world: World, tmp_path: Path, monkeypatch: object) -> None:
     from kiosk.net import discovery
-    from kiosk.net.courier import Courier
-    from kiosk.ui.run import RepLink
+    from kiosk.ui.lan import LanLinks
 
     def no_network(self: object) -> None:
         raise discovery.DiscoveryError("zeroconf could not open its sockets")
 
     monkeypatch.setattr(discovery.Browser, "start", no_network)  # type: ignore[attr-defined]
+    monkeypatch.setattr(discovery.Advertiser, "start", no_network)  # type: ignore[attr-defined]
     bridge = _signed_in(world, tmp_path)
     installed = world.installed("kiosk2")
-    link = RepLink.start(installed, Courier(installed), bridge, ["127.0.0.1"])
+    links = LanLinks.create(installed, ["127.0.0.1"], 120_000, lambda: "")
+    links.attach(bridge)
     try:
-        assert link.browser is None and bridge.rep == "offline"
+        assert links.browser is None and bridge.rep == "offline"
         bridge.flow.code_entered(PEOPLE["eligible"].code)
         assert bridge.flow.state.outcome is not None and bridge.flow.state.outcome.verdict is Verdict.ELIGIBLE
     finally:
-        link.close()
+        links.close()

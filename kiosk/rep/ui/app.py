@@ -16,7 +16,7 @@ from kiosk.core.console_flow import ConsoleFlow, ConsoleState
 from kiosk.core.jalali import persian_digits
 from kiosk.rep.ui.alert import AlertSound
 from kiosk.rep.ui.bridge import ConsoleBridge
-from kiosk.rep.ui.screens import KV, tehran_now_text
+from kiosk.rep.ui.screens import KV, short_device, tehran_now_text
 from kiosk.rep.ui.screens.case import ConsoleCaseScreen
 from kiosk.rep.ui.screens.kiosks import ConsoleKiosksScreen
 from kiosk.rep.ui.screens.queue import ConsoleQueueScreen
@@ -55,6 +55,9 @@ class ConsoleRoot(BoxLayout):  # type: ignore[misc]
         self.ids.kiosks.raw = say(lang, "console.status.kiosks", online=online, total=len(state.kiosks))
         self.ids.lang.raw = say(lang, "console.lang.switch")
         self.ids.alert.raw = say(lang, "console.alert", count=state.alert) if state.alert > 0 else ""
+        # Shown on every screen, even locked, until the kiosks report that their staff acknowledged.
+        kiosks = ("، " if lang == "fa" else ", ").join(short_device(k.device) for k in state.duplicates)
+        self.ids.duplicates.raw = say(lang, "console.duplicates.banner", kiosks=kiosks) if kiosks else ""
 
 
 class ConsoleApp(App):  # type: ignore[misc]

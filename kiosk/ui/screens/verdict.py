@@ -51,20 +51,21 @@ class VerdictScreen(View):
         self.ids.escalate.disabled = verdict not in ESCALATE
         self.ids.cancel.raw = self.t("verdict.cancel")
 
-    def _when(self, wall: str) -> str:
-        """A ledger time (UTC, ISO) as staff read it: Tehran time, Jalali date, the screen's digits."""
-        at = dt.datetime.fromisoformat(wall).astimezone(TEHRAN)
-        day = JalaliDate.from_gregorian(at.date())
-        if self.bridge.lang == "fa":
-            return f"{format_fa(day)}، ساعت {persian_digits(at.strftime('%H:%M'))}"
-        return f"{format_en(day)}, {at.strftime('%H:%M')}"
-
     def _hint(self, outcome: Any) -> str:
         verdict = outcome.verdict
         if verdict is Verdict.UNDERAGE and outcome.eligible_on is not None:
             day = format_fa(outcome.eligible_on) if self.bridge.lang == "fa" else format_en(outcome.eligible_on)
             return self.t("hint.underage", day=day)
         if verdict is Verdict.ALREADY_VOTED and outcome.previous is not None:
-            return self.t("hint.already_voted", at=self._when(outcome.previous.wall),
+            return self.t("hint.already_voted", at=ledger_time(outcome.previous.wall, self.bridge.lang),
                           device=outcome.previous.device)
         return self.t(f"hint.{verdict.value}")
+
+
+def ledger_time(wall: str, lang: str) -> str:
+    """A ledger time (UTC, ISO) as staff read it: Tehran time, Jalali date, the screen's digits."""
+    at = dt.datetime.fromisoformat(wall).astimezone(TEHRAN)
+    day = JalaliDate.from_gregorian(at.date())
+    if lang == "fa":
+        return f"{format_fa(day)}، ساعت {persian_digits(at.strftime('%H:%M'))}"
+    return f"{format_en(day)}, {at.strftime('%H:%M')}"

@@ -1,4 +1,4 @@
-"""Every kiosk of the console's branches: online or not, last seen, today's check-ins, open cases, clock skew."""
+"""Every kiosk of the console's branches: online, last seen, check-ins, open cases, double check-ins, clock skew."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,8 +11,8 @@ from kiosk.rep.ui.bridge import ConsoleBridge
 from kiosk.rep.ui.screens import ConsoleRow, ConsoleView, short_device
 from kiosk.ui.widgets import BidiLabel
 
-_COLUMNS = (("device", 1.0), ("branch", 0.8), ("status", 0.8), ("last_seen", 1.0), ("checkins", 1.0),
-            ("open", 0.9), ("skew", 1.3))
+_COLUMNS = (("device", 0.9), ("branch", 0.7), ("status", 0.8), ("last_seen", 0.9), ("checkins", 1.0),
+            ("open", 0.9), ("duplicates", 1.0), ("skew", 1.1))
 _GREEN, _RED, _AMBER = (0.05, 0.45, 0.15, 1), (0.7, 0.1, 0.1, 1), (0.6, 0.35, 0.0, 1)
 
 
@@ -39,20 +39,21 @@ class ConsoleKiosksScreen(ConsoleView):
             rows.add_widget(self._row(kiosk))
         online = sum(1 for k in kiosks if k.online)
         total = ConsoleRow(shade=[0.8, 0.83, 0.88, 1], height=dp(40))
-        self.cells(total, [(self.t("console.kiosks.total"), 1.8),
-                           (self.t("console.kiosks.total_online", online=online, total=len(kiosks)), 1.8),
+        # No total of double check-ins: every kiosk involved in one reports it, so a sum would count it twice.
+        self.cells(total, [(self.t("console.kiosks.total"), 1.6),
+                           (self.t("console.kiosks.total_online", online=online, total=len(kiosks)), 1.7),
                            (self.digits(sum(k.checkins_today for k in kiosks)), 1.0),
-                           (self.digits(sum(k.open_cases for k in kiosks)), 0.9), ("", 1.3)], bold=True)
+                           (self.digits(sum(k.open_cases for k in kiosks)), 0.9), ("", 1.0), ("", 1.1)], bold=True)
         rows.add_widget(total)
 
     def _row(self, kiosk: KioskSeen) -> ConsoleRow:
         row = ConsoleRow(height=dp(40))
         status = self.t("console.kiosks.online" if kiosk.online else "console.kiosks.offline")
         seen = self.when(kiosk.last_seen) if kiosk.last_seen else self.t("console.kiosks.never")
-        self.cells(row, [(short_device(kiosk.device), 1.0), (self.digits(kiosk.branch), 0.8), (status, 0.8),
-                         (seen, 1.0), (self.digits(kiosk.checkins_today), 1.0), (self.digits(kiosk.open_cases), 0.9),
-                         (self._skew(kiosk), 1.3)],
-                   colors={2: _GREEN if kiosk.online else _RED, 6: _AMBER})
+        self.cells(row, [(short_device(kiosk.device), 0.9), (self.digits(kiosk.branch), 0.7), (status, 0.8),
+                         (seen, 0.9), (self.digits(kiosk.checkins_today), 1.0), (self.digits(kiosk.open_cases), 0.9),
+                         (self.digits(kiosk.duplicates) if kiosk.duplicates else "", 1.0), (self._skew(kiosk), 1.1)],
+                   colors={2: _GREEN if kiosk.online else _RED, 6: _RED, 7: _AMBER})
         return row
 
     def _skew(self, kiosk: KioskSeen) -> str:

@@ -1,0 +1,71 @@
+"""The kiosk's links over the branch LAN: the representative's consoles (courier) and the other kiosks (sync).
+
+Made before the screens, so the desk can push each new ledger event at once;
+attached to the bridge once the app exists, so statuses, decisions and double
+check-ins reach the screen on the Kivy thread. A kiosk whose network cannot
+start still serves voters: cases wait in the outbox and sync waits for a link.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.logbook import Event, log
+from kiosk.net.courier import Courier
+from kiosk.net.discovery import REP_SERVICE, Browser, DiscoveryError
+from kiosk.net.sync import BranchSync
+from kiosk.state import Installed
+from kiosk.ui.bridge import FlowBridge
+
+
+@dataclass
+class LanLinks:
+    """The courier with the browser that feeds it consoles, and branch sync."""
+
+    installed: Installed
+    courier: Courier
+    sync: BranchSync
+    lan: list[str] | None
+    browser: Browser | None = None
+
+    @classmethod
+    def create(cls, installed: Installed, lan: list[str] | None, skew_bound_ms: int,
+               today_start_utc: Callable[[], str]) -> LanLinks:
+        """The links, not started yet; `lan` pins every socket and zeroconf to these addresses (None: all)."""
+        courier = Courier(installed, today_start_utc=today_start_utc, skew_bound_ms=skew_bound_ms)
+        host = lan[0] if lan and len(lan) == 1 else "0.0.0.0"
+        return cls(installed, courier, BranchSync(installed, lan=lan, host=host), lan)
+
+    def poke(self) -> None:
+        """A case or a ledger event was written on the screen's side: send it now."""
+        self.courier.poke()
+        self.sync.poke()
+
+    def attach(self, bridge: FlowBridge) -> None:
+        """Send what the links learn to the screen, then start them."""
+        flow = bridge.flow
+        self.courier.on_status = bridge.link_changed
+        self.courier.on_cases = lambda: self._decided(bridge)
+        self.sync.on_status = bridge.sync_changed
+        self.sync.on_duplicates = lambda: bridge.on_kivy_thread(flow.duplicates_changed)
+        self.sync.start()
+        browser = Browser(REP_SERVICE, self.installed.config.id, self.installed.claims.branches,
+                          on_change=self.courier.endpoints_changed, interfaces=self.lan)
+        try:
+            browser.start()
+        except DiscoveryError as exc:
+            log(Event.DISCOVERY_FAILED, reason=str(exc))
+            return
+        self.browser = browser
+
+    def _decided(self, bridge: FlowBridge) -> None:
+        """A decision arrived: the cases screen refreshes, and its ledger entry goes to the other kiosks."""
+        bridge.on_kivy_thread(bridge.flow.cases_changed)
+        self.sync.poke()
+
+    def close(self) -> None:
+        """Stop browsing, then the links."""
+        if self.browser is not None:
+            self.browser.close()
+        self.sync.close()
+        self.courier.close()
