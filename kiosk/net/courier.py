@@ -22,6 +22,7 @@ from kiosk.logbook import Event, log
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, TlsIdentity, connect
 from kiosk.net.discovery import Endpoint
+from kiosk.net.wakeup import Pokeable, tell
 from kiosk.state import Installed
 from kiosk.store.ledger import Ledger
 from kiosk.store.replica import count_unacknowledged_duplicates
@@ -45,12 +46,13 @@ class LinkStatus:
     skew_alarm: bool            # beyond the configured bound: staff are told
 
 
-class Courier:
+class Courier(Pokeable):
     """Links to every console of this kiosk's election and branch; thread-safe to poke and close."""
 
     def __init__(self, installed: Installed, on_status: Callable[[LinkStatus], None] | None = None,
                  on_cases: Callable[[], None] | None = None, skew_bound_ms: int = SKEW_BOUND_MS,
                  today_start_utc: Callable[[], str] | None = None) -> None:
+        super().__init__()
         self._installed = installed
         self._identity = TlsIdentity.from_installed(installed)
         self._index_of = RegistryKeys.derive(installed.registry_key).index_of
@@ -58,10 +60,6 @@ class Courier:
         self.on_cases: Callable[[], None] = on_cases or (lambda: None)
         self._skew_bound = skew_bound_ms
         self._today = today_start_utc or (lambda: "")
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Condition(self._lock)
-        self._generation = 0
         self._endpoints: dict[str, Endpoint] = {}
         self._links: dict[str, threading.Thread] = {}
         self._online: set[str] = set()
@@ -79,12 +77,6 @@ class Courier:
                                               daemon=True)
                     self._links[device] = thread
                     thread.start()
-            self._generation += 1
-            self._wake.notify_all()
-
-    def poke(self) -> None:
-        """A case was raised or withdrawn: send now rather than at the next round."""
-        with self._lock:
             self._generation += 1
             self._wake.notify_all()
 
@@ -235,20 +227,7 @@ class Courier:
             return LinkStatus(len(self._online), skew, skew is not None and abs(skew) > self._skew_bound)
 
     def _publish(self) -> None:
-        try:
-            self.on_status(self.status())
-        except Exception as exc:  # the screen's listener must not stop the courier
-            log(Event.LISTENER_FAILED, error=type(exc).__name__)
-
-    def _sleep(self, seconds: float) -> None:
-        with self._lock:
-            generation = self._generation
-            deadline = time.monotonic() + seconds
-            while not self._stop.is_set() and self._generation == generation:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._wake.wait(timeout=left)
+        tell(self.on_status, self.status())
 
 
 def _outgoing(case: Case, outbox: CaseOutbox) -> m.Message:

@@ -12,7 +12,8 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from kiosk.core.cases import (CASE_ID, MAX_NAME, MAX_NOTE, MAX_REASON, MAX_REFERENCE, CaseForm, CaseReason,
                               Decision, Ruling, decision_fields)
@@ -20,6 +21,7 @@ from kiosk.core.jalali import parse_jalali
 from kiosk.trust.canonical import b64d, b64e
 
 VERSION = 1
+T = TypeVar("T")
 MAX_BYTES = 64 * 1024
 MAX_COUNT = 10_000_000
 _DEVICE = re.compile(r"^[0-9a-f]{16}$")
@@ -95,8 +97,8 @@ class Refused:
     reason: str
 
 
-class _Bad(Exception):
-    """Inside the decoder: the first thing wrong."""
+class Malformed(Exception):
+    """Inside a decoder: the first thing wrong with a message."""
 
 
 # -- encoding ------------------------------------------------------------------------------
@@ -142,12 +144,20 @@ _FIELDS: dict[str, frozenset[str]] = {
 
 def decode(data: bytes) -> Message | Refused:
     """One message from wire bytes, or the reason it is refused."""
+    return parse_strict(data, _message)
+
+
+def parse_strict(data: bytes, build: Callable[[Any], T]) -> T | Refused:
+    """Strict JSON (no duplicate keys, no NaN, bounded size) handed to `build`; a refusal for anything else.
+
+    Shared by this schema and branch sync's (kiosk.net.sync_messages): `build` raises Malformed.
+    """
     if len(data) > MAX_BYTES:
         return Refused("message too large")
     try:
         raw = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-        return _message(raw)
-    except _Bad as exc:
+        return build(raw)
+    except Malformed as exc:
         return Refused(str(exc))
     except UnicodeDecodeError:
         return Refused("message is not UTF-8")
@@ -160,32 +170,32 @@ def decode(data: bytes) -> Message | Refused:
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
-        raise _Bad("duplicate key")
+        raise Malformed("duplicate key")
     return dict(pairs)
 
 
 def _no_constant(name: str) -> Any:
-    raise _Bad(f"{name} is not allowed")
+    raise Malformed(f"{name} is not allowed")
 
 
 def _message(raw: Any) -> Message:
     if not isinstance(raw, dict):
-        raise _Bad("message is not an object")
+        raise Malformed("message is not an object")
     if type(raw.get("v")) is not int or raw["v"] != VERSION:
-        raise _Bad("unsupported message version")
+        raise Malformed("unsupported message version")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in _FIELDS:
-        raise _Bad("unknown message type")
+        raise Malformed("unknown message type")
     keys = set(raw) - {"v", "type"}
     if keys != _FIELDS[kind]:
-        raise _Bad(f"{kind}: wrong fields")
+        raise Malformed(f"{kind}: wrong fields")
     match kind:
         case "open_case":
             return _open_case(raw)
         case "ack":
             step = _text(raw, "step", 10)
             if step not in ACK_STEPS:
-                raise _Bad("ack: unknown step")
+                raise Malformed("ack: unknown step")
             return Ack(_case_id(raw), step)
         case "decide":
             return _decide(raw)
@@ -196,10 +206,10 @@ def _message(raw: Any) -> Message:
         case "status":
             branch = _text(raw, "branch", 16)
             if not _BRANCH.match(branch):
-                raise _Bad("status: bad branch")
+                raise Malformed("status: bad branch")
             software = _text(raw, "software", 32)
             if not _VERSION_TEXT.match(software):
-                raise _Bad("status: bad software version")
+                raise Malformed("status: bad software version")
             return Status(branch, _int(raw, "checkins_today", MAX_COUNT), _int(raw, "open_cases", MAX_COUNT),
                           _int(raw, "wall_ms", 1 << 53), software, _int(raw, "duplicates", MAX_COUNT))
     raise AssertionError(kind)
@@ -209,17 +219,17 @@ def _open_case(raw: dict[str, Any]) -> OpenCase:
     try:
         reason = CaseReason(_text(raw, "reason", 32))
     except ValueError as exc:
-        raise _Bad("open_case: unknown reason") from exc
+        raise Malformed("open_case: unknown reason") from exc
     birth_text = _text(raw, "birth_date", 10)
     birth = parse_jalali(birth_text) if birth_text else None
     if birth_text and birth is None:
-        raise _Bad("open_case: bad birth date")
+        raise Malformed("open_case: bad birth date")
     certificate = _text(raw, "birth_certificate", 10)
     if not _DIGITS.match(certificate):
-        raise _Bad("open_case: bad birth-certificate number")
+        raise Malformed("open_case: bad birth-certificate number")
     names = [_text(raw, k, MAX_NAME) for k in ("first_name", "last_name", "father_name")]
     if not all(n.strip() for n in names):
-        raise _Bad("open_case: a name is empty")
+        raise Malformed("open_case: a name is empty")
     note = _text(raw, "note", MAX_NOTE, newlines=True)
     form = CaseForm(names[0], names[1], names[2], birth, certificate, note, reason)
     return OpenCase(_case_id(raw), _when(raw, "created"), form)
@@ -229,19 +239,19 @@ def _decide(raw: dict[str, Any]) -> Decide:
     try:
         ruling = Ruling(_text(raw, "ruling", 10))
     except ValueError as exc:
-        raise _Bad("decide: unknown ruling") from exc
+        raise Malformed("decide: unknown ruling") from exc
     code = _text(raw, "national_code", 10)
     if code and not _CODE.match(code):
-        raise _Bad("decide: bad national code")
+        raise Malformed("decide: bad national code")
     reference = _text(raw, "reference", MAX_REFERENCE)
     if not _REFERENCE.match(reference):
-        raise _Bad("decide: bad reference")
+        raise Malformed("decide: bad reference")
     try:
         signature = b64d(raw["signature"])
     except (ValueError, TypeError) as exc:
-        raise _Bad("decide: bad signature encoding") from exc
+        raise Malformed("decide: bad signature encoding") from exc
     if len(signature) != 64:
-        raise _Bad("decide: bad signature length")
+        raise Malformed("decide: bad signature length")
     decision = Decision(_case_id(raw), _device(raw, "kiosk"), ruling, code, reference,
                         _text(raw, "reason", MAX_REASON), _when(raw, "decided_at"), _device(raw, "rep"))
     return Decide(decision, signature)
@@ -250,32 +260,32 @@ def _decide(raw: dict[str, Any]) -> Decide:
 def _text(raw: dict[str, Any], key: str, limit: int, newlines: bool = False) -> str:
     value = raw[key]
     if not isinstance(value, str) or len(value) > limit:
-        raise _Bad(f"{key}: not text of at most {limit} characters")
+        raise Malformed(f"{key}: not text of at most {limit} characters")
     if _CONTROL.search(value.replace("\n", "") if newlines else value):
-        raise _Bad(f"{key}: control characters")
+        raise Malformed(f"{key}: control characters")
     if _SURROGATE.search(value):  # "\ud800" in JSON decodes to a string nothing can store or print
-        raise _Bad(f"{key}: not valid Unicode")
+        raise Malformed(f"{key}: not valid Unicode")
     return value
 
 
 def _int(raw: dict[str, Any], key: str, limit: int) -> int:
     value = raw[key]
     if type(value) is not int or not 0 <= value <= limit:
-        raise _Bad(f"{key}: not a whole number in range")
+        raise Malformed(f"{key}: not a whole number in range")
     return value
 
 
 def _case_id(raw: dict[str, Any]) -> str:
     value = _text(raw, "case_id", 20)
     if not CASE_ID.match(value):
-        raise _Bad("bad case id")
+        raise Malformed("bad case id")
     return value
 
 
 def _device(raw: dict[str, Any], key: str) -> str:
     value = _text(raw, key, 16)
     if not _DEVICE.match(value):
-        raise _Bad(f"{key}: bad device id")
+        raise Malformed(f"{key}: bad device id")
     return value
 
 
@@ -284,7 +294,7 @@ def _when(raw: dict[str, Any], key: str) -> str:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise _Bad(f"{key}: not a time") from exc
+        raise Malformed(f"{key}: not a time") from exc
     if parsed.tzinfo is None:
-        raise _Bad(f"{key}: time without a zone")
+        raise Malformed(f"{key}: time without a zone")
     return value

@@ -25,6 +25,7 @@ from kiosk.net.channel import Channel, ChannelError, PeerPolicy, PeerRefused, Se
 from kiosk.net.courier import SOFTWARE
 from kiosk.net.discovery import SYNC_SERVICE, Advert, Advertiser, Browser, DiscoveryError, Endpoint
 from kiosk.net.messages import Refused
+from kiosk.net.wakeup import Pokeable, tell
 from kiosk.state import Installed
 from kiosk.store.replica import PAGE, PageRefused, Replica, Stored
 from kiosk.trust import certs
@@ -47,12 +48,13 @@ class _Session:
     alive: bool = True
 
 
-class BranchSync:
+class BranchSync(Pokeable):
     """This kiosk's side of branch sync; thread-safe to poke, query and close."""
 
     def __init__(self, installed: Installed, on_status: Callable[[SyncStatus], None] | None = None,
                  on_duplicates: Callable[[], None] | None = None, lan: list[str] | None = None,
                  host: str = "0.0.0.0", port: int = 0) -> None:
+        super().__init__()
         self._installed = installed
         self._me = installed.claims.device_id
         self._branches = installed.claims.branches
@@ -61,10 +63,6 @@ class BranchSync:
         self.on_status: Callable[[SyncStatus], None] = on_status or (lambda _s: None)
         self.on_duplicates: Callable[[], None] = on_duplicates or (lambda: None)
         self._lan = lan
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._generation = 0
-        self._stop = threading.Event()
         self._sessions: dict[str, _Session] = {}
         self._endpoints: dict[str, Endpoint] = {}
         self._dialers: dict[str, threading.Thread] = {}
@@ -112,12 +110,6 @@ class BranchSync:
         for thread in dialers:
             thread.join(timeout=10)
         self._server.close()
-
-    def poke(self) -> None:
-        """Something was appended to the ledger: push it now."""
-        with self._lock:
-            self._generation += 1
-            self._wake.notify_all()
 
     def endpoints_changed(self, endpoints: dict[str, Endpoint]) -> None:
         """The kiosks zeroconf sees now; dial those with a higher device id than ours."""
@@ -344,17 +336,4 @@ class BranchSync:
             self._last_contact[peer] = now
 
     def _publish(self) -> None:
-        try:
-            self.on_status(self.status())
-        except Exception as exc:  # the screen's listener must not stop sync
-            log(Event.LISTENER_FAILED, error=type(exc).__name__)
-
-    def _sleep(self, seconds: float) -> None:
-        with self._lock:
-            generation = self._generation
-            deadline = time.monotonic() + seconds
-            while not self._stop.is_set() and self._generation == generation:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._wake.wait(timeout=left)
+        tell(self.on_status, self.status())

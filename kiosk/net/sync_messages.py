@@ -12,12 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.net.messages import Refused
+from kiosk.net.messages import Malformed, Refused, parse_strict
 from kiosk.store.ledger import Event, Kind
 from kiosk.trust.canonical import b64d, b64e
 
 PROTOCOL = 1
-MAX_BYTES = 64 * 1024
 MAX_EVENTS = 100
 MAX_DEVICES = 256
 _DEVICE = re.compile(r"^[0-9a-f]{16}$")
@@ -56,10 +55,6 @@ class Page:
 SyncMessage = Hello | Want | Page
 
 
-class _Bad(Exception):
-    """Inside the decoder: the first thing wrong."""
-
-
 def encode(message: SyncMessage) -> bytes:
     """The wire bytes of a sync message."""
     body: dict[str, Any]
@@ -78,29 +73,7 @@ def encode(message: SyncMessage) -> bytes:
 
 def decode(data: bytes) -> SyncMessage | Refused:
     """One sync message from wire bytes, or the reason it is refused."""
-    if len(data) > MAX_BYTES:
-        return Refused("message too large")
-    try:
-        raw = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-        return _message(raw)
-    except _Bad as exc:
-        return Refused(str(exc))
-    except UnicodeDecodeError:
-        return Refused("message is not UTF-8")
-    except RecursionError:
-        return Refused("message nests too deeply")
-    except ValueError:
-        return Refused("message is not JSON")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    if len({k for k, _ in pairs}) != len(pairs):
-        raise _Bad("duplicate key")
-    return dict(pairs)
-
-
-def _no_constant(name: str) -> Any:
-    raise _Bad(f"{name} is not allowed")
+    return parse_strict(data, _message)
 
 
 _FIELDS = {"hello": {"election", "branch", "protocol", "software"}, "want": {"heads", "direct"},
@@ -109,12 +82,12 @@ _FIELDS = {"hello": {"election", "branch", "protocol", "software"}, "want": {"he
 
 def _message(raw: Any) -> SyncMessage:
     if not isinstance(raw, dict) or type(raw.get("v")) is not int or raw["v"] != 1:
-        raise _Bad("not a version 1 sync message")
+        raise Malformed("not a version 1 sync message")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in _FIELDS:
-        raise _Bad("unknown message type")
+        raise Malformed("unknown message type")
     if set(raw) - {"v", "type"} != _FIELDS[kind]:
-        raise _Bad(f"{kind}: wrong fields")
+        raise Malformed(f"{kind}: wrong fields")
     if kind == "hello":
         return Hello(_text(raw["election"], 64), _text(raw["branch"], 16), _int(raw["protocol"], 1000),
                      _text(raw["software"], 32))
@@ -122,45 +95,45 @@ def _message(raw: Any) -> SyncMessage:
         heads, direct = raw["heads"], raw["direct"]
         if not isinstance(heads, dict) or len(heads) > MAX_DEVICES or not isinstance(direct, list) or \
                 len(direct) > MAX_DEVICES:
-            raise _Bad("want: bad heads or direct list")
+            raise Malformed("want: bad heads or direct list")
         return Want({_device(d): _int(s, 1 << 40) for d, s in heads.items()}, tuple(_device(d) for d in direct))
     device, cert, events = _device(raw["device"]), raw["cert"], raw["events"]
     if not isinstance(cert, str) or len(cert) > 4096 or not _PEM.match(cert):
-        raise _Bad("page: the certificate is not PEM text")
+        raise Malformed("page: the certificate is not PEM text")
     if not isinstance(events, list) or not 0 < len(events) <= MAX_EVENTS:
-        raise _Bad("page: 1 to 100 events")
+        raise Malformed("page: 1 to 100 events")
     return Page(device, cert.encode("ascii"), tuple(_event(device, e) for e in events))
 
 
 def _event(device: str, raw: Any) -> Event:
     if not isinstance(raw, list) or len(raw) != 10:
-        raise _Bad("page: an event is not a 10-field array")
+        raise Malformed("page: an event is not a 10-field array")
     seq, hlc, kind, voter, ref, reason, wall, prev, digest, sig = raw
     if not isinstance(kind, str) or kind not in _KINDS:
-        raise _Bad("page: unknown event kind")
+        raise Malformed("page: unknown event kind")
     try:
         voter_b, prev_b, hash_b, sig_b = b64d(voter), b64d(prev), b64d(digest), b64d(sig)
     except (ValueError, TypeError) as exc:
-        raise _Bad("page: bad base64") from exc
+        raise Malformed("page: bad base64") from exc
     if len(voter_b) > 32 or len(prev_b) != 32 or len(hash_b) != 32 or len(sig_b) != 64:
-        raise _Bad("page: bad field length")
+        raise Malformed("page: bad field length")
     return Event(device, _int(seq, 1 << 40, low=1), _int(hlc, 1 << 62), _KINDS[kind], voter_b, _text(ref, 400),
                  _text(reason, 400), _text(wall, 40), prev_b, hash_b, sig_b)
 
 
 def _text(value: Any, limit: int) -> str:
     if not isinstance(value, str) or len(value) > limit or not _TEXT.match(value):
-        raise _Bad(f"not text of at most {limit} characters")
+        raise Malformed(f"not text of at most {limit} characters")
     return value
 
 
 def _int(value: Any, limit: int, low: int = 0) -> int:
     if type(value) is not int or not low <= value <= limit:
-        raise _Bad("not a whole number in range")
+        raise Malformed("not a whole number in range")
     return value
 
 
 def _device(value: Any) -> str:
     if not isinstance(value, str) or not _DEVICE.match(value):
-        raise _Bad("bad device id")
+        raise Malformed("bad device id")
     return value
