@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         from kiosk.rep.ui.app import build_console  # Kivy is imported only once the console is serving
+        from kiosk.ui.watchdog import serve_systemd
+        serve_systemd("serving kiosks")
         build_console(console.service, StaffBook(args.state / STAFF), installed.config.name,
                       installed.claims.branches, args.lang).run()
     finally:

@@ -24,6 +24,7 @@ from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
 from kiosk.ui.screens.verdict import TEHRAN  # noqa: E402
 from kiosk.ui.lan import LanLinks  # noqa: E402
+from kiosk.ui.watchdog import serve_systemd  # noqa: E402
 from kiosk.core.branch import Duplicate  # noqa: E402
 from kiosk.store.replica import Replica  # noqa: E402
 from kiosk.trust.certs import cert_pem  # noqa: E402
@@ -147,6 +148,7 @@ def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
     kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port, printer_port=printer_port,
                   lan=lan, max_skew_minutes=max_skew_minutes)
+    serve_systemd("serving voters")
     try:
         kiosk.app.run()
     finally:
