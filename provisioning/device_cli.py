@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from pathlib import Path
 
 from kiosk.logbook import configure
-from kiosk.state import SIGNING_KEY, STAFF
+from kiosk.state import SIGNING_KEY, STAFF, StateRefused
 from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from kiosk.trust import certs
 from provisioning.device import InstallRefused, init_device, install
+from provisioning.status import device_status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("--account", required=True, help="short id, e.g. head")
     staff.add_argument("--name", required=True, help="the name shown on the sign-in screen")
     staff.add_argument("--role", choices=[r.value for r in Role], default=Role.HEAD.value)
+    status = sub.add_parser("status", help="identity, election, package, ledger counts and clock, as JSON")
+    status.add_argument("--state", type=Path, required=True)
     return parser
 
 
@@ -44,12 +48,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"device {device_id} initialised; enrollment request: {args.state / 'device.csr'}")
             case "staff":
                 return _set_staff_pin(args)
+            case "status":
+                print(json.dumps(device_status(args.state), ensure_ascii=False, indent=1))
             case "install":
                 installed = install(args.state, args.package, args.cert, args.authority)
                 print(f"installed election {installed.config.id} for device {installed.claims.device_id} "
                       f"({installed.claims.role.value}, branch {', '.join(installed.claims.branches)})")
     except InstallRefused as exc:
         print(f"kiosk-provision: refused: {exc}", file=sys.stderr)
+        return 1
+    except StateRefused as exc:
+        print(f"kiosk-provision: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import jdatetime
 
 from kiosk.core.national_code import ascii_digits_only
+
+# "Today" is the election day in Tehran, whatever the device's own zone (DESIGN: Clock).
+TEHRAN = ZoneInfo("Asia/Tehran")
 
 _PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 MONTHS_FA = (

@@ -20,7 +20,7 @@ from drivers.printer import ReceiptPrinter
 from drivers.scanner import BarcodeScanner, ScanEvent, Scanned, StatusChanged, Unusable
 from kiosk.core.branch import SyncStatus
 from kiosk.core.flow import CheckInFlow
-from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
+from kiosk.core.jalali import TEHRAN, JalaliDate, format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import KV
 from kiosk.ui.screens.cases import CasesScreen
@@ -30,7 +30,7 @@ from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
 from kiosk.ui.screens.sign_in import SignInScreen
 from kiosk.ui.screens.staff import StaffScreen
-from kiosk.ui.screens.verdict import TEHRAN, VerdictScreen
+from kiosk.ui.screens.verdict import VerdictScreen
 from kiosk.ui.text import say
 from kiosk.ui.widgets import BidiButton
 

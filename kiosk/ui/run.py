@@ -22,7 +22,7 @@ from kiosk.desk import CaseDesk, Desk  # noqa: E402
 from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
-from kiosk.ui.screens.verdict import TEHRAN  # noqa: E402
+from kiosk.core.jalali import TEHRAN  # noqa: E402
 from kiosk.ui.lan import LanLinks  # noqa: E402
 from kiosk.ui.watchdog import serve_systemd  # noqa: E402
 from kiosk.core.branch import Duplicate  # noqa: E402

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from kivy.properties import ListProperty
 
 from kiosk.core.eligibility import Verdict
-from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
+from kiosk.core.jalali import TEHRAN, JalaliDate, format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import View, load_kv
 
-TEHRAN = ZoneInfo("Asia/Tehran")
 _GREEN, _AMBER, _RED = [0.1, 0.5, 0.2, 1], [0.75, 0.45, 0.05, 1], [0.7, 0.12, 0.12, 1]
 BAND = {Verdict.ELIGIBLE: _GREEN, Verdict.ALREADY_VOTED: _RED, Verdict.UNDERAGE: _AMBER,
         Verdict.DECEASED: _RED, Verdict.SUSPENDED: _RED, Verdict.NOT_FOUND: _AMBER,

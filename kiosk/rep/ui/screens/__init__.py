@@ -14,7 +14,7 @@ from kiosk.core.console_flow import ConsoleNotice
 from kiosk.core.jalali import JalaliDate, format_en, format_fa, persian_digits
 from kiosk.rep.ui.bridge import ConsoleBridge
 from kiosk.ui.screens import BoundView, load_kv
-from kiosk.ui.screens.verdict import TEHRAN
+from kiosk.core.jalali import TEHRAN
 from kiosk.ui.widgets import BidiLabel
 
 KV = Path(__file__).resolve().parent.parent / "kv"
