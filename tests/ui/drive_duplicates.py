@@ -12,14 +12,12 @@ import datetime as dt
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the console driver's layout check
 
-from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
 from kiosk.core.branch import PeerSeen, SyncStatus  # noqa: E402
@@ -29,6 +27,7 @@ from kiosk.store.replica import Replica  # noqa: E402
 from kiosk.trust import certs  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from rep.drive_console import clipped  # noqa: E402
+from steps import Step, run_steps  # noqa: E402
 
 PEER_A, PEER_B = "c0ffee0012345678", "ff0011aa22bb33cc"
 
@@ -105,8 +104,7 @@ def main() -> None:
         return lambda: state().screen.value == name and (notice is None or (
             state().notice is not None and state().notice.value == notice))
 
-    # (name, action, condition to wait for, seconds)
-    steps: list[tuple[str, Callable[[], None], Callable[[], bool], float]] = [
+    steps: list[Step] = [
         ("sign_in", lambda: app.bridge.sync_changed(SPLIT), lambda: app.root.ids.sync.raw != "", 3),
         ("ready_duplicate", sign_in, lambda: is_("ready", "duplicate_check_in")() and button() != "", 5),
         ("verdict", type_code, lambda: is_("verdict")() and state().outcome.verdict.value == "eligible", 5),
@@ -122,41 +120,17 @@ def main() -> None:
         ("sync_in_step", lambda: app.bridge.sync_changed(IN_STEP), lambda: "\n" in app.root.ids.sync.raw, 3),
         ("sync_cut_off", lambda: app.bridge.sync_changed(CUT_OFF), lambda: app.bridge.sync == CUT_OFF, 3),
     ]
-    index = [0]
-    deadline = [0.0]
-
-    def run(_dt: float) -> None:
-        if index[0] > 0:
-            name, _, condition, _ = steps[index[0] - 1]
-            if not condition() and time.monotonic() < deadline[0]:
-                Clock.schedule_once(run, 0.1)
-                return
-            Clock.schedule_once(lambda _d: record(name), 0.3)  # one more frame: labels re-wrap after a change
-            return
-        advance()
-
-    def record(name: str) -> None:
-        condition = steps[index[0] - 1][2]
-        results.append({"step": name, "ok": bool(condition()), "screen": state().screen.value,
+    def record_step(name: str, ok: bool, number: int) -> None:
+        results.append({"step": name, "ok": ok, "screen": state().screen.value,
                         "notice": state().notice.value if state().notice else None,
                         "duplicates": len(state().duplicates), "button": button(), "rows": duplicate_rows(),
                         "sync": app.root.ids.sync.raw, "clipped": clipped(app.root),
                         "acknowledged": sum(1 for e in ledger.events(one.claims.device_id)
                                             if e.kind is Kind.DUPLICATE_SEEN)})
-        Window.screenshot(name=str(out / f"dup-{lang}-{index[0]:02d}-{name}.png"))
-        advance()
+        Window.screenshot(name=str(out / f"dup-{lang}-{number:02d}-{name}.png"))
 
-    def advance() -> None:
-        if index[0] == len(steps):
-            Clock.schedule_once(lambda _d: app.stop(), 0.2)
-            return
-        _, action, _, seconds = steps[index[0]]
-        action()
-        deadline[0] = time.monotonic() + seconds
-        index[0] += 1
-        Clock.schedule_once(run, 0.3)
-
-    Clock.schedule_once(run, 0.8)
+    # One more frame before each record: labels re-wrap after a change.
+    run_steps(app, steps, record_step, start_after=0.8, settle=0.3)
     try:
         app.run()
     finally:

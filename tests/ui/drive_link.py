@@ -9,19 +9,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 
-from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
 from kiosk.core.cases import CaseStatus, Ruling  # noqa: E402
 from kiosk.rep.console import Console  # noqa: E402
 from kiosk.state import Installed  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
+from steps import Step, run_steps  # noqa: E402
 
 APPROVED_CODE = "0010000771"  # not in the test registry: the reason the person was referred
 
@@ -69,8 +68,7 @@ def main() -> None:
         button.dispatch("on_release")
 
     state = lambda: app.bridge.state  # noqa: E731
-    # (name, action, condition to wait for, seconds)
-    steps: list[tuple[str, Callable[[], None], Callable[[], bool], float]] = [
+    steps: list[Step] = [
         ("linked", sign_in, lambda: app.bridge.rep == "online" and state().screen.value == "ready", 15),
         ("case_delivered", refer, lambda: case_status() == CaseStatus.DELIVERED.value, 10),
         ("decision_arrived", lambda: (screen().ids.back.dispatch("on_release"), decide()),
@@ -84,28 +82,12 @@ def main() -> None:
         ("console_sees_delivery", lambda: None,
          lambda: all(c.delivered for c in console.service.recent_decided()), 5),
     ]
-    index = [0]
-    deadline = [0.0]
+    def record_step(name: str, ok: bool, number: int) -> None:
+        results.append({"step": name, "ok": ok, "screen": state().screen.value,
+                        "rep": app.bridge.rep, "notice": state().notice.value if state().notice else None})
+        Window.screenshot(name=str(out / f"link-{lang}-{number:02d}-{name}.png"))
 
-    def run(_dt: float) -> None:
-        if index[0] > 0:
-            name, _, condition, _ = steps[index[0] - 1]
-            if not condition() and time.monotonic() < deadline[0]:
-                Clock.schedule_once(run, 0.1)
-                return
-            results.append({"step": name, "ok": bool(condition()), "screen": state().screen.value,
-                            "rep": app.bridge.rep, "notice": state().notice.value if state().notice else None})
-            Window.screenshot(name=str(out / f"link-{lang}-{index[0]:02d}-{name}.png"))
-        if index[0] == len(steps):
-            Clock.schedule_once(lambda _d: app.stop(), 0.2)
-            return
-        _, action, _, seconds = steps[index[0]]
-        action()
-        deadline[0] = time.monotonic() + seconds
-        index[0] += 1
-        Clock.schedule_once(run, 0.3)
-
-    Clock.schedule_once(run, 0.5)
+    run_steps(app, steps, record_step)
     try:
         app.run()
     finally:
