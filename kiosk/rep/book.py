@@ -41,6 +41,9 @@ class CaseBook:
         self._db = open_documents(path)
         self._cases = self._db.table("cases")
         self._lock = threading.Lock()
+        # Every case as the screens list them, kept until the next write (this process is the book's only
+        # writer): each kiosk's status makes the console re-read, and TinyDB parses the whole file per query.
+        self._listed: list[RepCase] | None = None
 
     def close(self) -> None:
         """Nothing is pending: every change was written when it was made."""
@@ -57,6 +60,7 @@ class CaseBook:
                 "received_at": _now(), "status": RepCaseStatus.OPEN.value, "form": _form_fields(form),
                 "decision": None, "signature": "", "delivered": False,
             })
+            self._listed = None
             return Received(True)
 
     def decide(self, case_id: str, decision: Decision, signature: bytes) -> RepCase | None:
@@ -68,6 +72,7 @@ class CaseBook:
                 return None
             self._cases.update({"status": RepCaseStatus.DECIDED.value, "decision": decision_fields(decision),
                                 "signature": b64e(signature)}, doc)
+            self._listed = None
             return self._case_unlocked(case_id)
 
     def mark_delivered(self, kiosk: str, case_id: str) -> bool:
@@ -77,6 +82,7 @@ class CaseBook:
                 (Query().status == RepCaseStatus.DECIDED.value) & (Query().delivered == False)  # noqa: E712
             if not self._cases.contains(doc):
                 return False  # TinyDB rewrites the whole file on every update, even one that matches nothing
+            self._listed = None
             return bool(self._cases.update({"delivered": True}, doc))
 
     def withdraw(self, kiosk: str, case_id: str) -> RepCaseStatus | None:
@@ -88,6 +94,7 @@ class CaseBook:
                 return None
             if found["status"] == RepCaseStatus.OPEN.value:
                 self._cases.update({"status": RepCaseStatus.CANCELLED.value}, doc)
+                self._listed = None
                 return RepCaseStatus.CANCELLED
             return RepCaseStatus(found["status"])
 
@@ -114,7 +121,10 @@ class CaseBook:
     def all_cases(self) -> list[RepCase]:
         """Every case, in the order received."""
         with self._lock:
-            return sorted((_rep_case(d) for d in self._cases.all()), key=lambda c: (c.received_at, c.case_id))
+            if self._listed is None:
+                self._listed = sorted((_rep_case(d) for d in self._cases.all()),
+                                      key=lambda c: (c.received_at, c.case_id))
+            return list(self._listed)
 
     def _case_unlocked(self, case_id: str) -> RepCase | None:
         found = self._cases.get(Query().case_id == case_id)
