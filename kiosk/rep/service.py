@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from kiosk.core.cases import Decision, DecisionProblem, Ruling, check_decision, check_form
 from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
@@ -227,8 +226,3 @@ class RepService:
 
 def _iso(wall_ms: int) -> str:
     return dt.datetime.fromtimestamp(wall_ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def book_path(state: Path) -> Path:
-    """Where a console keeps its case book."""
-    return state / CASE_BOOK

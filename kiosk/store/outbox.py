@@ -17,7 +17,7 @@ from kiosk.core.cases import (Case, CaseForm, CaseReason, CaseStatus, Decision, 
 from kiosk.core.jalali import parse_jalali
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.ledger import Kind, Ledger
-from kiosk.trust.canonical import b64d, b64e
+from kiosk.trust.canonical import b64e
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -165,11 +165,6 @@ class CaseOutbox:
         """Remember which check-in an approval allowed, so it is used once."""
         with self._ledger.transaction():
             self._db.execute("UPDATE cases SET check_in = ? WHERE case_id = ?", (check_in, case_id))
-
-    def decision_signature(self, case_id: str) -> bytes:
-        """The console's signature on a decided case (for export and audit)."""
-        row = self._db.execute("SELECT decision FROM cases WHERE case_id = ?", (case_id,)).fetchone()
-        return b64d(json.loads(row[0])["signature"]) if row and row[0] else b""
 
     @staticmethod
     def _case(case_id: str, created: str, status: str, payload: str, decision: str, check_in: str) -> Case:
