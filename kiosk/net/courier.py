@@ -77,8 +77,7 @@ class Courier(Pokeable):
                                               daemon=True)
                     self._links[device] = thread
                     thread.start()
-            self._generation += 1
-            self._wake.notify_all()
+            self._poke_locked()
 
     def close(self) -> None:
         """Stop every link and wait for their threads."""

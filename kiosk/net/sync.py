@@ -122,8 +122,7 @@ class BranchSync(Pokeable):
                                               daemon=True)
                     self._dialers[device] = thread
                     thread.start()
-            self._generation += 1
-            self._wake.notify_all()
+            self._poke_locked()
         self._publish()
 
     def status(self) -> SyncStatus:
@@ -153,14 +152,11 @@ class BranchSync(Pokeable):
                 policy = PeerPolicy(certs.Role.KIOSK, frozenset(self._branches), endpoint.fingerprint)
                 try:
                     channel = connect(endpoint.host, endpoint.port, self._identity, policy)
-                except PeerRefused:
-                    with self._lock:
-                        self._refused[device] = "certificate"
-                    self._publish()
-                    failures += 1
-                    self._sleep(BACKOFF[min(failures - 1, len(BACKOFF) - 1)])
-                    continue
-                except ChannelError:
+                except ChannelError as exc:
+                    if isinstance(exc, PeerRefused):
+                        with self._lock:
+                            self._refused[device] = "certificate"
+                        self._publish()
                     failures += 1
                     self._sleep(BACKOFF[min(failures - 1, len(BACKOFF) - 1)])
                     continue
@@ -208,8 +204,7 @@ class BranchSync(Pokeable):
                 session.alive = False
                 if self._sessions.get(peer) is session:
                     del self._sessions[peer]
-                self._generation += 1
-                self._wake.notify_all()
+                self._poke_locked()
             if sender.is_alive():
                 sender.join(timeout=10)
             ledger.close()
@@ -221,8 +216,7 @@ class BranchSync(Pokeable):
             case sm.Want():
                 with self._lock:
                     self._took_want(session, message)
-                    self._generation += 1
-                    self._wake.notify_all()
+                    self._poke_locked()
                 self._publish()
             case sm.Page():
                 result = replica.store(message.device, message.cert_pem, message.events)
@@ -232,8 +226,7 @@ class BranchSync(Pokeable):
                             with self._lock:
                                 if message.events[-1].seq > session.their_heads.get(message.device, 0):
                                     session.their_heads[message.device] = message.events[-1].seq
-                                self._generation += 1      # relay to the others
-                                self._wake.notify_all()
+                                self._poke_locked()      # relay to the others
                         if result.duplicates:
                             log(Event.DUPLICATE_FOUND, count=result.duplicates)
                             self.on_duplicates()

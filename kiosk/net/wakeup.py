@@ -23,8 +23,12 @@ class Pokeable:
     def poke(self) -> None:
         """Something new was written (a case, a ledger event, a peer found): the link threads act now."""
         with self._lock:
-            self._generation += 1
-            self._wake.notify_all()
+            self._poke_locked()
+
+    def _poke_locked(self) -> None:
+        """`poke` for a caller that already holds the lock."""
+        self._generation += 1
+        self._wake.notify_all()
 
     def _sleep(self, seconds: float) -> None:
         """Wait up to `seconds`, ending early when poked or stopped (a retry's backoff)."""
