@@ -253,6 +253,11 @@ class Channel:
             log(Event.PEER_DISCONNECTED, peer=self.peer.device_id, address=self.peer_address, reason=reason)
 
 
+def listen_host(lan: list[str] | None) -> str:
+    """Where a server listens: the one interface address it is pinned to, or every address."""
+    return lan[0] if lan and len(lan) == 1 else "0.0.0.0"
+
+
 def connect(host: str, port: int, identity: TlsIdentity, policy: PeerPolicy, timeout: float = 5.0) -> Channel:
     """Open a verified channel to a peer; PeerRefused (logged) if either side refuses."""
     address = f"{host}:{port}"

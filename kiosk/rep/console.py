@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiosk.net.channel import listen_host
 from kiosk.net.discovery import REP_SERVICE, Advert, Advertiser
 from kiosk.rep.service import RepService
 from kiosk.state import Installed
@@ -18,8 +19,7 @@ class Console:
     @classmethod
     def start(cls, installed: Installed, lan: list[str] | None = None, port: int = 0) -> Console:
         """Serve on `lan` (interface addresses; None: all) and advertise the port, the election and the branches."""
-        host = lan[0] if lan and len(lan) == 1 else "0.0.0.0"
-        service = RepService(installed, host=host, port=port)
+        service = RepService(installed, host=listen_host(lan), port=port)
         service.start()
         advert = Advert(installed.claims.device_id, service.port, installed.config.id, installed.claims.branches,
                         service.identity.fingerprint)

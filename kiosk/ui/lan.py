@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.logbook import Event, log
+from kiosk.net.channel import listen_host
 from kiosk.net.courier import Courier
 from kiosk.net.discovery import REP_SERVICE, Browser, DiscoveryError
 from kiosk.net.sync import BranchSync
@@ -33,8 +34,7 @@ class LanLinks:
                today_start_utc: Callable[[], str]) -> LanLinks:
         """The links, not started yet; `lan` pins every socket and zeroconf to these addresses (None: all)."""
         courier = Courier(installed, today_start_utc=today_start_utc, skew_bound_ms=skew_bound_ms)
-        host = lan[0] if lan and len(lan) == 1 else "0.0.0.0"
-        return cls(installed, courier, BranchSync(installed, lan=lan, host=host), lan)
+        return cls(installed, courier, BranchSync(installed, lan=lan, host=listen_host(lan)), lan)
 
     def poke(self) -> None:
         """A case or a ledger event was written on the screen's side: send it now."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kiosk.net.channel import listen_host
 from kiosk.net.sync import BranchSync
 from kiosk.state import Installed
 
@@ -16,7 +17,7 @@ if __name__ == "__main__":
     state = Path(sys.argv[1])
     address = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     lan = None if address == "all" else [address]
-    sync = BranchSync(Installed.open(state), lan=lan, host="0.0.0.0" if lan is None else address)
+    sync = BranchSync(Installed.open(state), lan=lan, host=listen_host(lan))
     print("ready", flush=True)
     if sys.stdin.readline().strip() == "go":
         sync.start()
