@@ -7,6 +7,7 @@ caller matches on, never exceptions; PrinterError is left for misuse.
 from __future__ import annotations
 
 import errno
+import logging
 import termios
 import threading
 from abc import ABC, abstractmethod
@@ -15,9 +16,16 @@ from types import TracebackType
 from typing import Self, assert_never
 
 import serial
-from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
-from escpos.printer import Dummy
 from PIL import Image
+
+# python-escpos calls logging.basicConfig() when imported: that root handler would echo the appliance's
+# own log lines (meant for the journal and the audit log) onto a technician's terminal. Undo it.
+_ROOT_HANDLERS = list(logging.root.handlers)
+from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER  # noqa: E402
+from escpos.printer import Dummy  # noqa: E402
+
+for _added in [h for h in logging.root.handlers if h not in _ROOT_HANDLERS]:
+    logging.root.removeHandler(_added)
 
 from drivers.errors import PrinterError
 from drivers.receipts import WIDTH_58MM

@@ -219,3 +219,23 @@ def escalation_ticket(
         ),
         width_px,
     )
+
+
+def closing_layout(*, branch_code: str, branch_name: str, day: JalaliDate, at: _dt.time, device_id: str,
+                   lines_fa: Sequence[str], lines_en: Sequence[str]) -> list[Block]:
+    """The close-of-polls summary a kiosk prints when it exports: counts only (kiosk.core.closing)."""
+    return [
+        Text("پایان رأی‌گیری — خلاصه دستگاه", TITLE_PX, bold=True),
+        Text(f"شعبه اخذ رأی: {branch_name} (کد {persian_digits(branch_code)})"),
+        Text(f"دستگاه: {device_id}"),
+        Text(f"زمان: {format_fa(day)}، ساعت {persian_digits(_clock(at))}"),
+        *(Text(line) for line in lines_fa),
+        Space(6),
+        Rule(),
+        Space(6),
+        Text("Close of voting — device summary", ENGLISH_PX, bold=True),
+        Text(f"Branch code: {branch_code}", ENGLISH_PX),
+        Text(f"Device: {device_id}", ENGLISH_PX),
+        Text(f"Time: {format_en(day)}, {_clock(at)}", ENGLISH_PX),
+        *(Text(line, ENGLISH_PX) for line in lines_en),
+    ]

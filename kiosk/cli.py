@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
     args = _parser().parse_args(argv)
-    configure()
+    configure(getattr(args, "state", None))
     if args.command == "hw":
         return hw_cli.run(args)
     if args.command == "app":

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import os
 import re
 import sys
 from enum import Enum
+from pathlib import Path
 
 _LOGGER = logging.getLogger("kiosk")
 # Without a handler, Python's last-resort handler would print warnings onto a technician's terminal.
 _LOGGER.addHandler(logging.NullHandler())
 # Eight or more digits in any script, or Persian letters: what a national code or a name looks like.
 # A run inside a hex token (a device id, a fingerprint) is not a code, and masking it would hide which device.
+AUDIT_LOG = "audit.log"
+_AUDIT_BYTES, _AUDIT_KEPT = 4 << 20, 3   # 16 MiB at most: weeks of lines, and bounded on a small SD card
 _PERSONAL = re.compile(r"(?<![0-9a-fA-F])[0-9۰-۹٠-٩]{8,}(?![0-9a-fA-F])|[\u0600-\u06ff\u200c]+")
 
 
@@ -35,6 +39,13 @@ class Event(Enum):
     INSTALL_STARTED = ("D100", logging.INFO, "package install started")
     INSTALLED = ("D101", logging.INFO, "package installed")
     INSTALL_REFUSED = ("D102", logging.WARNING, "package install refused")
+    EXPORTED = ("D110", logging.INFO, "close-of-polls bundle written and read back")
+    EXPORT_REFUSED = ("D111", logging.ERROR, "close-of-polls export refused: the ledger does not verify")
+    WIPED = ("D120", logging.WARNING, "device wiped after a verified export")
+    WIPE_FORCED = ("D121", logging.WARNING, "device wiped without a verified export; reason given")
+    WIPE_REFUSED = ("D122", logging.WARNING, "wipe refused: no verified export of the current records")
+    BUNDLE_COLLECTED = ("A120", logging.INFO, "a device's bundle was verified and collected")
+    BUNDLE_REFUSED = ("A121", logging.WARNING, "a bundle was refused at collection")
     CHECKED_IN = ("K100", logging.INFO, "check-in recorded")
     CHECK_IN_UNDONE = ("K101", logging.INFO, "check-in undone")
     CASE_RAISED = ("K120", logging.INFO, "case for the representative raised")
@@ -100,15 +111,60 @@ def _stderr_is_journal() -> bool:
     return (st.st_dev, st.st_ino) == (device, inode)
 
 
-def configure() -> None:
-    """Under systemd (JOURNAL_STREAM) or with KIOSK_LOG_LEVEL set, write log lines to stderr.
+def configure(state: Path | None = None) -> None:
+    """Under systemd (JOURNAL_STREAM) or with KIOSK_LOG_LEVEL set, write log lines to stderr; keep the
+    device's audit log in `state` when it is an existing folder.
 
     A technician at a shell reads the commands' own one-line messages instead.
     """
-    if len(_LOGGER.handlers) > 1 or not (_stderr_is_journal() or os.environ.get("KIOSK_LOG_LEVEL")):
+    if state is not None and state.is_dir():
+        keep_audit_log(state)
+    to_stderr = [h for h in _LOGGER.handlers if type(h) is logging.StreamHandler]
+    if to_stderr or not (_stderr_is_journal() or os.environ.get("KIOSK_LOG_LEVEL")):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     _LOGGER.addHandler(handler)
     _LOGGER.setLevel(os.environ.get("KIOSK_LOG_LEVEL", "INFO").upper())
     _LOGGER.propagate = False
+
+
+class _AuditHandler(logging.handlers.RotatingFileHandler):
+    """The device's own record of what happened (no personal data, like every log line)."""
+
+
+def keep_audit_log(state: Path) -> None:
+    """Also append every log line, stamped, to STATE/audit.log: the close-of-polls export carries it.
+
+    One audit file per process; a state folder that cannot be written leaves the journal as the only record.
+    """
+    stop_audit_log()
+    try:
+        handler = _AuditHandler(state / AUDIT_LOG, maxBytes=_AUDIT_BYTES, backupCount=_AUDIT_KEPT,
+                                encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    handler.setLevel(logging.INFO)
+    _LOGGER.addHandler(handler)
+    if _LOGGER.getEffectiveLevel() > logging.INFO:
+        _LOGGER.setLevel(logging.INFO)
+
+
+def audit_lines(state: Path) -> list[str]:
+    """The audit log's lines, oldest first (rotated files included)."""
+    lines: list[str] = []
+    for n in range(_AUDIT_KEPT, -1, -1):
+        path = state / (AUDIT_LOG if n == 0 else f"{AUDIT_LOG}.{n}")
+        try:
+            lines += path.read_text("utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+    return lines
+
+
+def stop_audit_log() -> None:
+    """Close the audit file (before a wipe removes it)."""
+    for old in [h for h in _LOGGER.handlers if isinstance(h, _AuditHandler)]:
+        _LOGGER.removeHandler(old)
+        old.close()

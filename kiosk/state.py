@@ -22,7 +22,7 @@ from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mappi
 from kiosk.store.ledger import Ledger
 from kiosk.store.outbox import CaseOutbox
 from kiosk.store.registry import Registry, RegistryKeys
-from kiosk.trust import certs, manifest
+from kiosk.trust import bundle, certs, manifest
 
 KEYS = "keys"
 SIGNING_KEY = "keys/signing.key"
@@ -34,10 +34,22 @@ DEVICE_CERT = "device.crt"
 REGISTRY_KEY = "registry.key"
 LEDGER = "ledger.sqlite"
 STAFF = "staff.json"
+EXPORT_KEY = "export.pub"   # in the package: the authority's key for close-of-polls bundles
+EXPORTS = "exports.json"    # the latest export's record, which `wipe` checks
+RETIRED = "retired.json"    # elections this device was wiped after; survives the wipe
 
 
 class StateRefused(Exception):
     """The state folder is not initialised or holds no installed package."""
+
+
+def retired_elections(state: Path) -> list[str]:
+    """Elections this device was wiped after (`kiosk-provision wipe` keeps this list, and only this)."""
+    try:
+        data = json.loads((state / RETIRED).read_text("utf-8"))
+        return [e for e in data.get("elections", []) if isinstance(e, str)]
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def load_signing_key(state: Path) -> ed25519.Ed25519PrivateKey:
@@ -126,6 +138,14 @@ class Installed:
         except manifest.ManifestRefused as exc:
             return str(exc)
         return None
+
+    def export_recipient(self) -> x25519.X25519PublicKey:
+        """The authority's key that this device's close-of-polls bundle is encrypted to (signed in the package)."""
+        try:
+            return bundle.load_recipient((self.package_dir / EXPORT_KEY).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise StateRefused("the installed package carries no export key; install a package built by "
+                               "this version") from exc
 
     def open_outbox(self, ledger: Ledger) -> CaseOutbox:
         """This kiosk's cases for the representative, on the ledger's connection (one transaction for both)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
 from kiosk.logbook import Event, log
@@ -25,6 +25,7 @@ CERT = "authority.crt"
 ELECTION = "election.json"
 ROSTER = "roster.json"
 INDEX_SECRET = "index.key"
+EXPORT_KEY = "export.key"
 
 
 class AuthorityRefused(Exception):
@@ -83,7 +84,9 @@ class Authority:
         write_atomic(folder / CERT, certs.cert_pem(cert))
         write_atomic(folder / INDEX_SECRET, os.urandom(32), mode=0o600)
         write_atomic(folder / KEY, pem, mode=0o600)
-        return cls(folder)
+        authority = cls(folder)
+        authority.export_key()
+        return authority
 
     def index_secret(self) -> bytes:
         """The election's index secret: the same for every build, so ledgers survive a rebuild."""
@@ -94,6 +97,21 @@ class Authority:
         if len(secret) != 32:
             raise AuthorityRefused("authority index secret is damaged")
         return secret
+
+    def export_key(self) -> x25519.X25519PrivateKey:
+        """The key close-of-polls bundles are encrypted to; made on first use (folders from before it had none)."""
+        path = self.folder / EXPORT_KEY
+        if not path.exists():
+            fresh = x25519.X25519PrivateKey.generate()
+            write_atomic(path, fresh.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()), mode=0o600)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), None)
+        except (OSError, ValueError) as exc:
+            raise AuthorityRefused("authority export key is unreadable") from exc
+        if not isinstance(key, x25519.X25519PrivateKey):
+            raise AuthorityRefused("authority export key is not X25519")
+        return key
 
     def enroll(self, csr_pem: bytes, role: certs.Role, branches: tuple[str, ...]) -> x509.Certificate:
         """Issue a device certificate and record the device in the roster."""

@@ -11,7 +11,7 @@ from kiosk.core.jalali import parse_jalali
 from kiosk.store.atomic import write_atomic
 from kiosk.logbook import configure
 from kiosk.store.registry import RegistryError, read_meta
-from kiosk.trust import certs, manifest
+from kiosk.trust import bundle, certs, manifest
 from provisioning.authority import Authority, AuthorityRefused, load_election_toml
 from provisioning.package import BuildResult, add_envelope, build_package
 
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     seal = sub.add_parser("seal", help="add envelopes for devices enrolled after a package was built")
     seal.add_argument("--dir", type=Path, required=True)
     seal.add_argument("--package", type=Path, required=True)
+    collect = sub.add_parser("collect", help="verify the devices' close-of-polls bundles and total the election")
+    collect.add_argument("--dir", type=Path, required=True)
+    collect.add_argument("--voters", type=Path, help="the registry extract, to name people checked in twice")
+    collect.add_argument("bundles", type=Path, nargs="+", help="bundle files, or folders holding them")
     synth = sub.add_parser("synth", help="write a synthetic registry extract for tests and demos")
     synth.add_argument("--voters", type=int, required=True)
     synth.add_argument("--seed", type=int, default=1)
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                 _seal(args.dir, args.package)
             case "synth":
                 return _synth(args)
+            case "collect":
+                return _collect(args)
     except AuthorityRefused as exc:
         print(f"kiosk-authority: {exc}", file=sys.stderr)
         return 1
@@ -135,6 +141,22 @@ def _key_check(package: Path) -> str:
         return read_meta(package / "registry.sqlite")["key_check"]
     except (RegistryError, KeyError) as exc:
         raise AuthorityRefused("package registry cannot be read") from exc
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from provisioning.collect import collect, report_json, report_lines
+    authority = Authority(args.dir)
+    files = sorted({f for p in args.bundles for f in (p.glob(f"*{bundle.SUFFIX}") if p.is_dir() else [p])})
+    if not files:
+        print("kiosk-authority: no bundles found", file=sys.stderr)
+        return 1
+    report = collect(authority, files, args.voters)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    saved = authority.reports_dir() / f"collect-{stamp}.json"
+    write_atomic(saved, json.dumps(report_json(report), ensure_ascii=False, indent=1).encode(), mode=0o600)
+    print("\n".join(report_lines(report)))
+    print(f"report saved: {saved}")
+    return 1 if report.refused else 0
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from kiosk.core.election import ConfigRefused, config_from_mapping
 from kiosk.logbook import Event, log
-from kiosk.state import (CURRENT, DEVICE_CERT, KEYS, LEDGER, PACKAGES, REGISTRY_KEY, REQUEST, SIGNING_KEY,
-                         UNWRAP_KEY, Installed, StateRefused, load_signing_key, load_unwrap_key)
+from kiosk.state import (CURRENT, DEVICE_CERT, EXPORT_KEY, KEYS, LEDGER, PACKAGES, REGISTRY_KEY, REQUEST,
+                         SIGNING_KEY, UNWRAP_KEY, Installed, StateRefused, load_signing_key, load_unwrap_key,
+                         retired_elections)
 from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.ledger import ledger_identity
 from kiosk.store.registry import Registry, RegistryError, RegistryKeys
@@ -76,6 +77,9 @@ def _install(state: Path, package: Path, cert_path: Path, authority_cert_path: P
         election = certs.authority_election(authority)
     except certs.CertificateRefused as exc:
         raise InstallRefused(str(exc)) from exc
+    if election["election"] in retired_elections(state):
+        raise InstallRefused(f"this device was wiped after election {election['election']}; "
+                             "it does not take that election's package again")
     if not package.is_dir():
         raise InstallRefused(f"no package folder at {package}")
     if _read(package / "authority.crt", "package's authority certificate") != authority_pem:
@@ -114,7 +118,7 @@ def _verified_manifest(package: Path, authority: x509.Certificate, election_id: 
         raise InstallRefused(str(exc)) from exc
     if signed.election_id != election_id:
         raise InstallRefused("package is for another election")
-    for required in ("registry.sqlite", "election.json", "authority.crt"):
+    for required in ("registry.sqlite", "election.json", "authority.crt", EXPORT_KEY):
         if required not in signed.files:
             raise InstallRefused(f"manifest does not cover {required}")
     for path in package.rglob("*"):

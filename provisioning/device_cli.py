@@ -12,6 +12,7 @@ from kiosk.state import SIGNING_KEY, STAFF, StateRefused
 from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from kiosk.trust import certs
+from provisioning import closing_cli
 from provisioning.device import InstallRefused, init_device, install
 from provisioning.status import device_status
 
@@ -33,13 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("--role", choices=[r.value for r in Role], default=Role.HEAD.value)
     status = sub.add_parser("status", help="identity, election, package, ledger counts and clock, as JSON")
     status.add_argument("--state", type=Path, required=True)
+    closing_cli.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk-provision`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
     args = _parser().parse_args(argv)
-    configure()
+    configure(getattr(args, "state", None))
     try:
         match args.command:
             case "init":
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"device {device_id} initialised; enrollment request: {args.state / 'device.csr'}")
             case "staff":
                 return _set_staff_pin(args)
+            case "export":
+                return closing_cli.run_export(args)
+            case "wipe":
+                return closing_cli.run_wipe(args)
             case "status":
                 print(json.dumps(device_status(args.state), ensure_ascii=False, indent=1))
             case "install":

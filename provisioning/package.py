@@ -19,9 +19,10 @@ from pathlib import Path
 
 from kiosk.core.election import ElectionConfig
 from kiosk.logbook import Event, log
+from kiosk.state import EXPORT_KEY
 from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.registry import new_registry_key
-from kiosk.trust import certs, envelope, manifest
+from kiosk.trust import bundle, certs, envelope, manifest
 from provisioning.authority import Authority, AuthorityRefused
 from provisioning.registry_build import ExtractRefused, build_registry
 from provisioning.voters_csv import Rejected
@@ -142,7 +143,8 @@ def _write_package_files(staging: Path, authority: Authority, config: ElectionCo
     settings = {**config.to_mapping(), "card_trust_anchors": [f"{ANCHORS}/{n}" for n in anchors]}
     write_atomic(staging / ELECTION, json.dumps(settings, ensure_ascii=False, indent=1).encode())
     write_atomic(staging / AUTHORITY_CERT, certs.cert_pem(authority.cert))
-    names += [ELECTION, AUTHORITY_CERT]
+    write_atomic(staging / EXPORT_KEY, bundle.recipient_pem(authority.export_key().public_key()))
+    names += [ELECTION, AUTHORITY_CERT, EXPORT_KEY]
     (staging / ANCHORS).mkdir()
     for name, pem in anchors.items():
         write_atomic(staging / ANCHORS / name, pem)

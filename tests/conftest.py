@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import World, make_world  # noqa: E402
+from kiosk.logbook import stop_audit_log  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_audit_log_left_open() -> Iterator[None]:
+    """A command run in-process keeps its device's audit log open; close it so the next test logs as usual."""
+    yield
+    stop_audit_log()
 
 
 @pytest.fixture

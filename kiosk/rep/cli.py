@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk-rep`; exit 0 when the window closes, 1 on a refusal."""
     args = _parser().parse_args(argv)
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the console parses its own options
-    configure()
+    configure(getattr(args, "state", None))
     try:
         installed = Installed.open(args.state)
         if installed.claims.role is not Role.REP:

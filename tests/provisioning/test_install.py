@@ -16,6 +16,7 @@ import pytest
 
 from helpers import PEOPLE, World, code, make_world
 from kiosk.cli import main as kiosk_main
+from kiosk.logbook import AUDIT_LOG
 from kiosk.state import CURRENT, LEDGER, Installed, load_signing_key
 from kiosk.trust import certs, manifest
 from kiosk.trust.canonical import canonical_json
@@ -46,7 +47,7 @@ def _snapshot(state: Path) -> dict[str, str]:
     """Every entry under the state folder: directories, symlink targets, file hashes and modes.
 
     SQLite's -wal/-shm side files come and go with any reader, so the ledger is
-    compared by its rows instead.
+    compared by its rows instead. The audit log is meant to grow: a refusal is recorded there.
     """
     found: dict[str, str] = {}
     if not state.exists():
@@ -62,7 +63,7 @@ def _snapshot(state: Path) -> dict[str, str]:
         for name in [*dirs, *files]:
             path = Path(folder) / name
             rel = path.relative_to(state).as_posix()
-            if rel.startswith(LEDGER):
+            if rel.startswith((LEDGER, AUDIT_LOG)):
                 continue
             if path.is_symlink():
                 found[rel] = "-> " + os.readlink(path)

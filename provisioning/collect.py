@@ -1,0 +1,390 @@
+"""`kiosk-authority collect`: open the devices' close-of-polls bundles and total the election.
+
+Each bundle is decrypted with the authority's export key, its device
+certificate checked against the authority, its signature checked, and the
+device's own ledger verified whole: every hash, every signature, no gap, and
+ending at the head the device signed (so a removed tail shows). A bundle that
+fails any check is refused with its reason and counts for nothing.
+
+Kiosks also carry the branch events they synced from each other. Those are
+used only where a kiosk's own bundle is missing or ends earlier, and only
+after their chain and signatures verify, so a kiosk whose storage died on
+the day is still counted.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from kiosk.core.closing import ClosingSummary, outcome_of, summarize
+from kiosk.core.national_code import InvalidCode, parse_national_code
+from kiosk.logbook import Event as LogEvent
+from kiosk.logbook import log
+from kiosk.store.ledger import Event, Kind, LedgerCorrupt, verify_chain
+from kiosk.store.registry import RegistryKeys
+from kiosk.trust import bundle, certs
+from provisioning.authority import Authority
+from provisioning.voters_csv import split_line
+
+MAX_BUNDLE = 1 << 30
+_CONTENT_KEYS = {"format", "election", "device", "role", "branches", "created", "device_cert", "head", "events",
+                 "certificates", "cases", "audit", "wipe_reason"}
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """A bundle that verified."""
+
+    file: str
+    device: str
+    role: str
+    branches: tuple[str, ...]
+    created: str
+    own_events: int
+    cases: int
+    wipe_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A bundle that did not verify, and why."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInSeen:
+    """One live check-in of a voter found at more than one branch."""
+
+    branch: str
+    device: str
+    seq: int
+    wall: str
+
+
+@dataclass(frozen=True, slots=True)
+class CrossBranch:
+    """A voter with live check-ins at more than one branch (code and name when the extract names them)."""
+
+    voter: str                   # the keyed hash, hex
+    code: str
+    name: str
+    check_ins: tuple[CheckInSeen, ...]
+
+
+@dataclass
+class Report:
+    """Everything `collect` found."""
+
+    bundles: list[Collected] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    branches: dict[str, ClosingSummary] = field(default_factory=dict)
+    console_cases: dict[str, int] = field(default_factory=dict)   # outcome → cases in the consoles' books
+    cross_branch: list[CrossBranch] = field(default_factory=list)
+    same_branch_doubles: int = 0
+    missing: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # enrolled kiosks with no bundle
+    notes: list[str] = field(default_factory=list)
+
+
+class BundleRefused(Exception):
+    """Why one bundle is refused (safe to print: no personal data)."""
+
+
+@dataclass
+class _Chain:
+    """One device's events as a bundle carries them."""
+
+    device: str
+    branches: tuple[str, ...]
+    events: list[Event]
+    source: str
+    key: ed25519.Ed25519PublicKey
+
+
+def collect(authority: Authority, files: Sequence[Path], voters_csv: Path | None = None) -> Report:
+    """Verify every bundle, then total the verified ones."""
+    report = Report()
+    export_key = authority.export_key()
+    own: dict[str, _Chain] = {}
+    relayed: list[_Chain] = []
+    cases: dict[str, list[dict[str, Any]]] = {}
+    for path in files:
+        try:
+            collected, chain, others, bundle_cases = _open(authority, export_key, path)
+        except BundleRefused as exc:
+            report.refused.append(Refusal(path.name, str(exc)))
+            log(LogEvent.BUNDLE_REFUSED, file=path.name, reason=str(exc))
+            continue
+        report.bundles.append(collected)
+        log(LogEvent.BUNDLE_COLLECTED, file=path.name, device=collected.device, events=collected.own_events)
+        if collected.role == certs.Role.REP.value:
+            for c in bundle_cases:
+                outcome = outcome_of(c.get("status", ""), (c.get("decision") or {}).get("ruling"))
+                report.console_cases[outcome] = report.console_cases.get(outcome, 0) + 1
+            continue
+        if chain is not None and (chain.device not in own or len(chain.events) > len(own[chain.device].events)):
+            own[chain.device] = chain   # a later export of the same device holds more
+            cases[chain.device] = bundle_cases
+        relayed += others
+    chains = _merge(own, relayed, authority.config.id, report)
+    _total(chains, cases, report)
+    _find_doubles(chains, cases, authority, voters_csv, report)
+    covered = {b.device for b in report.bundles}
+    report.missing = [(d.device_id, d.branches) for d in authority.roster()
+                      if d.role is certs.Role.KIOSK and d.device_id not in covered]
+    return report
+
+
+def _open(authority: Authority, export_key: Any, path: Path) -> tuple[Collected, _Chain | None, list[_Chain],
+                                                                       list[dict[str, Any]]]:
+    try:
+        if path.stat().st_size > MAX_BUNDLE:
+            raise BundleRefused("bundle is larger than any device writes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleRefused(f"cannot be read: {exc.strerror}") from exc
+    try:
+        header = bundle.read_header(data)[0]
+        if header.election != authority.config.id:
+            raise BundleRefused(f"bundle is for election {header.election}, not {authority.config.id}")
+        opened = bundle.open_bundle(data, export_key)
+        content = json.loads(opened.content)
+    except bundle.BundleRefused as exc:
+        raise BundleRefused(str(exc)) from exc
+    except ValueError as exc:
+        raise BundleRefused("bundle content is not readable JSON") from exc
+    if not isinstance(content, dict) or set(content) != _CONTENT_KEYS or content["format"] != 1:
+        raise BundleRefused("bundle content has unexpected fields")
+    cert, claims = _device(authority, content["device_cert"])
+    if (claims.device_id, claims.role.value, claims.branches) != (header.device, header.role, header.branches) or \
+            (content["device"], content["role"], tuple(content["branches"])) != (header.device, header.role,
+                                                                                  header.branches):
+        raise BundleRefused("bundle names another device than its certificate")
+    key = cert.public_key()
+    assert isinstance(key, ed25519.Ed25519PublicKey)  # verify_device checked it
+    try:
+        opened.verify(key)
+    except bundle.BundleRefused as exc:
+        raise BundleRefused(str(exc)) from exc
+    events = _events(content["events"])
+    by_device: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        by_device[e.device].append(e)
+    mine = by_device.pop(claims.device_id, [])
+    _verify_own(mine, content["head"], authority.config.id, claims.device_id, key)
+    chain = _Chain(claims.device_id, claims.branches, mine, path.name, key) if claims.role is certs.Role.KIOSK \
+        else None
+    pems = content["certificates"]
+    if not isinstance(pems, dict):
+        raise BundleRefused("bundle certificates are malformed")
+    others = []
+    for device, relayed in by_device.items():
+        branches, peer_key = _peer(authority, pems.get(device), device)
+        others.append(_Chain(device, branches, relayed, path.name, peer_key))
+    cases = content["cases"]
+    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
+        raise BundleRefused("bundle cases are malformed")
+    wipe_reason = content["wipe_reason"] if isinstance(content["wipe_reason"], str) else ""
+    collected = Collected(path.name, claims.device_id, claims.role.value, claims.branches, header.created,
+                          len(mine), len(cases), wipe_reason)
+    return collected, chain, others, cases
+
+
+def _device(authority: Authority, pem: object) -> tuple[x509.Certificate, certs.DeviceClaims]:
+    if not isinstance(pem, str):
+        raise BundleRefused("bundle carries no device certificate")
+    try:
+        cert = certs.load_certificate(pem.encode())
+        return cert, certs.verify_device(cert, authority.cert)
+    except certs.CertificateRefused as exc:
+        raise BundleRefused(f"device certificate: {exc}") from exc
+
+
+def _peer(authority: Authority, pem: object, device: str) -> tuple[tuple[str, ...], ed25519.Ed25519PublicKey]:
+    """Branches and key of a kiosk whose events a bundle relays, from the certificate the bundle carries."""
+    if not isinstance(pem, str):
+        raise BundleRefused(f"bundle holds events of {device} without its certificate")
+    cert, claims = _device(authority, pem)
+    if claims.device_id != device or claims.role is not certs.Role.KIOSK:
+        raise BundleRefused(f"bundle's certificate for {device} is not that kiosk's")
+    key = cert.public_key()
+    assert isinstance(key, ed25519.Ed25519PublicKey)
+    return claims.branches, key
+
+
+def _events(rows: object) -> list[Event]:
+    if not isinstance(rows, list):
+        raise BundleRefused("bundle events are malformed")
+    events = []
+    try:
+        for r in rows:
+            if not isinstance(r, list) or len(r) != 11:
+                raise ValueError("row")
+            device, seq, hlc, kind, voter, ref, reason, wall, prev, digest, sig = r
+            if not (isinstance(seq, int) and isinstance(hlc, int) and all(
+                    isinstance(t, str) for t in (device, kind, voter, ref, reason, wall, prev, digest, sig))):
+                raise ValueError("types")
+            events.append(Event(device, seq, hlc, Kind(kind), bytes.fromhex(voter), ref, reason, wall,
+                                bytes.fromhex(prev), bytes.fromhex(digest), bytes.fromhex(sig)))
+    except ValueError as exc:
+        raise BundleRefused("bundle events are malformed") from exc
+    return events
+
+
+def _verify_own(events: list[Event], head: object, election: str, device: str,
+                key: ed25519.Ed25519PublicKey) -> None:
+    """The device's chain whole, and ending where the device said it ends: nothing removed, nothing changed."""
+    try:
+        counts = verify_chain(iter(events), election, device, key)
+    except LedgerCorrupt as exc:
+        raise BundleRefused(f"ledger of {device}: {exc}") from exc
+    if not isinstance(head, dict) or head.get("seq") != counts.events or \
+            (counts.events and head.get("hash") != counts.head):
+        raise BundleRefused(f"ledger of {device} ends at entry {counts.events}, but the device signed "
+                            f"a head at entry {head.get('seq') if isinstance(head, dict) else '?'}")
+
+
+def _merge(own: dict[str, _Chain], relayed: list[_Chain], election: str, report: Report) -> list[_Chain]:
+    """Each kiosk's longest verified chain: its own bundle's, or a peer's copy where that holds more."""
+    chains = dict(own)
+    for copy in sorted(relayed, key=lambda c: -len(c.events)):
+        have = chains.get(copy.device)
+        if have is not None and len(have.events) >= len(copy.events):
+            continue
+        try:
+            verify_chain(iter(copy.events), election, copy.device, copy.key)
+        except LedgerCorrupt as exc:
+            report.notes.append(f"{copy.source}: its copy of {copy.device}'s events is not usable ({exc})")
+            continue
+        if have is not None and have.events and copy.events[len(have.events) - 1].hash != have.events[-1].hash:
+            report.notes.append(f"{copy.source}: its copy of {copy.device}'s events disagrees with that "
+                                "kiosk's own bundle; the kiosk's own is used")
+            continue
+        extra = len(copy.events) - (len(have.events) if have else 0)
+        where = "after its own export" if have else "whose own bundle is missing"
+        report.notes.append(f"{extra} events of {copy.device} ({where}) were taken from {copy.source}")
+        chains[copy.device] = copy
+    return list(chains.values())
+
+
+def _total(chains: list[_Chain], cases: dict[str, list[dict[str, Any]]], report: Report) -> None:
+    undone = {e.ref for c in chains for e in c.events if e.kind is Kind.UNDO}
+    for chain in chains:
+        branch = chain.branches[0] if chain.branches else "?"
+        summary = summarize({f"{e.device}:{e.seq}": e.wall for e in chain.events if e.kind is Kind.CHECK_IN},
+                            undone,
+                            [outcome_of(c.get("status", ""), (c.get("decision") or {}).get("ruling"))
+                             for c in cases.get(chain.device, [])])
+        report.branches[branch] = report.branches.get(branch, ClosingSummary()) + summary
+
+
+def _find_doubles(chains: list[_Chain], cases: dict[str, list[dict[str, Any]]], authority: Authority,
+                  voters_csv: Path | None, report: Report) -> None:
+    undone = {e.ref for c in chains for e in c.events if e.kind is Kind.UNDO}
+    seen: dict[bytes, list[CheckInSeen]] = defaultdict(list)
+    for chain in chains:
+        branch = chain.branches[0] if chain.branches else "?"
+        for e in chain.events:
+            if e.kind is Kind.CHECK_IN and f"{e.device}:{e.seq}" not in undone:
+                seen[e.voter].append(CheckInSeen(branch, e.device, e.seq, e.wall))
+    doubles = {v: s for v, s in seen.items() if len(s) > 1}
+    across = {v: s for v, s in doubles.items() if len({c.branch for c in s}) > 1}
+    report.same_branch_doubles = len(doubles) - len(across)
+    names = _names(authority, set(across), cases, voters_csv)
+    report.cross_branch = [CrossBranch(v.hex(), *names.get(v, ("", "")), tuple(sorted(s, key=lambda c: c.wall)))
+                           for v, s in sorted(across.items(), key=lambda kv: min(c.wall for c in kv[1]))]
+
+
+def _names(authority: Authority, wanted: set[bytes], cases: dict[str, list[dict[str, Any]]],
+           voters_csv: Path | None) -> dict[bytes, tuple[str, str]]:
+    """(code, name) for keyed hashes: from approvals in the cases, then from the registry extract."""
+    if not wanted:
+        return {}
+    keys = RegistryKeys.derive(authority.index_secret() + bytes(32))
+    found: dict[bytes, tuple[str, str]] = {}
+    for c in (c for kiosk_cases in cases.values() for c in kiosk_cases):
+        decision, form = c.get("decision") or {}, c.get("form") or {}
+        code = decision.get("national_code") or ""
+        if code and keys.index_of(code) in wanted:
+            found[keys.index_of(code)] = (code, f"{form.get('first_name', '')} {form.get('last_name', '')}".strip())
+    if voters_csv is not None:
+        found.update(_names_from_extract(keys, wanted - set(found), voters_csv))
+    return found
+
+
+def _names_from_extract(keys: RegistryKeys, wanted: set[bytes], voters_csv: Path) -> dict[bytes, tuple[str, str]]:
+    found: dict[bytes, tuple[str, str]] = {}
+    with open(voters_csv, encoding="utf-8-sig", errors="replace") as f:
+        next(f, None)
+        for line in _lines(f):
+            if not wanted:
+                break
+            code = parse_national_code(line.split(",", 1)[0])
+            if isinstance(code, InvalidCode) or keys.index_of(code) not in wanted:
+                continue
+            fields = split_line(line) or []
+            name = " ".join(fields[1:3]) if len(fields) >= 3 else ""
+            found[keys.index_of(code)] = (code, name)
+            wanted.discard(keys.index_of(code))
+    return found
+
+
+def _lines(f: Iterable[str]) -> Iterable[str]:
+    for line in f:
+        yield line.rstrip("\n")
+
+
+def report_lines(report: Report) -> list[str]:
+    """The report as the authority reads it on screen (the double check-in list names people: authority only)."""
+    lines = [f"collected {len(report.bundles)} bundles; refused {len(report.refused)}"]
+    lines += [f"REFUSED  {r.file}: {r.reason}" for r in report.refused]
+    for b in report.bundles:
+        forced = f"; forced wipe: {b.wipe_reason}" if b.wipe_reason else ""
+        lines.append(f"  ok  {b.file}: {b.role} {b.device}, branch {', '.join(b.branches)}, "
+                     f"{b.own_events} events, {b.cases} cases{forced}")
+    for branch, s in sorted(report.branches.items()):
+        outcomes = ", ".join(f"{o} {n}" for o, n in sorted(s.escalations.items()))
+        lines.append(f"branch {branch}: {s.check_ins} check-ins, {s.undone} undone, "
+                     f"{sum(s.escalations.values())} escalations{f' ({outcomes})' if outcomes else ''}")
+        lines += [f"    {h:02d}:00  {n}" for h, n in sorted(s.by_hour.items())]
+    if report.console_cases:
+        lines.append("consoles' case books: " + ", ".join(f"{o} {n}" for o, n in sorted(report.console_cases.items())))
+    lines.append(f"checked in at more than one branch: {len(report.cross_branch)}")
+    for d in report.cross_branch:
+        who = f"{d.code} {d.name}".strip() or f"(keyed hash {d.voter[:16]}…; pass --voters to name)"
+        lines.append(f"  {who}")
+        lines += [f"      branch {c.branch}, device {c.device} entry {c.seq}, {c.wall}" for c in d.check_ins]
+    if report.same_branch_doubles:
+        lines.append(f"checked in twice within one branch: {report.same_branch_doubles}")
+    lines += [f"no bundle from kiosk {d} (branch {', '.join(b)})" for d, b in report.missing]
+    lines += [f"note: {n}" for n in report.notes]
+    return lines
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report as data, for the authority's reports folder."""
+    return {
+        "bundles": [_fields(b) for b in report.bundles],
+        "refused": [_fields(r) for r in report.refused],
+        "branches": {b: {"check_ins": s.check_ins, "undone": s.undone, "escalations": dict(s.escalations),
+                         "by_hour": {f"{h:02d}": n for h, n in sorted(s.by_hour.items())}}
+                     for b, s in sorted(report.branches.items())},
+        "console_cases": report.console_cases,
+        "cross_branch": [{"voter": d.voter, "code": d.code, "name": d.name,
+                          "check_ins": [_fields(c) for c in d.check_ins]} for d in report.cross_branch],
+        "same_branch_doubles": report.same_branch_doubles,
+        "missing": [{"device": d, "branches": list(b)} for d, b in report.missing],
+        "notes": report.notes,
+    }
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in value.__dataclass_fields__}

@@ -1,0 +1,230 @@
+"""`kiosk-provision export`: at close of polls, everything the device recorded, for the authority.
+
+A kiosk's bundle carries its ledger (its own events and the branch events it
+holds from other kiosks, with their certificates, so a kiosk whose card died
+is still counted), its escalation cases and its audit log. A console's bundle
+carries its case book and audit log. The bundle is signed by the device and
+encrypted to the authority's export key (kiosk.trust.bundle). It is written,
+fsync'd and read back; only a bundle that reads back byte for byte is
+recorded as verified, which is what `wipe` asks for.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.cases import decision_fields
+from kiosk.core.closing import ClosingSummary, outcome_of, summarize, summary_lines
+from kiosk.core.jalali import TEHRAN, JalaliDate
+from kiosk.logbook import Event as LogEvent
+from kiosk.logbook import audit_lines, log
+from kiosk.rep.book import CaseBook
+from kiosk.rep.service import CASE_BOOK
+from kiosk.state import EXPORTS, LEDGER, Installed, load_signing_key
+from kiosk.store.atomic import fsync_dir, write_atomic
+from kiosk.store.ledger import Event, Kind, LedgerCorrupt, verify_chain
+from kiosk.trust import bundle, certs
+
+FORMAT = 1
+
+
+class ExportRefused(Exception):
+    """The device will not export (a damaged ledger, an unwritable medium), with a one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """A bundle written and read back."""
+
+    path: Path
+    sha256: str
+    own_events: int
+    held_events: int
+    cases: int
+    summary: ClosingSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a device holds at one moment, read in one read transaction."""
+
+    events: list[Event]
+    certificates: dict[str, str]
+    cases: list[dict[str, Any]]
+    summary: ClosingSummary
+    fingerprint: str
+
+
+def snapshot(installed: Installed) -> Snapshot:
+    """The device's records now: a kiosk's ledger and cases, or a console's case book."""
+    if installed.claims.role is certs.Role.REP:
+        return _console_snapshot(installed)
+    return _kiosk_snapshot(installed)
+
+
+def _kiosk_snapshot(installed: Installed) -> Snapshot:
+    path = installed.state / LEDGER
+    if not path.exists():
+        return Snapshot([], {}, [], ClosingSummary(), _fingerprint([], []))
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        db.execute("BEGIN")  # one read snapshot for events and cases alike
+        events = [Event(r[0], r[1], r[2], Kind(r[3]), bytes(r[4]), r[5], r[6], r[7], bytes(r[8]), bytes(r[9]),
+                        bytes(r[10])) for r in db.execute("SELECT * FROM events ORDER BY device, seq")]
+        certificates = dict(_optional(db, "SELECT device, cert FROM devices"))
+        cases = [{"case_id": c, "created": cr, "status": s, "form": json.loads(p),
+                  "decision": json.loads(d) if d else None, "check_in": ci, "cancel_reason": cx, "console": co}
+                 for c, cr, s, p, d, ci, cx, co in _optional(
+                     db, "SELECT case_id, created, status, payload, decision, check_in, cancel_reason, console "
+                         "FROM cases ORDER BY created, case_id")]
+    finally:
+        db.close()
+    device = installed.claims.device_id
+    own = [e for e in events if e.device == device]
+    summary = summarize({f"{e.device}:{e.seq}": e.wall for e in own if e.kind is Kind.CHECK_IN},
+                        [e.ref for e in own if e.kind is Kind.UNDO],
+                        [outcome_of(c["status"], (c["decision"] or {}).get("ruling")) for c in cases])
+    pem = {d: bytes(c).decode() for d, c in certificates.items() if d != device}
+    return Snapshot(events, pem, cases, summary, _fingerprint(events, cases))
+
+
+def _console_snapshot(installed: Installed) -> Snapshot:
+    book = CaseBook(installed.state / CASE_BOOK)
+    try:
+        cases: list[dict[str, Any]] = [{"case_id": c.case_id, "kiosk": c.kiosk, "branch": c.branch, "raised_at": c.raised_at,
+                  "received_at": c.received_at, "status": c.status.value, "delivered": c.delivered,
+                  "decision": decision_fields(c.decision) if c.decision else None,
+                  "form": {"first_name": c.form.first_name, "last_name": c.form.last_name,
+                           "father_name": c.form.father_name,
+                           "birth_date": str(c.form.birth_date) if c.form.birth_date else None,
+                           "birth_certificate": c.form.birth_certificate, "note": c.form.note,
+                           "reason": c.form.reason.value}}
+                 for c in book.all_cases()]
+    finally:
+        book.close()
+    summary = summarize({}, [], [outcome_of(c["status"], (c["decision"] or {}).get("ruling")) for c in cases])
+    return Snapshot([], {}, cases, summary, _fingerprint([], cases))
+
+
+def _optional(db: sqlite3.Connection, query: str) -> list[Any]:
+    """Rows of a table that a ledger gains only once used (cases, devices): none if it is absent."""
+    try:
+        return db.execute(query).fetchall()
+    except sqlite3.OperationalError:
+        return []
+
+
+def _fingerprint(events: list[Event], cases: list[dict[str, Any]]) -> str:
+    """One hash over every event and case, so `wipe` can tell whether anything changed since the export."""
+    digest = hashlib.sha256()
+    for e in events:
+        digest.update(e.hash)
+    digest.update(json.dumps(cases, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def event_row(e: Event) -> list[Any]:
+    """An event as the bundle carries it."""
+    return [e.device, e.seq, e.hlc, e.kind.value, e.voter.hex(), e.ref, e.reason, e.wall, e.prev.hex(),
+            e.hash.hex(), e.sig.hex()]
+
+
+def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | None = None) -> Exported:
+    """Write this device's bundle into `out`, read it back, and record it for `wipe`."""
+    installed = Installed.open(state)
+    recipient = installed.export_recipient()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    snap = snapshot(installed)
+    claims = installed.claims
+    device = claims.device_id
+    try:
+        verify_chain((e for e in snap.events if e.device == device), installed.config.id, device,
+                     installed.device_public_key())
+    except LedgerCorrupt as exc:
+        log(LogEvent.EXPORT_REFUSED, reason=str(exc))
+        raise ExportRefused(f"this device's ledger does not verify ({exc}); hand the device to the authority "
+                            "as it is") from exc
+    own = sum(1 for e in snap.events if e.device == device)
+    created = now.isoformat(timespec="seconds")
+    content = json.dumps({
+        "format": FORMAT, "election": installed.config.id, "device": device, "role": claims.role.value,
+        "branches": list(claims.branches), "created": created,
+        "device_cert": certs.cert_pem(installed.device_cert).decode(),
+        "head": _head(snap.events, device),
+        "events": [event_row(e) for e in snap.events], "certificates": snap.certificates,
+        "cases": snap.cases, "audit": audit_lines(state), "wipe_reason": wipe_reason,
+    }, ensure_ascii=False, separators=(",", ":")).encode()
+    data = bundle.seal(election=installed.config.id, device=device, role=claims.role.value,
+                       branches=tuple(claims.branches), created=created, content=content,
+                       device_key=load_signing_key(state), recipient=recipient)
+    stamp = now.astimezone(TEHRAN).strftime("%Y%m%dT%H%M%S")
+    name = f"{installed.config.id}-{'-'.join(claims.branches)}-{device}-{stamp}"
+    path = out / f"{name}{bundle.SUFFIX}"
+    digest = _write_and_read_back(path, data)
+    today = JalaliDate.from_gregorian(now.astimezone(TEHRAN).date())
+    _write_to_medium(out / f"{name}.summary.txt", "\n".join([
+        f"{installed.config.id} · branch {', '.join(claims.branches)} · device {device} · {today} "
+        f"{now.astimezone(TEHRAN):%H:%M}", *summary_lines(snap.summary, "en"), "",
+        *summary_lines(snap.summary, "fa"), ""]).encode())
+    write_atomic(state / EXPORTS, json.dumps({
+        "file": path.name, "sha256": digest, "size": len(data), "created": created, "verified": True,
+        "fingerprint": snap.fingerprint, "own_events": own, "cases": len(snap.cases),
+        "wipe_reason": wipe_reason}).encode(), mode=0o600)
+    log(LogEvent.EXPORTED, device=device, events=own, held=len(snap.events), cases=len(snap.cases), sha256=digest)
+    return Exported(path, digest, own, len(snap.events), len(snap.cases), snap.summary)
+
+
+def _head(events: list[Event], device: str) -> dict[str, Any]:
+    own = [e for e in events if e.device == device]
+    return {"seq": own[-1].seq, "hash": own[-1].hash.hex()} if own else {"seq": 0, "hash": ""}
+
+
+def _write_and_read_back(path: Path, data: bytes) -> str:
+    """Write the bundle durably, then read it from the medium: the hash of what is really there."""
+    digest = hashlib.sha256(data).hexdigest()
+    _write_to_medium(path, data)
+    try:
+        again = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ExportRefused(f"the bundle cannot be read back from {path.parent}: {exc.strerror}") from exc
+    if again != digest:
+        raise ExportRefused(f"the bundle read back from {path.parent} differs from what was written; "
+                            "use another medium")
+    return digest
+
+
+def _write_to_medium(path: Path, data: bytes) -> None:
+    """Temporary file, fsync, rename, fsync of the folder: no chmod, which a FAT stick refuses."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportRefused(f"cannot write to {path.parent}: {exc.strerror}") from exc
+
+
+def latest_export(state: Path) -> dict[str, Any] | None:
+    """The record `export` left for `wipe`, or None."""
+    try:
+        record: dict[str, Any] = json.loads((state / EXPORTS).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record
+
+
+def current_fingerprint(installed: Installed) -> str:
+    """The fingerprint the device's records have now (what the latest export must match)."""
+    return snapshot(installed).fingerprint
+

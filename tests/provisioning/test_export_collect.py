@@ -1,0 +1,215 @@
+"""Close of polls: kiosks and a console export their bundles, the authority collects and totals them.
+
+Bundles are real (signed by each device, encrypted to the authority); the
+tampered ones are made the way an attacker or a broken device would: a
+flipped byte, an entry removed and the bundle re-signed with the device's
+own key, a bundle of another authority.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers import PEOPLE, World, make_world
+from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling
+from kiosk.state import LEDGER, Installed, load_signing_key
+from kiosk.store.replica import Replica
+from kiosk.trust import bundle, certs
+from provisioning.authority_cli import main as authority_main
+from provisioning.collect import Report, collect
+from provisioning.device import install
+from provisioning.device_cli import main as provision_main
+from provisioning.export import ExportRefused, export
+
+ELIGIBLE, BIRTHDAY = PEOPLE["eligible"].code, PEOPLE["birthday_today"].code
+
+
+@dataclass
+class Branches:
+    """Three kiosks (two in 1001, one in 1002) and a console, all from one package."""
+
+    world: World
+    kiosks: dict[str, Installed]
+    console: Installed
+    usb: Path
+
+    def check_in(self, name: str, code: str) -> None:
+        installed = self.kiosks[name]
+        ledger, registry = installed.open_ledger(), installed.open_registry()
+        try:
+            ledger.check_in(registry.voter_key(code))
+        finally:
+            ledger.close()
+            registry.close()
+
+    def export_all(self) -> dict[str, Path]:
+        return {name: export(i.state, self.usb).path for name, i in [*self.kiosks.items(), ("rep", self.console)]}
+
+    def collect(self, *paths: Path, voters: bool = True) -> Report:
+        return collect(self.world.authority, list(paths), self.world.voters if voters else None)
+
+
+@pytest.fixture
+def branches(world: World, tmp_path: Path) -> Branches:
+    made = {name: world.device(name, branches=(branch,))
+            for name, branch in (("k1", "1001"), ("k2", "1001"), ("k3", "1002"))}
+    rep = world.device("rep", certs.Role.REP, ("1001", "1002"))
+    package = world.package()
+    authority_crt = world.authority.folder / "authority.crt"
+    kiosks = {name: install(state, package, cert, authority_crt) for name, (state, cert) in made.items()}
+    return Branches(world, kiosks, install(rep[0], package, rep[1], authority_crt), tmp_path / "usb")
+
+
+def opened_content(world: World, path: Path) -> dict[str, object]:
+    opened = bundle.open_bundle(path.read_bytes(), world.authority.export_key())
+    content: dict[str, object] = json.loads(opened.content)
+    return content
+
+
+def resealed(world: World, installed: Installed, original: Path, content: dict[str, object], name: str) -> Path:
+    """The bundle re-made from altered content, signed with the device's own key: a device lying about its ledger."""
+    header = bundle.read_header(original.read_bytes())[0]
+    data = bundle.seal(election=header.election, device=header.device, role=header.role, branches=header.branches,
+                       created=header.created, content=json.dumps(content).encode(),
+                       device_key=load_signing_key(installed.state),
+                       recipient=world.authority.export_key().public_key())
+    path = original.with_name(name)
+    path.write_bytes(data)
+    return path
+
+
+def test_round_trip_totals_branches_and_names_the_voter_checked_in_at_two_branches(branches: Branches) -> None:
+    branches.check_in("k1", ELIGIBLE)
+    branches.check_in("k1", BIRTHDAY)
+    branches.check_in("k3", ELIGIBLE)          # the planted cross-branch double check-in
+    installed = branches.kiosks["k2"]
+    ledger = installed.open_ledger()
+    outbox = installed.open_outbox(ledger)
+    case = outbox.raise_case(CaseForm("نرگس", "کاظمی", "جواد", None, "", "", CaseReason.NO_CODE))
+    outbox.record_decision(Decision(case.case_id, installed.claims.device_id, Ruling.REJECT, "", "",
+                                    "not this branch", "2026-11-25T08:00:00+00:00", "rep"), b"s" * 64, b"")
+    ledger.close()
+
+    report = branches.collect(*branches.export_all().values())
+
+    assert not report.refused and len(report.bundles) == 4
+    assert report.branches["1001"].check_ins == 2 and report.branches["1002"].check_ins == 1
+    assert report.branches["1001"].escalations == {"rejected": 1}
+    assert sum(report.branches["1001"].by_hour.values()) == 2
+    [double] = report.cross_branch
+    assert (double.code, double.name) == (ELIGIBLE, "علی رضایی")
+    assert {c.branch for c in double.check_ins} == {"1001", "1002"}
+    assert report.same_branch_doubles == 0 and not report.missing
+
+
+def test_a_kiosk_whose_bundle_is_missing_is_counted_from_the_events_its_peer_synced(branches: Branches) -> None:
+    branches.check_in("k1", ELIGIBLE)
+    branches.check_in("k1", BIRTHDAY)
+    k1, k2 = branches.kiosks["k1"], branches.kiosks["k2"]
+    source, sink = k1.open_ledger(), k2.open_ledger()
+    replica = Replica(sink, k2.authority_cert, certs.cert_pem(k2.device_cert), k2.claims.branches)
+    assert replica.store(k1.claims.device_id, certs.cert_pem(k1.device_cert),
+                         list(source.events(k1.claims.device_id))).new == 2
+    source.close()
+    sink.close()
+    paths = branches.export_all()
+
+    report = branches.collect(paths["k2"], paths["k3"])
+
+    assert report.branches["1001"].check_ins == 2
+    assert report.missing == [(k1.claims.device_id, ("1001",))]
+    assert any("whose own bundle is missing" in note for note in report.notes)
+
+
+def test_a_flipped_byte_anywhere_is_refused(branches: Branches) -> None:
+    branches.check_in("k1", ELIGIBLE)
+    good = branches.export_all()["k1"]
+    data = good.read_bytes()
+    for at, expected in ((len(data) - 40, "does not decrypt"), (len(bundle.MAGIC) + 30, "bundle")):
+        bad = good.with_name(f"flipped-{at}.kexport")
+        bad.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])
+        report = branches.collect(bad)
+        assert not report.bundles and expected in report.refused[0].reason
+        assert report.branches == {}
+
+
+def test_an_entry_removed_and_re_signed_by_the_device_is_refused(branches: Branches) -> None:
+    for code in (ELIGIBLE, BIRTHDAY, PEOPLE["one_day_short"].code):
+        branches.check_in("k1", code)
+    good = branches.export_all()["k1"]
+    content = opened_content(branches.world, good)
+    events = content["events"]
+    assert isinstance(events, list)
+
+    middle = resealed(branches.world, branches.kiosks["k1"], good, {**content, "events": events[:1] + events[2:]},
+                      "middle.kexport")
+    tail = resealed(branches.world, branches.kiosks["k1"], good, {**content, "events": events[:2]}, "tail.kexport")
+    report = branches.collect(middle, tail)
+
+    assert [r.reason for r in report.refused] == [
+        f"ledger of {branches.kiosks['k1'].claims.device_id}: gap in the ledger: expected entry 2, found 3",
+        f"ledger of {branches.kiosks['k1'].claims.device_id} ends at entry 2, but the device signed a head at entry 3"]
+    assert report.branches == {}
+
+
+def test_a_bundle_of_another_authority_is_refused_whatever_its_election_id(branches: Branches, tmp_path: Path) -> None:
+    same_id = make_world(tmp_path / "forged")                           # same election id, other keys
+    other_id = make_world(tmp_path / "other", election_id="other-1405")
+    paths = []
+    for world in (same_id, other_id):
+        installed = world.installed("stranger")
+        paths.append(export(installed.state, branches.usb).path)
+
+    report = branches.collect(*paths)
+
+    assert [r.reason for r in report.refused] == [
+        "bundle does not decrypt: altered, cut short, or not encrypted to this authority",
+        "bundle is for election other-1405, not test-1405"]
+
+
+def test_a_device_whose_ledger_lost_a_row_does_not_export(branches: Branches) -> None:
+    for code in (ELIGIBLE, BIRTHDAY):
+        branches.check_in("k1", code)
+    state = branches.kiosks["k1"].state
+    db = sqlite3.connect(state / LEDGER)
+    db.execute("DELETE FROM events WHERE seq = 1")
+    db.commit()
+    db.close()
+    with pytest.raises(ExportRefused, match="gap in the ledger: expected entry 1, found 2"):
+        export(state, branches.usb)
+    assert not list(branches.usb.glob("*.kexport"))
+
+
+def test_the_commands_show_the_summary_print_it_and_exit_by_outcome(branches: Branches,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    branches.check_in("k1", ELIGIBLE)
+    branches.check_in("k3", ELIGIBLE)
+    state = branches.kiosks["k1"].state
+    assert provision_main(["export", "--state", str(state), "--out", str(branches.usb), "--simulate"]) == 0
+    shown = capsys.readouterr().out
+    assert "مشارکت ثبت‌شده: ۱" in shown and "Check-ins recorded: 1" in shown and "summary printed: printed" in shown
+    assert ELIGIBLE not in shown and "رضایی" not in shown
+    summary = next(branches.usb.glob("*.summary.txt")).read_text("utf-8")
+    assert "Check-ins recorded: 1" in summary and ELIGIBLE not in summary
+    # The device's audit log travels in the next bundle: it holds the first export's line, with no personal data.
+    audit = opened_content(branches.world, export(state, branches.usb.parent / "again").path)["audit"]
+    assert isinstance(audit, list) and any('"D110"' in line for line in audit)
+    assert not any(ELIGIBLE in line for line in audit)
+    assert provision_main(["export", "--state", str(branches.kiosks["k3"].state), "--out", str(branches.usb)]) == 0
+
+    folder = str(branches.world.authority.folder)
+    assert authority_main(["collect", "--dir", folder, "--voters", str(branches.world.voters),
+                           str(branches.usb)]) == 0
+    out = capsys.readouterr().out
+    assert "checked in at more than one branch: 1" in out and ELIGIBLE in out
+    saved = sorted((branches.world.authority.folder / "reports").glob("collect-*.json"))[-1]
+    assert saved.stat().st_mode & 0o077 == 0
+
+    bad = branches.usb / "zz-garbage.kexport"
+    bad.write_bytes(b"not a bundle")
+    assert authority_main(["collect", "--dir", folder, str(branches.usb)]) == 1
+    assert "REFUSED  zz-garbage.kexport: not an export bundle" in capsys.readouterr().out
