@@ -13,6 +13,7 @@ from kiosk.state import LEDGER, Installed
 from kiosk.store.ledger import ledger_identity
 from kiosk.store.registry import read_meta
 from kiosk.trust import manifest
+from provisioning.export import latest_export
 
 
 def device_status(state: Path, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -29,9 +30,16 @@ def device_status(state: Path, now: dt.datetime | None = None) -> dict[str, Any]
         "package": {"manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(), "built": signed["created"],
                     "voters": int(read_meta(installed.package_dir / "registry.sqlite").get("voters", "0"))},
         "ledger": _ledger_counts(state / LEDGER, claims.device_id),
+        "last_export": _last_export(state),
         "clock": {"utc": now.isoformat(timespec="seconds"), "tehran_jalali": str(today),
                   "tehran_time": now.astimezone(TEHRAN).strftime("%H:%M")},
     }
+
+
+def _last_export(state: Path) -> dict[str, Any] | None:
+    """The latest close-of-polls export (file, time, whether it read back), which `wipe` relies on."""
+    record = latest_export(state)
+    return None if record is None else {k: record.get(k) for k in ("file", "created", "verified", "own_events", "cases")}
 
 
 def _ledger_counts(path: Path, device: str) -> dict[str, Any]:

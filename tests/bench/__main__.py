@@ -246,6 +246,17 @@ def branch_sync() -> None:
          + (used.children_system - started.children_system), "s")
 
 
+def closing() -> None:
+    """Close of polls: a branch day (5 kiosks x 3,000 check-ins, synced) exported and collected."""
+    from tests.bench.closing_bench import export_and_collect
+    figures = export_and_collect(5, 3000)
+    emit("export_branch_day_kiosk_mean", figures["export_mean_s"], "s")
+    emit("export_branch_day_kiosk_max", figures["export_max_s"], "s")
+    emit("export_branch_day_bundle_size", figures["bundle_mb"], "MB")
+    emit("collect_5_bundles_branch_day", figures["collect_s"], "s")
+    emit("collect_5_bundles_check_ins_counted", figures["check_ins"], "check-ins", "== 15000")
+
+
 def nation() -> None:
     """Lookup figures at 62 million voters."""
     voters_csv = extract(62_000_000, 1405)
@@ -258,18 +269,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench")
     parser.add_argument("--nation", action="store_true", help="also measure at 62,000,000 voters")
     parser.add_argument("--only-nation", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["province", "ui", "escalations", "sync"], help="run one part only")
+    parser.add_argument("--only", choices=["province", "ui", "escalations", "sync", "closing"], help="run one part only")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     emit("cpu_count", os.cpu_count() or 0, "cores")
     if args.only:
-        {"province": province, "ui": ui, "escalations": escalations, "sync": branch_sync}[args.only]()
+        {"province": province, "ui": ui, "escalations": escalations, "sync": branch_sync,
+         "closing": closing}[args.only]()
         return
     if not args.only_nation:
         province()
         ui()
         escalations()
         branch_sync()
+        closing()
     if args.nation or args.only_nation:
         nation()
 

@@ -10,6 +10,7 @@ import pytest
 from helpers import PEOPLE, World
 from kiosk.desk import Desk
 from provisioning.device_cli import main
+from provisioning.export import export
 from provisioning.status import device_status
 
 
@@ -26,6 +27,9 @@ def test_status_names_the_device_election_package_and_counts(world: World, capsy
     assert status["package"]["voters"] == len(PEOPLE) and len(status["package"]["manifest_sha256"]) == 64
     assert status["ledger"]["own_by_kind"] == {"check_in": 1} and status["ledger"]["other_kiosks"] == 0
     assert status["clock"]["tehran_time"] == "07:30"
+    assert status["last_export"] is None
+    export(installed.state, installed.state.parent / "usb")
+    assert device_status(installed.state)["last_export"]["verified"] is True
     assert main(["status", "--state", str(installed.state)]) == 0
     printed = capsys.readouterr().out
     assert json.loads(printed)["device"] == installed.claims.device_id
