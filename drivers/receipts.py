@@ -239,3 +239,18 @@ def closing_layout(*, branch_code: str, branch_name: str, day: JalaliDate, at: _
         Text(f"Time: {format_en(day)}, {_clock(at)}", ENGLISH_PX),
         *(Text(line, ENGLISH_PX) for line in lines_en),
     ]
+
+
+def selftest_layout(device_id: str, day: JalaliDate, at: _dt.time) -> list[Block]:
+    """The technician's self-test receipt: Persian first, then English, and nothing personal."""
+    return [
+        Text("آزمون سخت‌افزار دستگاه", TITLE_PX, bold=True),
+        Text(f"دستگاه: {device_id}"),
+        Text(f"تاریخ: {format_fa(day)}، ساعت {persian_digits(_clock(at))}"),
+        Space(6),
+        Rule(),
+        Space(6),
+        Text("Hardware self-test", ENGLISH_PX, bold=True),
+        Text(f"Device: {device_id}", ENGLISH_PX),
+        Text(f"Date: {format_en(day)}, {_clock(at)}", ENGLISH_PX),
+    ]

@@ -39,6 +39,7 @@ class Event(Enum):
     INSTALL_STARTED = ("D100", logging.INFO, "package install started")
     INSTALLED = ("D101", logging.INFO, "package installed")
     INSTALL_REFUSED = ("D102", logging.WARNING, "package install refused")
+    SELFTEST_DONE = ("D105", logging.INFO, "technician's hardware self-test run")
     EXPORTED = ("D110", logging.INFO, "close-of-polls bundle written and read back")
     EXPORT_REFUSED = ("D111", logging.ERROR, "close-of-polls export refused: the ledger does not verify")
     WIPED = ("D120", logging.WARNING, "device wiped after a verified export")

@@ -12,7 +12,7 @@ from kiosk.state import SIGNING_KEY, STAFF, StateRefused
 from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from kiosk.trust import certs
-from provisioning import closing_cli
+from provisioning import closing_cli, selftest
 from provisioning.device import InstallRefused, init_device, install
 from provisioning.status import device_status
 
@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("--role", choices=[r.value for r in Role], default=Role.HEAD.value)
     status = sub.add_parser("status", help="identity, election, package, ledger counts and clock, as JSON")
     status.add_argument("--state", type=Path, required=True)
+    selftest.add_arguments(sub.add_parser("selftest", help="check the reader, a test card, scanner, printer, "
+                                                           "storage, clock and package; exit 1 if any fails"))
     closing_cli.add_parsers(sub)
     return parser
 
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"device {device_id} initialised; enrollment request: {args.state / 'device.csr'}")
             case "staff":
                 return _set_staff_pin(args)
+            case "selftest":
+                return selftest.selftest_main(args)
             case "export":
                 return closing_cli.run_export(args)
             case "wipe":
