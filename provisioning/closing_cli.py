@@ -13,6 +13,7 @@ from drivers.receipts import closing_layout, render
 from kiosk.core.closing import ClosingSummary, summary_lines
 from kiosk.core.jalali import TEHRAN, JalaliDate
 from kiosk.state import Installed, StateRefused
+from kiosk.trust import certs
 from provisioning.export import ExportRefused, export
 from provisioning.wipe import WipeRefused, wipe
 
@@ -41,10 +42,11 @@ def run_export(args: argparse.Namespace) -> int:
     except (ExportRefused, StateRefused) as exc:
         print(f"kiosk-provision: export refused: {exc}", file=sys.stderr)
         return 1
+    kiosk = installed.claims.role is certs.Role.KIOSK
     print(f"bundle written and read back: {done.path}")
-    print(f"sha256 {done.sha256}; {done.own_events} events of this device, {done.held_events} held in all, "
-          f"{done.cases} cases")
-    for line in [*summary_lines(done.summary, "fa"), "", *summary_lines(done.summary, "en")]:
+    print(f"sha256 {done.sha256}; " + (f"{done.own_events} events of this device, {done.held_events} held in all, "
+                                       if kiosk else "") + f"{done.cases} cases")
+    for line in [*summary_lines(done.summary, "fa", kiosk), "", *summary_lines(done.summary, "en", kiosk)]:
         print(line)
     if args.printer_port or args.simulate:
         settings = HardwareSettings(simulate=args.simulate, printer_port=args.printer_port,
@@ -58,12 +60,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _print_summary(settings: HardwareSettings, installed: Installed, summary: ClosingSummary) -> PrintResult:
     now = dt.datetime.now(TEHRAN)
+    kiosk = installed.claims.role is certs.Role.KIOSK
     branch = installed.claims.branches[0]
     names = {b.code: b.name for b in installed.config.branches}
     image = render(closing_layout(branch_code=branch, branch_name=names.get(branch, branch),
                                   day=JalaliDate.from_gregorian(now.date()), at=now.time(),
                                   device_id=installed.claims.device_id,
-                                  lines_fa=summary_lines(summary, "fa"), lines_en=summary_lines(summary, "en")))
+                                  lines_fa=summary_lines(summary, "fa", kiosk),
+                                  lines_en=summary_lines(summary, "en", kiosk)))
     try:
         printer = open_printer(settings)
         if printer is None:

@@ -9,6 +9,7 @@ side by side, all on loopback.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import shlex
@@ -17,13 +18,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kiosk.core.jalali import TEHRAN, JalaliDate
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".dev" / "demo"
 BIN = Path(sys.executable).parent
 ELECTION = """\
 id = "demo-1405"
 name = "انتخابات نمایشی"
-date = "1405/03/01"
+date = "{day}"
 min_age = 18
 constituency = "تهران"
 
@@ -73,11 +76,14 @@ def pick_people(voters_csv: Path) -> dict[str, str]:
 def main() -> None:
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir(parents=True)
-    (DEMO / "election.toml").write_text(ELECTION, encoding="utf-8")
+    # The election is today in Tehran, so the app shows no "not the election day" warning and the
+    # self-test's clock check passes.
+    day = str(JalaliDate.from_gregorian(dt.datetime.now(TEHRAN).date()))
+    (DEMO / "election.toml").write_text(ELECTION.format(day=day), encoding="utf-8")
     authority, provision, kiosk = str(BIN / "kiosk-authority"), str(BIN / "kiosk-provision"), str(BIN / "kiosk")
     print("The election authority makes a synthetic registry extract and its election root:")
     print("(a province-sized extract of 1,500,000 synthetic voters: about half a minute on a PC)")
-    run(authority, "synth", "--voters", "1500000", "--seed", "7", "--election-date", "1405/03/01",
+    run(authority, "synth", "--voters", "1500000", "--seed", "7", "--election-date", day,
         "--out", "voters.csv")
     run(authority, "init", "--dir", "AUTH", "--election", "election.toml")
     print("\nA technician initialises two kiosks of one branch and the representative's console;\n"
@@ -127,6 +133,16 @@ def main() -> None:
     run(kiosk, "hw", "--simulate", "read-card", "--profile", "iran-nid")
     run(kiosk, "hw", "--simulate", "scan")
     run(kiosk, "hw", "--simulate", "print-test", "--png", "receipts")
+    print("\nThe technician's self-test of the device (fake devices here; the card is skipped: none inserted):")
+    run(provision, "selftest", "--state", "STATE", "--simulate", "--card-wait", "0.5", check=False)
+    print("\nAt close of polls each device exports a signed bundle, encrypted to the authority, and shows its\n"
+          "summary; the authority collects the bundles (the apps below still run afterwards: nothing is wiped):")
+    run(provision, "export", "--state", "STATE", "--out", "USB", "--simulate")
+    run(provision, "export", "--state", "STATE2", "--out", "USB")
+    run(provision, "export", "--state", "REP", "--out", "USB")
+    run(authority, "collect", "--dir", "AUTH", "--voters", "voters.csv", "USB")
+    print("\nThe technician would now wipe each device (refused until a verified export covers everything):\n"
+          "$ kiosk-provision wipe --state STATE")
     start_app(provision, kiosk, people)
 
 

@@ -168,10 +168,11 @@ def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | Non
     path = out / f"{name}{bundle.SUFFIX}"
     digest = _write_and_read_back(path, data)
     today = JalaliDate.from_gregorian(now.astimezone(TEHRAN).date())
+    kiosk = claims.role is certs.Role.KIOSK
     _write_to_medium(out / f"{name}.summary.txt", "\n".join([
         f"{installed.config.id} · branch {', '.join(claims.branches)} · device {device} · {today} "
-        f"{now.astimezone(TEHRAN):%H:%M}", *summary_lines(snap.summary, "en"), "",
-        *summary_lines(snap.summary, "fa"), ""]).encode())
+        f"{now.astimezone(TEHRAN):%H:%M}", *summary_lines(snap.summary, "en", kiosk), "",
+        *summary_lines(snap.summary, "fa", kiosk), ""]).encode())
     write_atomic(state / EXPORTS, json.dumps({
         "file": path.name, "sha256": digest, "size": len(data), "created": created, "verified": True,
         "fingerprint": snap.fingerprint, "own_events": own, "cases": len(snap.cases),

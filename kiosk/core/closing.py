@@ -53,22 +53,28 @@ def summarize(check_ins: Mapping[str, str], undone: Iterable[str],
                           dict(Counter(tehran_hour(w) for w in live)), dict(Counter(case_outcomes)))
 
 
-def summary_lines(summary: ClosingSummary, lang: str) -> list[str]:
-    """The figures as short lines for a screen or a receipt, in Persian ("fa") or English."""
+def summary_lines(summary: ClosingSummary, lang: str, check_ins: bool = True) -> list[str]:
+    """The figures as short lines for a screen or a receipt, in Persian ("fa") or English.
+
+    A console records no check-ins: without `check_ins` only its cases are counted.
+    """
     esc = summary.escalations
+    hours = sorted(summary.by_hour.items())
     if lang == "fa":
         names = {"approved": "تأیید", "rejected": "رد", "referred": "ارجاع به ثبت احوال",
                  "cancelled": "انصراف", "open": "باز"}
         lines = [f"مشارکت ثبت‌شده: {persian_digits(summary.check_ins)}",
-                 f"ثبت‌های لغوشده: {persian_digits(summary.undone)}",
-                 f"پرونده‌های ارجاعی: {persian_digits(sum(esc.values()))}"]
+                 f"ثبت‌های لغوشده: {persian_digits(summary.undone)}"] if check_ins else []
+        lines += [f"پرونده‌های ارجاعی: {persian_digits(sum(esc.values()))}"]
         lines += [f"  {names[o]}: {persian_digits(esc.get(o, 0))}" for o in OUTCOMES if esc.get(o)]
-        lines += ["مشارکت در هر ساعت:"]
-        lines += [f"  ساعت {persian_digits(f'{h:02d}')}: {persian_digits(n)}" for h, n in sorted(summary.by_hour.items())]
+        if hours:
+            lines += ["مشارکت در هر ساعت:"]
+            lines += [f"  ساعت {persian_digits(f'{h:02d}')}: {persian_digits(n)}" for h, n in hours]
         return lines
-    lines = [f"Check-ins recorded: {summary.check_ins}", f"Check-ins undone: {summary.undone}",
-             f"Escalations: {sum(esc.values())}"]
+    lines = [f"Check-ins recorded: {summary.check_ins}", f"Check-ins undone: {summary.undone}"] if check_ins else []
+    lines += [f"Escalations: {sum(esc.values())}"]
     lines += [f"  {o}: {esc.get(o, 0)}" for o in OUTCOMES if esc.get(o)]
-    lines += ["Check-ins per hour:"]
-    lines += [f"  {h:02d}:00  {n}" for h, n in sorted(summary.by_hour.items())]
+    if hours:
+        lines += ["Check-ins per hour:"]
+        lines += [f"  {h:02d}:00  {n}" for h, n in hours]
     return lines
