@@ -97,7 +97,7 @@ def _txt(advert: Advert) -> dict[str, str]:
             "fp": advert.fingerprint, "device": advert.device}
 
 
-def _machine_ipv4() -> list[str]:
+def machine_ipv4() -> list[str]:
     """Every non-loopback IPv4 address of this machine."""
     found: list[str] = []
     for adapter in ifaddr.get_adapters():
@@ -166,7 +166,7 @@ class Advertiser:
         elif self._interfaces is not None:
             addresses = list(self._interfaces)
         else:
-            addresses = _machine_ipv4()
+            addresses = machine_ipv4()
         if not addresses or not all(isinstance(ipaddress.ip_address(a), ipaddress.IPv4Address) for a in addresses):
             raise ValueError("no IPv4 address to advertise")
         return ServiceInfo(

@@ -24,6 +24,7 @@ from kiosk.net import sync_messages as sm
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, PeerRefused, Server, TlsIdentity, connect
 from kiosk.net.courier import SOFTWARE
 from kiosk.net.discovery import SYNC_SERVICE, Advert, Advertiser, Browser, DiscoveryError, Endpoint
+from kiosk.net.keeper import Closable, DiscoveryKeeper
 from kiosk.net.messages import Refused
 from kiosk.net.wakeup import Pokeable, tell
 from kiosk.state import Installed
@@ -72,8 +73,8 @@ class BranchSync(Pokeable):
         self._pages: dict[tuple[str, int], tuple[bytes, int]] = {}
         self._server = Server(self._identity, PeerPolicy(certs.Role.KIOSK, frozenset(self._branches)),
                               self._serve, host=host, port=port)
-        self._advertiser: Advertiser | None = None
         self._browser: Browser | None = None
+        self._keeper: DiscoveryKeeper | None = None
 
     @property
     def port(self) -> int:
@@ -81,26 +82,33 @@ class BranchSync(Pokeable):
         return self._server.port
 
     def start(self, discover: bool = True) -> None:
-        """Serve, and (unless told not to) advertise and browse by zeroconf; a failing zeroconf is logged."""
+        """Serve, and (unless told not to) advertise and browse by zeroconf, kept up across address changes."""
         self._server.start()
-        if not discover:
-            return
+        if discover:
+            self._keeper = DiscoveryKeeper("sync", self._discovery)
+            self._keeper.start()
+
+    def _discovery(self) -> list[Closable]:
+        """Advertise this kiosk and browse for the others (again after the machine's addresses changed)."""
+        self.endpoints_changed({})   # what an earlier browser saw may be gone; links already up stay
         advert = Advert(self._me, self.port, self._installed.config.id, self._branches, self._identity.fingerprint)
+        advertiser = Advertiser(SYNC_SERVICE, advert, interfaces=self._lan)
+        advertiser.start()
+        browser = Browser(SYNC_SERVICE, self._installed.config.id, self._branches,
+                          on_change=self.endpoints_changed, interfaces=self._lan)
         try:
-            self._advertiser = Advertiser(SYNC_SERVICE, advert, interfaces=self._lan)
-            self._advertiser.start()
-            self._browser = Browser(SYNC_SERVICE, self._installed.config.id, self._branches,
-                                    on_change=self.endpoints_changed, interfaces=self._lan)
-            self._browser.start()
-        except DiscoveryError as exc:
-            log(Event.DISCOVERY_FAILED, reason=str(exc))
+            browser.start()
+        except DiscoveryError:
+            advertiser.close()
+            raise
+        self._browser = browser
+        return [browser, advertiser]
 
     def close(self) -> None:
         """Stop discovery, every link and the server, and wait for their threads."""
         self._stop.set()
-        for part in (self._browser, self._advertiser):
-            if part is not None:
-                part.close()
+        if self._keeper is not None:
+            self._keeper.close()
         self.poke()
         with self._lock:
             sessions = [s.channel for s in self._sessions.values()]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from kiosk.net.channel import listen_host
 from kiosk.net.discovery import REP_SERVICE, Advert, Advertiser
+from kiosk.net.keeper import Closable, DiscoveryKeeper
 from kiosk.rep.service import RepService
 from kiosk.state import Installed
 
@@ -14,24 +15,34 @@ class Console:
     """The service kiosks connect to, announced on the branch LAN."""
 
     service: RepService
-    advertiser: Advertiser
+    keeper: DiscoveryKeeper
 
     @classmethod
     def start(cls, installed: Installed, lan: list[str] | None = None, port: int = 0) -> Console:
-        """Serve on `lan` (interface addresses; None: all) and advertise the port, the election and the branches."""
+        """Serve on `lan` (interface addresses; None: all) and advertise the port, the election and the branches.
+
+        A console started before its address exists serves anyway and advertises once the address is there.
+        """
         service = RepService(installed, host=listen_host(lan), port=port)
         service.start()
         advert = Advert(installed.claims.device_id, service.port, installed.config.id, installed.claims.branches,
                         service.identity.fingerprint)
-        advertiser = Advertiser(REP_SERVICE, advert, interfaces=lan)
-        try:
+
+        def advertise() -> list[Closable]:
+            advertiser = Advertiser(REP_SERVICE, advert, interfaces=lan)
             advertiser.start()
-        except BaseException:
-            service.close()
-            raise
-        return cls(service, advertiser)
+            return [advertiser]
+
+        keeper = DiscoveryKeeper("console", advertise)
+        keeper.start()
+        return cls(service, keeper)
+
+    @property
+    def advertised(self) -> bool:
+        """Whether kiosks can find the console now."""
+        return self.keeper.running
 
     def close(self) -> None:
         """Say goodbye on the LAN first, so kiosks stop trying, then stop serving."""
-        self.advertiser.close()
+        self.keeper.close()
         self.service.close()

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.logbook import Event, log
 from kiosk.net.channel import listen_host
 from kiosk.net.courier import Courier
-from kiosk.net.discovery import REP_SERVICE, Browser, DiscoveryError
+from kiosk.net.discovery import REP_SERVICE, Browser
+from kiosk.net.keeper import Closable, DiscoveryKeeper
 from kiosk.net.sync import BranchSync
 from kiosk.state import Installed
 from kiosk.ui.bridge import FlowBridge
@@ -28,6 +28,7 @@ class LanLinks:
     sync: BranchSync
     lan: list[str] | None
     browser: Browser | None = None
+    keeper: DiscoveryKeeper | None = None
 
     @classmethod
     def create(cls, installed: Installed, lan: list[str] | None, skew_bound_ms: int,
@@ -49,14 +50,17 @@ class LanLinks:
         self.sync.on_status = bridge.sync_changed
         self.sync.on_duplicates = lambda: bridge.on_kivy_thread(flow.duplicates_changed)
         self.sync.start()
+        self.keeper = DiscoveryKeeper("rep", self._browse)
+        self.keeper.start()
+
+    def _browse(self) -> list[Closable]:
+        """Look for the representative's consoles (again after the machine's addresses changed)."""
+        self.browser = None
         browser = Browser(REP_SERVICE, self.installed.config.id, self.installed.claims.branches,
                           on_change=self.courier.endpoints_changed, interfaces=self.lan)
-        try:
-            browser.start()
-        except DiscoveryError as exc:
-            log(Event.DISCOVERY_FAILED, reason=str(exc))
-            return
+        browser.start()
         self.browser = browser
+        return [browser]
 
     def _decided(self, bridge: FlowBridge) -> None:
         """A decision arrived: the cases screen refreshes, and its ledger entry goes to the other kiosks."""
@@ -65,7 +69,7 @@ class LanLinks:
 
     def close(self) -> None:
         """Stop browsing, then the links."""
-        if self.browser is not None:
-            self.browser.close()
+        if self.keeper is not None:
+            self.keeper.close()
         self.sync.close()
         self.courier.close()

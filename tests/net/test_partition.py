@@ -95,3 +95,26 @@ def test_a_cut_link_heals_with_undo_propagated_and_the_double_check_in_found_on_
             stop(process)
         ledger_a.close()
         ledger_b.close()
+
+
+def test_a_kiosk_started_before_its_address_was_set_links_once_it_is(
+        world: World, namespaces: tuple[str, str, str]) -> None:  # noqa: F811
+    ns_a, ns_b, end_a = namespaces
+    end_b = end_a[:-1] + "b"
+    ip("-n", ns_b, "addr", "del", "10.213.0.2/24", "dev", end_b)          # booted before its address came
+    a, b = world.installed("kiosk-a"), world.installed("kiosk-b")
+    ledger_a, ledger_b = a.open_ledger(), b.open_ledger()
+    processes = [start(ns_a, a), start(ns_b, b)]
+    try:
+        voter = secrets.token_bytes(16)
+        ledger_a.check_in(voter)
+        time.sleep(2)
+        assert ledger_b.live_check_in(voter) is None                         # no address, no link
+
+        ip("-n", ns_b, "addr", "add", "10.213.0.2/24", "dev", end_b)      # the address arrives
+        wait_for(lambda: ledger_b.live_check_in(voter) is not None, seconds=30)
+    finally:
+        for process in processes:
+            stop(process)
+        ledger_a.close()
+        ledger_b.close()
