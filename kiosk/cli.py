@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--demo-codes", type=Path, help="JSON {kind: national code} for the developer panel")
     app.add_argument("--scanner", help="serial port of a USB-CDC barcode scanner (a keyboard-mode one needs none)")
     app.add_argument("--printer", help="serial port of the ESC/POS receipt printer")
+    app.add_argument("--scanner-baud", type=int, default=9600)
+    app.add_argument("--printer-baud", type=int, default=9600)
+    app.add_argument("--reader", help="use the first PC/SC reader whose name contains this (default: the first)")
+    app.add_argument("--sync-port", type=int, default=0,
+                     help="TCP port the other kiosks of the branch dial (default: any free one; fix it for a firewall)")
     app.add_argument("--lan", action="append", metavar="ADDRESS",
                      help="find the representative's console only on the interface with this IPv4 address "
                           "(repeatable; default: every interface)")
@@ -57,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "app":
         from kiosk.ui import run as ui_run  # Kivy is imported only for the app
         try:
-            return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, args.scanner, args.printer,
-                               args.lan, args.max_skew_minutes)
+            return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, scanner_port=args.scanner,
+                               printer_port=args.printer, scanner_baud=args.scanner_baud,
+                               printer_baud=args.printer_baud, reader_name=args.reader, lan=args.lan,
+                               max_skew_minutes=args.max_skew_minutes, sync_port=args.sync_port)
         except StateRefused as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 1

@@ -32,10 +32,10 @@ class LanLinks:
 
     @classmethod
     def create(cls, installed: Installed, lan: list[str] | None, skew_bound_ms: int,
-               today_start_utc: Callable[[], str]) -> LanLinks:
+               today_start_utc: Callable[[], str], sync_port: int = 0) -> LanLinks:
         """The links, not started yet; `lan` pins every socket and zeroconf to these addresses (None: all)."""
         courier = Courier(installed, today_start_utc=today_start_utc, skew_bound_ms=skew_bound_ms)
-        return cls(installed, courier, BranchSync(installed, lan=lan, host=listen_host(lan)), lan)
+        return cls(installed, courier, BranchSync(installed, lan=lan, host=listen_host(lan), port=sync_port), lan)
 
     def poke(self) -> None:
         """A case or a ledger event was written on the screen's side: send it now."""

@@ -55,10 +55,12 @@ class Kiosk:
 def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-nid",
           demo_codes: dict[str, str] | None = None, scanner_port: str | None = None,
           printer_port: str | None = None, lan: list[str] | None = None, network: bool = True,
-          max_skew_minutes: float = 2.0) -> Kiosk:
+          max_skew_minutes: float = 2.0, reader_name: str | None = None, scanner_baud: int = 9600,
+          printer_baud: int = 9600, sync_port: int = 0) -> Kiosk:
     """Everything the app needs, from the installed package and the device's state folder.
 
-    `lan` pins zeroconf to these interface addresses (None: every interface);
+    `lan` pins zeroconf to these interface addresses (None: every interface), `sync_port` fixes the
+    port other kiosks dial (0: any free one);
     `network=False` leaves the representative's link out; a clock further than `max_skew_minutes`
     from the console's beacon is shown to staff.
     """
@@ -68,15 +70,17 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
     ledger = installed.open_ledger()
     registry = installed.open_registry()
-    links = LanLinks.create(installed, lan, int(max_skew_minutes * 60_000), start_of_today_utc) if network else None
+    links = LanLinks.create(installed, lan, int(max_skew_minutes * 60_000), start_of_today_utc,
+                            sync_port) if network else None
     pushed = links.poke if links is not None else None
     desk = Desk(registry, ledger, installed.config.rules, on_record=pushed)
     cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry, on_change=pushed)
     replica = Replica(ledger, installed.authority_cert, cert_pem(installed.device_cert), installed.claims.branches)
     flow = CheckInFlow(desk, staff, monotonic, cases=cases, duplicates=_Acknowledged(replica, pushed),
                        checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()))
-    hardware = HardwareSettings(simulate=simulate, card_profile=profile, scanner_port=scanner_port,
-                                printer_port=printer_port)
+    hardware = HardwareSettings(simulate=simulate, reader=reader_name, card_profile=profile,
+                                scanner_port=scanner_port, scanner_baud=scanner_baud, printer_port=printer_port,
+                                printer_baud=printer_baud)
     reader = open_card_reader(hardware)
     anchors = installed.card_anchors()
     dev: list[tuple[str, Any]] = []
@@ -141,13 +145,10 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
     return buttons, ca.certificate
 
 
-def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
-         scanner_port: str | None = None, printer_port: str | None = None, lan: list[str] | None = None,
-         max_skew_minutes: float = 2.0) -> int:
-    """Run until the window is closed."""
+def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None, **options: Any) -> int:
+    """Run until the window is closed; `options` are `build`'s (ports, bauds, reader, lan, skew bound, sync port)."""
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
-    kiosk = build(state, simulate, lang, demo_codes=codes, scanner_port=scanner_port, printer_port=printer_port,
-                  lan=lan, max_skew_minutes=max_skew_minutes)
+    kiosk = build(state, simulate, lang, demo_codes=codes, **options)
     serve_systemd("serving voters")
     try:
         kiosk.app.run()

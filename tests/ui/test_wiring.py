@@ -100,3 +100,20 @@ def test_a_kiosk_whose_network_cannot_start_still_serves_and_shows_the_link_offl
         assert bridge.flow.state.outcome is not None and bridge.flow.state.outcome.verdict is Verdict.ELIGIBLE
     finally:
         links.close()
+
+
+def test_the_sync_port_can_be_fixed_so_a_firewall_can_name_it(world: World, tmp_path: Path) -> None:
+    import socket
+
+    from kiosk.ui.lan import LanLinks
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    links = LanLinks.create(world.installed("kiosk2"), ["127.0.0.1"], 120_000, lambda: "", sync_port=port)
+    links.attach(_signed_in(world, tmp_path))
+    try:
+        assert links.sync.port == port
+        with socket.create_connection(("127.0.0.1", port), timeout=3):
+            pass                                    # other kiosks can dial it there
+    finally:
+        links.close()
