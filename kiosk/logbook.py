@@ -21,10 +21,10 @@ from pathlib import Path
 _LOGGER = logging.getLogger("kiosk")
 # Without a handler, Python's last-resort handler would print warnings onto a technician's terminal.
 _LOGGER.addHandler(logging.NullHandler())
-# Eight or more digits in any script, or Persian letters: what a national code or a name looks like.
-# A run inside a hex token (a device id, a fingerprint) is not a code, and masking it would hide which device.
 AUDIT_LOG = "audit.log"
 _AUDIT_BYTES, _AUDIT_KEPT = 4 << 20, 3   # 16 MiB at most: weeks of lines, and bounded on a small SD card
+# Eight or more digits in any script, or Persian letters: what a national code or a name looks like.
+# A run inside a hex token (a device id, a fingerprint) is not a code, and masking it would hide which device.
 _PERSONAL = re.compile(r"(?<![0-9a-fA-F])[0-9۰-۹٠-٩]{8,}(?![0-9a-fA-F])|[\u0600-\u06ff\u200c]+")
 
 

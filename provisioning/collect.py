@@ -164,16 +164,16 @@ def _open(authority: Authority, export_key: Any, path: Path) -> tuple[Collected,
     if not isinstance(content, dict) or set(content) != _CONTENT_KEYS or content["format"] != 1:
         raise BundleRefused("bundle content has unexpected fields")
     cert, claims = _device(authority, content["device_cert"])
-    if (claims.device_id, claims.role.value, claims.branches) != (header.device, header.role, header.branches) or \
-            (content["device"], content["role"], tuple(content["branches"])) != (header.device, header.role,
-                                                                                  header.branches):
-        raise BundleRefused("bundle names another device than its certificate")
     key = cert.public_key()
     assert isinstance(key, ed25519.Ed25519PublicKey)  # verify_device checked it
     try:
-        opened.verify(key)
+        opened.verify(key)   # before anything else in the content is believed
     except bundle.BundleRefused as exc:
         raise BundleRefused(str(exc)) from exc
+    if (claims.device_id, claims.role.value, claims.branches) != (header.device, header.role, header.branches) or \
+            [content["device"], content["role"], content["branches"]] != [header.device, header.role,
+                                                                           list(header.branches)]:
+        raise BundleRefused("bundle names another device than its certificate")
     events = _events(content["events"])
     by_device: dict[str, list[Event]] = defaultdict(list)
     for e in events:
@@ -189,13 +189,21 @@ def _open(authority: Authority, export_key: Any, path: Path) -> tuple[Collected,
     for device, relayed in by_device.items():
         branches, peer_key = _peer(authority, pems.get(device), device)
         others.append(_Chain(device, branches, relayed, path.name, peer_key))
-    cases = content["cases"]
-    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
-        raise BundleRefused("bundle cases are malformed")
+    cases = _cases(content["cases"])
     wipe_reason = content["wipe_reason"] if isinstance(content["wipe_reason"], str) else ""
     collected = Collected(path.name, claims.device_id, claims.role.value, claims.branches, header.created,
                           len(mine), len(cases), wipe_reason)
     return collected, chain, others, cases
+
+
+def _cases(cases: object) -> list[dict[str, Any]]:
+    """The bundle's cases, each with the fields the totals read in the types they need."""
+    if not isinstance(cases, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("status"), str)
+            and isinstance(c.get("decision"), dict | None) and isinstance(c.get("form", {}), dict)
+            for c in cases):
+        raise BundleRefused("bundle cases are malformed")
+    return cases
 
 
 def _device(authority: Authority, pem: object) -> tuple[x509.Certificate, certs.DeviceClaims]:
@@ -313,7 +321,7 @@ def _names(authority: Authority, wanted: set[bytes], cases: dict[str, list[dict[
     for c in (c for kiosk_cases in cases.values() for c in kiosk_cases):
         decision, form = c.get("decision") or {}, c.get("form") or {}
         code = decision.get("national_code") or ""
-        if code and keys.index_of(code) in wanted:
+        if isinstance(code, str) and code.isascii() and code and keys.index_of(code) in wanted:
             found[keys.index_of(code)] = (code, f"{form.get('first_name', '')} {form.get('last_name', '')}".strip())
     if voters_csv is not None:
         found.update(_names_from_extract(keys, wanted - set(found), voters_csv))

@@ -21,6 +21,7 @@ from typing import Any
 
 from kiosk.core.cases import decision_fields
 from kiosk.core.closing import ClosingSummary, outcome_of, summarize, summary_lines
+from kiosk.core.console import RepCase
 from kiosk.core.jalali import TEHRAN, JalaliDate
 from kiosk.logbook import Event as LogEvent
 from kiosk.logbook import audit_lines, log
@@ -97,19 +98,21 @@ def _kiosk_snapshot(installed: Installed) -> Snapshot:
 def _console_snapshot(installed: Installed) -> Snapshot:
     book = CaseBook(installed.state / CASE_BOOK)
     try:
-        cases: list[dict[str, Any]] = [{"case_id": c.case_id, "kiosk": c.kiosk, "branch": c.branch, "raised_at": c.raised_at,
-                  "received_at": c.received_at, "status": c.status.value, "delivered": c.delivered,
-                  "decision": decision_fields(c.decision) if c.decision else None,
-                  "form": {"first_name": c.form.first_name, "last_name": c.form.last_name,
-                           "father_name": c.form.father_name,
-                           "birth_date": str(c.form.birth_date) if c.form.birth_date else None,
-                           "birth_certificate": c.form.birth_certificate, "note": c.form.note,
-                           "reason": c.form.reason.value}}
-                 for c in book.all_cases()]
+        cases = [_console_case(c) for c in book.all_cases()]
     finally:
         book.close()
     summary = summarize({}, [], [outcome_of(c["status"], (c["decision"] or {}).get("ruling")) for c in cases])
     return Snapshot([], {}, cases, summary, _fingerprint([], cases))
+
+
+def _console_case(c: RepCase) -> dict[str, Any]:
+    form = c.form
+    return {"case_id": c.case_id, "kiosk": c.kiosk, "branch": c.branch, "raised_at": c.raised_at,
+            "received_at": c.received_at, "status": c.status.value, "delivered": c.delivered,
+            "decision": decision_fields(c.decision) if c.decision else None,
+            "form": {"first_name": form.first_name, "last_name": form.last_name, "father_name": form.father_name,
+                     "birth_date": str(form.birth_date) if form.birth_date else None,
+                     "birth_certificate": form.birth_certificate, "note": form.note, "reason": form.reason.value}}
 
 
 def _optional(db: sqlite3.Connection, query: str) -> list[Any]:
@@ -228,4 +231,3 @@ def latest_export(state: Path) -> dict[str, Any] | None:
 def current_fingerprint(installed: Installed) -> str:
     """The fingerprint the device's records have now (what the latest export must match)."""
     return snapshot(installed).fingerprint
-

@@ -107,4 +107,3 @@ def _overwrite(path: Path) -> None:
             os.fsync(f.fileno())
     except OSError:
         pass
-

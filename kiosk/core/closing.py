@@ -37,9 +37,9 @@ def tehran_hour(wall_utc: str) -> int:
     return dt.datetime.fromisoformat(wall_utc).astimezone(TEHRAN).hour
 
 
-def outcome_of(status: str, ruling: str | None) -> str:
+def outcome_of(status: str, ruling: object) -> str:
     """A case's outcome from its status and, once decided, the representative's ruling."""
-    if status == "decided" and ruling in _RULING_OUTCOME:
+    if status == "decided" and isinstance(ruling, str) and ruling in _RULING_OUTCOME:
         return _RULING_OUTCOME[ruling]
     return "cancelled" if status == "cancelled" else "open"
 

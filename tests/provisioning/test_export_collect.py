@@ -16,6 +16,8 @@ import pytest
 
 from helpers import PEOPLE, World, make_world
 from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling
+from kiosk.rep.book import CaseBook
+from kiosk.rep.service import CASE_BOOK
 from kiosk.state import LEDGER, Installed, load_signing_key
 from kiosk.store.replica import Replica
 from kiosk.trust import bundle, certs
@@ -93,12 +95,18 @@ def test_round_trip_totals_branches_and_names_the_voter_checked_in_at_two_branch
     outbox.record_decision(Decision(case.case_id, installed.claims.device_id, Ruling.REJECT, "", "",
                                     "not this branch", "2026-11-25T08:00:00+00:00", "rep"), b"s" * 64, b"")
     ledger.close()
+    book = CaseBook(branches.console.state / CASE_BOOK)
+    book.receive(installed.claims.device_id, "1001", case.case_id, case.created, case.form)
+    book.decide(case.case_id, Decision(case.case_id, installed.claims.device_id, Ruling.REJECT, "", "",
+                                       "not this branch", "2026-11-25T08:00:00+00:00", "rep"), b"s" * 64)
+    book.close()
 
     report = branches.collect(*branches.export_all().values())
 
     assert not report.refused and len(report.bundles) == 4
     assert report.branches["1001"].check_ins == 2 and report.branches["1002"].check_ins == 1
     assert report.branches["1001"].escalations == {"rejected": 1}
+    assert report.console_cases == {"rejected": 1}
     assert sum(report.branches["1001"].by_hour.values()) == 2
     [double] = report.cross_branch
     assert (double.code, double.name) == (ELIGIBLE, "علی رضایی")
@@ -169,6 +177,33 @@ def test_a_bundle_of_another_authority_is_refused_whatever_its_election_id(branc
     assert [r.reason for r in report.refused] == [
         "bundle does not decrypt: altered, cut short, or not encrypted to this authority",
         "bundle is for election other-1405, not test-1405"]
+
+
+def test_a_device_signing_malformed_content_is_refused_never_crashes_the_collection(branches: Branches) -> None:
+    branches.check_in("k1", ELIGIBLE)
+    installed = branches.kiosks["k1"]
+    ledger = installed.open_ledger()
+    outbox = installed.open_outbox(ledger)
+    outbox.raise_case(CaseForm("نرگس", "کاظمی", "جواد", None, "", "", CaseReason.NO_CODE))
+    ledger.close()
+    good = branches.export_all()["k1"]
+    content = opened_content(branches.world, good)
+    bad_values: list[object] = [None, 7, "x", [], {}, [None], [[1, 2]], [{"status": 1}],
+                                [{"status": "decided", "decision": {"ruling": ["approve"], "national_code": 5}}],
+                                [{"status": "decided", "decision": "approve"}], {"seq": "1", "hash": 3}]
+    made = 0
+    for field in sorted(content):
+        if field == "device_cert":
+            continue
+        for n, value in enumerate(bad_values):
+            path = resealed(branches.world, installed, good, {**content, field: value}, f"bad-{field}-{n}.kexport")
+            report = branches.collect(path)                 # must not raise
+            made += 1
+            assert len(report.refused) + len(report.bundles) == 1
+            if report.refused:
+                assert report.refused[0].reason and not report.branches
+    assert made > 100
+    assert branches.collect(good).bundles                  # the untouched bundle still collects
 
 
 def test_a_device_whose_ledger_lost_a_row_does_not_export(branches: Branches) -> None:
