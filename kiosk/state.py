@@ -7,10 +7,15 @@ Layout (all under STATE):
   packages/<id>/                      package files + device.crt + registry.key
   ledger.sqlite                       the ledger (WAL)
   staff.json                          staff accounts: scrypt PIN hashes, lock-outs (0600)
+  audit.log                           every log line the device wrote (no personal data)
+  exports.json, retired.json          the latest close-of-polls export; elections wiped after
+  .app.lock                           held (flock) while the kiosk app or the console runs
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +42,40 @@ STAFF = "staff.json"
 EXPORT_KEY = "export.pub"   # in the package: the authority's key for close-of-polls bundles
 EXPORTS = "exports.json"    # the latest export's record, which `wipe` checks
 RETIRED = "retired.json"    # elections this device was wiped after; survives the wipe
+APP_LOCK = ".app.lock"      # held while the app or the console runs on this state folder
 
 
 class StateRefused(Exception):
     """The state folder is not initialised or holds no installed package."""
+
+
+def claim_app_lock(state: Path) -> int:
+    """Hold the state folder for a running app (released when the process ends, even by kill -9).
+
+    Two apps on one folder would each stamp events; a wipe under a running app would pull files from under it.
+    """
+    fd = os.open(state / APP_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StateRefused("the app already runs on this state folder (systemctl stop kiosk first)") from None
+    return fd
+
+
+def app_running(state: Path) -> bool:
+    """Whether an app holds the state folder now."""
+    try:
+        fd = os.open(state / APP_LOCK, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def retired_elections(state: Path) -> list[str]:

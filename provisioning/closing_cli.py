@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -46,7 +47,13 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"bundle written and read back: {done.path}")
     print(f"sha256 {done.sha256}; " + (f"{done.own_events} events of this device, {done.held_events} held in all, "
                                        if kiosk else "") + f"{done.cases} cases")
-    for line in [*summary_lines(done.summary, "fa", kiosk), "", *summary_lines(done.summary, "en", kiosk)]:
+    if os.environ.get("TERM") == "linux":
+        # The kernel's text console cannot join or order Persian letters: English here, Persian on paper.
+        print("(Persian summary: on the receipt and in the .summary.txt file beside the bundle)")
+        shown = summary_lines(done.summary, "en", kiosk)
+    else:
+        shown = [*summary_lines(done.summary, "fa", kiosk), "", *summary_lines(done.summary, "en", kiosk)]
+    for line in shown:
         print(line)
     if args.printer_port or args.simulate:
         settings = HardwareSettings(simulate=args.simulate, printer_port=args.printer_port,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.logbook import Event, log, stop_audit_log
-from kiosk.state import RETIRED, Installed, StateRefused, retired_elections
+from kiosk.state import RETIRED, Installed, StateRefused, app_running, retired_elections
 from kiosk.store.atomic import write_atomic
 from provisioning.export import ExportRefused, current_fingerprint, export, latest_export
 
@@ -38,6 +38,8 @@ def wipe(state: Path, force_reason: str | None = None, out: Path | None = None) 
     """Wipe the device's state folder (the folder itself stays: systemd owns it)."""
     if not (state / "keys").exists() and not (state / "current").exists():
         raise WipeRefused(f"{state} holds no device (nothing to wipe)")
+    if app_running(state):
+        raise WipeRefused("the app is running on this device: stop it first (systemctl disable --now kiosk)")
     try:
         installed: Installed | None = Installed.open(state)
     except StateRefused:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kiosk.logbook import configure
 from kiosk.rep.console import Console
-from kiosk.state import STAFF, Installed, StateRefused
+from kiosk.state import STAFF, Installed, StateRefused, claim_app_lock
 from kiosk.store.staff import StaffBook
 from kiosk.trust.certs import Role
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             raise StateRefused("this device is not enrolled as a representative's console")
         if not StaffBook(args.state / STAFF).accounts():
             raise StateRefused("no PIN is set: run kiosk-provision staff --account rep --role head")
+        claim_app_lock(args.state)   # held until this process ends
         console = Console.start(installed, args.lan, args.port)
     except (StateRefused, ValueError) as exc:
         print(f"kiosk-rep: {exc}", file=sys.stderr)

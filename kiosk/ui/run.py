@@ -19,7 +19,7 @@ from drivers.hardware import HardwareSettings, open_card_reader, open_printer, o
 from drivers.scanner import BarcodeScanner  # noqa: E402
 from kiosk.core.flow import CheckInFlow  # noqa: E402
 from kiosk.desk import CaseDesk, Desk  # noqa: E402
-from kiosk.state import STAFF, Installed, StateRefused  # noqa: E402
+from kiosk.state import STAFF, Installed, StateRefused, claim_app_lock  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
 from kiosk.core.jalali import TEHRAN  # noqa: E402
@@ -148,6 +148,8 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
 def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None, **options: Any) -> int:
     """Run until the window is closed; `options` are `build`'s (ports, bauds, reader, lan, skew bound, sync port)."""
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
+    if state.is_dir():
+        claim_app_lock(state)   # held until this process ends
     kiosk = build(state, simulate, lang, demo_codes=codes, **options)
     serve_systemd("serving voters")
     try:

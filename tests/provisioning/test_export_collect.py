@@ -220,7 +220,8 @@ def test_a_device_whose_ledger_lost_a_row_does_not_export(branches: Branches) ->
 
 
 def test_the_commands_show_the_summary_print_it_and_exit_by_outcome(branches: Branches,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     branches.check_in("k1", ELIGIBLE)
     branches.check_in("k3", ELIGIBLE)
     state = branches.kiosks["k1"].state
@@ -230,6 +231,10 @@ def test_the_commands_show_the_summary_print_it_and_exit_by_outcome(branches: Br
     assert ELIGIBLE not in shown and "رضایی" not in shown
     summary = next(branches.usb.glob("*.summary.txt")).read_text("utf-8")
     assert "Check-ins recorded: 1" in summary and ELIGIBLE not in summary
+    monkeypatch.setenv("TERM", "linux")             # the Pi's text console cannot draw Persian
+    assert provision_main(["export", "--state", str(state), "--out", str(branches.usb.parent / "tty")]) == 0
+    on_tty = capsys.readouterr().out
+    assert "Check-ins recorded: 1" in on_tty and "مشارکت" not in on_tty
     # The device's audit log travels in the next bundle: it holds the first export's line, with no personal data.
     audit = opened_content(branches.world, export(state, branches.usb.parent / "again").path)["audit"]
     assert isinstance(audit, list) and any('"D110"' in line for line in audit)

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 
 from helpers import PEOPLE, World, make_world
 from kiosk.net.channel import PeerPolicy, PeerRefused, Server, TlsIdentity, connect
-from kiosk.state import RETIRED, Installed
+from kiosk.state import RETIRED, Installed, StateRefused, claim_app_lock
 from kiosk.trust import certs
 from provisioning.collect import collect
 from provisioning.device import InstallRefused, init_device, install
@@ -97,6 +97,41 @@ def test_a_re_provisioned_device_refuses_the_old_elections_package_and_peers(wor
                 connect("127.0.0.1", server.port, client_side, policy, timeout=3)
         finally:
             server.close()
+
+
+def test_wipe_is_refused_while_the_app_runs_on_the_device(world: World, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    kiosk = world.installed("k1")
+    export(kiosk.state, tmp_path / "usb")
+    # Another process holds the folder as a running app does (the lock is an flock, released at exit).
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from kiosk.state import claim_app_lock; claim_app_lock(Path(sys.argv[1])); "
+                               "print('held', flush=True); time.sleep(60)", str(kiosk.state)],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(WipeRefused, match="the app is running"):
+            wipe(kiosk.state)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert wipe(kiosk.state).election == "test-1405"      # the app has stopped (killed, even)
+
+
+def test_a_second_app_on_the_same_state_folder_is_refused(world: World) -> None:
+    import os
+    kiosk = world.installed("k1")
+    held = claim_app_lock(kiosk.state)
+    try:
+        with pytest.raises(StateRefused, match="already runs"):
+            claim_app_lock(kiosk.state)
+    finally:
+        os.close(held)
+    os.close(claim_app_lock(kiosk.state))
 
 
 def test_nothing_to_wipe_is_said_plainly(tmp_path: Path) -> None:
