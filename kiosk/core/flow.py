@@ -14,6 +14,7 @@ from typing import Protocol, assert_never
 
 from kiosk.core.branch import Duplicate
 from kiosk.core.cases import Case, CaseForm, CaseReason, CaseStatus, FormProblem, NotApproved
+from kiosk.core.closing import DaySummary
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import JalaliDate
 from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome, Recorded
@@ -36,6 +37,7 @@ class Screen(Enum):
     CASES = "cases"
     STAFF = "staff"
     DUPLICATES = "duplicates"   # voters checked in on two kiosks while the branch LAN was split
+    SUMMARY = "summary"         # the branch head's figures of the day, for the close-of-polls minutes
 
 
 class Notice(Enum):
@@ -57,6 +59,36 @@ class Notice(Enum):
     CASE_WITHDRAWN = "case_withdrawn"
     APPROVAL_USED = "approval_used"         # the approval already checked its person in
     DUPLICATE_CHECK_IN = "duplicate_check_in"   # branch sync found a voter checked in on two kiosks
+    NO_PRINTER = "no_printer"               # no receipt printer is attached to this kiosk
+    PRINTING = "printing"
+    PRINTED = "printed"
+    PRINTER_PAPER_OUT = "printer_paper_out"   # the job was not printed, and why
+    PRINTER_OFFLINE = "printer_offline"
+    PRINTER_ERROR = "printer_error"
+
+
+class Printed(Enum):
+    """How a print job ended: the receipt printer's closed set of results (drivers.printer.PrintResult)."""
+
+    PRINTED = "printed"
+    PAPER_OUT = "paper_out"
+    OFFLINE = "offline"
+    ERROR = "error"
+
+
+def print_notice(result: Printed) -> Notice:
+    """What staff are told when a print job ends."""
+    match result:
+        case Printed.PRINTED:
+            return Notice.PRINTED
+        case Printed.PAPER_OUT:
+            return Notice.PRINTER_PAPER_OUT
+        case Printed.OFFLINE:
+            return Notice.PRINTER_OFFLINE
+        case Printed.ERROR:
+            return Notice.PRINTER_ERROR
+        case _ as unreachable:
+            assert_never(unreachable)
 
 
 class DeskPort(Protocol):
@@ -107,6 +139,22 @@ class DuplicatePort(Protocol):
         ...
 
 
+class SummaryPort(Protocol):
+    """Today's figures as this kiosk holds them (kiosk.store.day.DayFigures)."""
+
+    def today(self) -> DaySummary:
+        """Read the figures now: the branch (every kiosk's events held here) and this kiosk alone."""
+        ...
+
+
+class PrintPort(Protocol):
+    """The receipt printer, for the day's summary (kiosk.ui.app.PrinterWiring)."""
+
+    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None]) -> None:
+        """Start printing and return at once; `done` gets the result later, on the flow's thread."""
+        ...
+
+
 class StaffPort(Protocol):
     """The staff accounts (kiosk.store.staff.StaffBook)."""
 
@@ -148,6 +196,8 @@ class FlowState:
     decided_unseen: int = 0             # decisions that arrived since staff last opened the list of cases
     accounts: tuple[tuple[str, str, Role], ...] = ()
     duplicates: tuple[Duplicate, ...] = ()  # double check-ins not yet acknowledged on this kiosk, oldest first
+    summary: DaySummary | None = None   # today's figures while the branch head looks at them
+    printing: bool = False              # a print job is under way
 
 
 class CheckInFlow:
@@ -155,9 +205,11 @@ class CheckInFlow:
 
     def __init__(self, desk: DeskPort, staff: StaffPort, now: Callable[[], float], cases: CasePort | None = None,
                  idle_lock_seconds: float = IDLE_LOCK_SECONDS, done_seconds: float = DONE_SECONDS,
-                 checkins_so_far: int = 0, duplicates: DuplicatePort | None = None) -> None:
+                 checkins_so_far: int = 0, duplicates: DuplicatePort | None = None,
+                 summary: SummaryPort | None = None) -> None:
         self._desk, self._staff, self._now, self._cases = desk, staff, now, cases
-        self._duplicates = duplicates
+        self._duplicates, self._summary = duplicates, summary
+        self._printer: PrintPort | None = None
         self._idle, self._done = idle_lock_seconds, done_seconds
         self._code: str | None = None       # the person on screen, in memory only
         self._listeners: list[Callable[[FlowState], None]] = []
@@ -167,6 +219,10 @@ class CheckInFlow:
     def subscribe(self, listener: Callable[[FlowState], None]) -> None:
         """Be told of every new state (on the caller's thread; the UI bridge moves it to its own)."""
         self._listeners.append(listener)
+
+    def attach_printer(self, printer: PrintPort) -> None:
+        """The receipt printer, once the app's wiring exists (its results come back through the UI's bridge)."""
+        self._printer = printer
 
     # -- staff -------------------------------------------------------------------------
     def sign_in(self, account: str, pin: str) -> None:
@@ -192,7 +248,8 @@ class CheckInFlow:
     def lock(self) -> None:
         """The lock button, or idle time: back to sign-in, forgetting the person on screen."""
         self._code = None
-        self._set(screen=Screen.SIGN_IN, account=None, role=None, outcome=None, receipt=None, notice=None)
+        self._set(screen=Screen.SIGN_IN, account=None, role=None, outcome=None, receipt=None, notice=None,
+                  summary=None)
 
     # -- a person ----------------------------------------------------------------------
     def code_entered(self, raw: str) -> None:
@@ -226,8 +283,10 @@ class CheckInFlow:
             self._set(outcome=result, notice=None)
 
     def cancel(self) -> None:
-        """Back to Ready without recording anything."""
-        if self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES, Screen.STAFF,
+        """Back to Ready without recording anything; from today's summary, back to the staff screen."""
+        if self.state.screen is Screen.SUMMARY:
+            self._set(screen=Screen.STAFF, summary=None, notice=None, accounts=tuple(self._staff.accounts()))
+        elif self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES, Screen.STAFF,
                                  Screen.DUPLICATES):
             self._code = None
             self._set(screen=Screen.READY, outcome=None, receipt=None, notice=None)
@@ -397,6 +456,33 @@ class CheckInFlow:
         """The branch head clears a worker's lock-out."""
         if self.state.screen is Screen.STAFF and self.require_head():
             self._staff.reset_lockout(account)
+
+    # -- today's summary ---------------------------------------------------------------
+    def show_summary(self) -> None:
+        """The branch head's figures of the day, from the staff screen; anyone else is told it is the head's."""
+        if self.state.screen not in (Screen.READY, Screen.STAFF) or self._summary is None:
+            return
+        if self.require_head():
+            self._set(screen=Screen.SUMMARY, summary=self._summary.today(), notice=None)
+
+    def print_summary(self) -> None:
+        """Print the figures, read afresh (so paper and screen agree), on the receipt printer if there is one."""
+        state = self.state
+        if state.screen is not Screen.SUMMARY or self._summary is None or state.printing or not self.require_head():
+            return
+        summary = self._summary.today()
+        if self._printer is None:
+            self._set(summary=summary, notice=Notice.NO_PRINTER)
+            return
+        self._set(summary=summary, notice=Notice.PRINTING, printing=True)
+        self._printer.print_summary(summary, self.summary_printed)
+
+    def summary_printed(self, result: Printed) -> None:
+        """The printer finished the summary (or could not): say how, if the head is still on the summary."""
+        if self.state.screen is Screen.SUMMARY:
+            self._set(touch=False, printing=False, notice=print_notice(result))
+        else:
+            self._set(touch=False, printing=False)
 
     def require_head(self) -> bool:
         """True for the branch head; otherwise shows "only the branch head" and returns False."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, assert_never
 
 from cryptography import x509
 from kivy.app import App
@@ -16,10 +18,12 @@ from kivy.uix.screenmanager import NoTransition
 from drivers.card.profiles import PROFILES, read_card
 from drivers.card.reader import CardReader, ReaderEvent, ReaderStatus
 from drivers.errors import DriverError
-from drivers.printer import ReceiptPrinter
+from drivers.printer import PrintResult, ReceiptPrinter
+from drivers.receipts import closing_layout, render
 from drivers.scanner import BarcodeScanner, ScanEvent, Scanned, StatusChanged, Unusable
 from kiosk.core.branch import SyncStatus
-from kiosk.core.flow import CheckInFlow
+from kiosk.core.closing import DaySummary, day_lines
+from kiosk.core.flow import CheckInFlow, Printed
 from kiosk.core.jalali import TEHRAN, JalaliDate, format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import KV
@@ -30,6 +34,7 @@ from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
 from kiosk.ui.screens.sign_in import SignInScreen
 from kiosk.ui.screens.staff import StaffScreen
+from kiosk.ui.screens.summary import SummaryScreen
 from kiosk.ui.screens.verdict import VerdictScreen
 from kiosk.ui.text import say
 from kiosk.ui.widgets import BidiButton
@@ -46,7 +51,7 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         screens.transition = NoTransition()
         for view in (SignInScreen(bridge), ReadyScreen(bridge), VerdictScreen(bridge),
                      DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge),
-                     DuplicatesScreen(bridge)):
+                     DuplicatesScreen(bridge), SummaryScreen(bridge)):
             screens.add_widget(view)
         bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh,
                     printer=self.refresh, rep=self.refresh, rep_skew_minutes=self.refresh, sync=self.refresh)
@@ -146,14 +151,65 @@ class ScannerWiring:
                 self._bridge.on_kivy_thread(setattr, self._bridge, "scanner", event.status.value)
 
 
-class PrinterWiring:
-    """Asks the printer for its status every few seconds on a thread of its own (status is a value, not a crash)."""
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """Who prints: the top of a receipt."""
 
-    def __init__(self, printer: ReceiptPrinter, bridge: FlowBridge, every: float = 10.0) -> None:
+    branch_code: str = ""
+    branch_name: str = ""
+    device_id: str = ""
+
+
+def printed(result: PrintResult) -> Printed:
+    """The driver's result in the core's words."""
+    match result:
+        case PrintResult.PRINTED:
+            return Printed.PRINTED
+        case PrintResult.PAPER_OUT:
+            return Printed.PAPER_OUT
+        case PrintResult.OFFLINE:
+            return Printed.OFFLINE
+        case PrintResult.ERROR:
+            return Printed.ERROR
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+class PrinterWiring:
+    """Asks the printer for its status every few seconds on a thread of its own (status is a value, not a crash).
+
+    Also the flow's print port: a job runs on a thread of its own, and its result reaches the flow on Kivy's.
+    """
+
+    def __init__(self, printer: ReceiptPrinter, bridge: FlowBridge, every: float = 10.0,
+                 letterhead: Letterhead | None = None) -> None:
         self._printer, self._bridge, self._every = printer, bridge, every
+        self._letterhead = letterhead or Letterhead()
         self._stop = threading.Event()
+        self._job: threading.Thread | None = None
         self._thread = threading.Thread(target=self._poll, name="printer-status", daemon=True)
         self._thread.start()
+
+    @property
+    def device(self) -> ReceiptPrinter:
+        """The printer itself (with --simulate, the fake whose controls a test or demo uses)."""
+        return self._printer
+
+    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None]) -> None:
+        """Print today's figures (counts only) as the close-of-polls receipt; `done` is called on the Kivy thread."""
+        self._job = threading.Thread(target=self._print, args=(summary, done), name="summary-print", daemon=True)
+        self._job.start()
+
+    def _print(self, summary: DaySummary, done: Callable[[Printed], None]) -> None:
+        head = self._letterhead
+        image = render(closing_layout(branch_code=head.branch_code, branch_name=head.branch_name,
+                                      day=summary.day, at=summary.at.time(), device_id=head.device_id,
+                                      lines_fa=day_lines(summary, "fa"), lines_en=day_lines(summary, "en")))
+        try:
+            result = printed(self._printer.print_image(image))
+        except DriverError:
+            result = Printed.ERROR
+        self._bridge.on_kivy_thread(done, result)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -165,9 +221,11 @@ class PrinterWiring:
             self._stop.wait(self._every)
 
     def close(self) -> None:
-        """Stop polling and release the printer."""
+        """Stop polling, let a job under way finish, and release the printer."""
         self._stop.set()
         self._thread.join(timeout=5)
+        if self._job is not None:
+            self._job.join(timeout=60)  # a receipt at 9600 baud takes tens of seconds
         self._printer.close()
 
 

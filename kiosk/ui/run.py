@@ -17,15 +17,16 @@ from drivers.card.reader import CardReader  # noqa: E402
 from drivers.card.virtual import VirtualCard  # noqa: E402
 from drivers.hardware import HardwareSettings, open_card_reader, open_printer, open_scanner  # noqa: E402
 from drivers.scanner import BarcodeScanner  # noqa: E402
+from kiosk.core.closing import day_start_utc  # noqa: E402
 from kiosk.core.flow import CheckInFlow  # noqa: E402
 from kiosk.desk import CaseDesk, Desk  # noqa: E402
 from kiosk.state import STAFF, Installed, StateRefused, claim_app_lock  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
-from kiosk.ui.app import CardWiring, KioskApp, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
-from kiosk.core.jalali import TEHRAN  # noqa: E402
+from kiosk.ui.app import CardWiring, KioskApp, Letterhead, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
 from kiosk.ui.lan import LanLinks  # noqa: E402
 from kiosk.ui.watchdog import serve_systemd  # noqa: E402
 from kiosk.core.branch import Duplicate  # noqa: E402
+from kiosk.store.day import DayFigures  # noqa: E402
 from kiosk.store.replica import Replica  # noqa: E402
 from kiosk.trust.certs import cert_pem  # noqa: E402
 
@@ -74,10 +75,12 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
                             sync_port) if network else None
     pushed = links.poke if links is not None else None
     desk = Desk(registry, ledger, installed.config.rules, on_record=pushed)
-    cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry, on_change=pushed)
+    outbox = installed.open_outbox(ledger)
+    cases = CaseDesk(outbox, installed.config.rules, ledger, registry, on_change=pushed)
     replica = Replica(ledger, installed.authority_cert, cert_pem(installed.device_cert), installed.claims.branches)
     flow = CheckInFlow(desk, staff, monotonic, cases=cases, duplicates=_Acknowledged(replica, pushed),
-                       checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()))
+                       checkins_so_far=ledger.live_check_ins_since(start_of_today_utc()),
+                       summary=DayFigures(ledger, outbox))
     hardware = HardwareSettings(simulate=simulate, reader=reader_name, card_profile=profile,
                                 scanner_port=scanner_port, scanner_baud=scanner_baud, printer_port=printer_port,
                                 printer_baud=printer_baud)
@@ -87,14 +90,19 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     if isinstance(reader, FakeCardReader):
         dev, card_ca = _dev_panel(reader, demo_codes or {}, profile)
         anchors = [*anchors, card_ca]  # the simulated cards' authority, in simulation only
-    app = KioskApp(flow, installed.claims.branches[0], dev_buttons=dev, lang=lang)
+    branch = installed.claims.branches[0]
+    app = KioskApp(flow, branch, dev_buttons=dev, lang=lang)
     wiring = CardWiring(reader, app.bridge, hardware.card_profile, anchors, installed.config.day.to_gregorian())
     scanner = open_scanner(hardware)
     if scanner is not None:
         ScannerWiring(scanner, app.bridge)
         scanner.start()
     printer = open_printer(hardware)
-    printing = PrinterWiring(printer, app.bridge) if printer is not None else None
+    names = {b.code: b.name for b in installed.config.branches}
+    letterhead = Letterhead(branch, names.get(branch, branch), installed.claims.device_id)
+    printing = PrinterWiring(printer, app.bridge, letterhead=letterhead) if printer is not None else None
+    if printing is not None:
+        flow.attach_printer(printing)
     if links is not None:
         links.attach(app.bridge)
     return Kiosk(app, reader, wiring, scanner, printing, links)
@@ -121,9 +129,7 @@ class _Acknowledged:
 
 def start_of_today_utc() -> str:
     """Midnight of today in Tehran (the election's zone), as the UTC ISO text the ledger stores."""
-    now = dt.datetime.now(TEHRAN)
-    midnight = dt.datetime(now.year, now.month, now.day, tzinfo=TEHRAN)
-    return midnight.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return day_start_utc(dt.datetime.now(dt.timezone.utc))
 
 
 def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> tuple[list[tuple[str, Any]], Any]:

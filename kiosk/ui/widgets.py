@@ -29,10 +29,17 @@ def _measure(font_name: str, font_size: float) -> Any:
     return measure
 
 
-def _fit(widget: Any, inset: float) -> None:
-    """Wrap `widget.raw` to the widget's width less `inset`, shaped and reordered line by line."""
-    laid_out = widget.width > 100  # before the first layout pass Kivy reports a placeholder width
-    width = max(int(widget.width - inset), 40) if laid_out else 10_000
+def _fit(widget: Any, inset: float, narrow: bool = False) -> None:
+    """Wrap `widget.raw` to the widget's width less `inset`, shaped and reordered line by line.
+
+    Kivy draws the padding inside `text_size`, so the lines are measured against what is left of it:
+    a line Kivy found too wide would be wrapped again by Kivy, in visual order, and read bottom to top.
+    (`padding_x` is deprecated and stays 0 when `padding` is set.)
+    A `narrow` widget (a table cell) may really be 100 px wide or less, so it is wrapped at any width.
+    """
+    laid_out = narrow or widget.width > 100  # before the first layout pass Kivy reports a placeholder width
+    left, _, right, _ = widget.padding
+    width = max(int(widget.width - inset - left - right), 40) if laid_out else 10_000
     lines = visual_lines(widget.raw, width, _measure(widget.font_name, widget.font_size)) if widget.raw else []
     widget.text = "\n".join(lines)
     widget.text_size = (widget.width - inset if laid_out else None, None)
@@ -46,12 +53,13 @@ class BidiLabel(Label):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("font_name", FONT)
         super().__init__(**kwargs)
-        self.bind(raw=self._relayout, width=self._relayout, font_size=self._relayout, font_name=self._relayout)
+        self.bind(raw=self._relayout, width=self._relayout, font_size=self._relayout, font_name=self._relayout,
+                  padding=self._relayout)
         self._relayout()
 
     def _relayout(self, *_: Any) -> None:
         self.halign = "right" if is_rtl(self.raw) else "left"
-        _fit(self, 2 * self.padding_x)
+        _fit(self, 0)
 
 
 class BidiButton(Button):  # type: ignore[misc]
@@ -106,3 +114,11 @@ class DigitPad(GridLayout):  # type: ignore[misc]
             self.target.text = self.target.text[:-1]
         elif len(self.target.text) < self.max_length:
             self.target.text += persian_digits(key) if self.persian else key
+
+
+class CentredLabel(BidiLabel):
+    """A BidiLabel centred in its box whatever the text's direction: a table cell, which may be narrow."""
+
+    def _relayout(self, *_: Any) -> None:
+        self.halign = "center"
+        _fit(self, 0, narrow=True)

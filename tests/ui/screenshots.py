@@ -15,7 +15,8 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "rep"))
 
 from drive_console import drive_console  # noqa: E402
-from helpers import PEOPLE, make_world  # noqa: E402
+from helpers import PEOPLE, code, make_world  # noqa: E402
+from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling  # noqa: E402
 from kiosk.core.staff import Role  # noqa: E402
 from kiosk.store.replica import Replica  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
@@ -64,6 +65,37 @@ def drive_duplicates(lang: str, out: Path) -> dict[str, object]:
                                                    PEOPLE["birthday_today"].code], Path(tmp), "800x480")
 
 
+def drive_summary(lang: str, out: Path, window: str = "800x480") -> dict[str, object]:
+    """A kiosk with a day behind it: three check-ins (one undone), two more synced from another kiosk, a case of
+    each outcome; the head checks one more person in, then opens and prints today's summary."""
+    with tempfile.TemporaryDirectory() as tmp:
+        world = make_world(Path(tmp))
+        one, two = world.installed("kiosk1"), world.installed("kiosk2")
+        staff = StaffBook(one.state / "staff.json")
+        staff.set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
+        staff.set_pin("w1", "زهرا کاظمی", Role.WORKER, "2468")
+        registry, ledger, other = one.open_registry(), one.open_ledger(), two.open_ledger()
+        device = one.claims.device_id
+        for n in (11, 12, 13):
+            ledger.check_in(registry.voter_key(code(n)))
+        ledger.undo(device, 2, "recorded for the wrong person")
+        for n in (21, 22):
+            other.check_in(registry.voter_key(code(n)))
+        replica = Replica(ledger, one.authority_cert, certs.cert_pem(one.device_cert), one.claims.branches)
+        replica.store(two.claims.device_id, certs.cert_pem(two.device_cert), list(other.events(two.claims.device_id)))
+        outbox = one.open_outbox(ledger)
+        for ruling in (Ruling.APPROVE, Ruling.REJECT, Ruling.REFER, None, None):
+            case = outbox.raise_case(CaseForm("نرگس", "کاظمی", "جواد", None, "", "", CaseReason.NO_CODE))
+            if ruling is not None:
+                outbox.record_decision(Decision(case.case_id, device, ruling, "", "", "not of this branch",
+                                                "2026-11-25T08:00:00+00:00", "rep"), b"s" * 64, b"")
+        outbox.cancel(case.case_id, "the person left")   # the last one withdrawn; the fourth stays open
+        ledger.close()
+        other.close()
+        return _under_xvfb("drive_summary.py", [str(one.state), str(out), lang, "1357", "2468",
+                                                PEOPLE["eligible"].code], Path(tmp), window)
+
+
 def _under_xvfb(script: str, args: list[str], tmp: Path, window: str) -> dict[str, object]:
     """Run a driver script from tests/ui under Xvfb; its last stdout line is the JSON report."""
     env = {**os.environ, "KIVY_HOME": str(tmp / "kivy"), "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON",
@@ -86,6 +118,8 @@ def main() -> None:
         drive(lang, out / "1280x800", window="1280x800")
         drive_link(lang, out)
         drive_duplicates(lang, out)
+        drive_summary(lang, out)
+        drive_summary(lang, out / "1280x800", window="1280x800")
         drive_console(lang, out / "console")
     count = sum(len(list(folder.glob("*.png"))) for folder in (out, out / "1280x800", out / "console"))
     print(f"{count} screenshots in {out} (the kiosk at 800x480, with the console link), {out / '1280x800'} "

@@ -30,6 +30,15 @@ class StaffScreen(View):
     def render(self) -> None:
         state = self.bridge.state
         self.ids.title.raw = self.t("staff.title")
+        self.ids.summary.raw = self.t("staff.summary")
+        # The title on the reading side, the button at the line's end: on the left in Persian.
+        heading, wanted = self.ids.heading, [self.ids.summary, self.ids.title]
+        if self.bridge.lang != "fa":
+            wanted.reverse()
+        if list(reversed(heading.children)) != wanted:
+            heading.clear_widgets()
+            for part in wanted:
+                heading.add_widget(part)
         self.ids.add.raw = self.t("staff.add")
         self.ids.back.raw = self.t("verdict.cancel")
         hint = self.t("staff.name")
