@@ -208,3 +208,4 @@ def test_the_printed_lines_carry_counts_only_persian_first() -> None:
     assert not any(c in "0123456789" for line in fa for c in line)
     alone = day_lines(DaySummary(at, ClosingSummary(), ClosingSummary()), "en")
     assert alone[0] == "Whole branch (this kiosk only):" and not any("per hour" in line for line in alone)
+

@@ -117,3 +117,10 @@ def test_the_sync_port_can_be_fixed_so_a_firewall_can_name_it(world: World, tmp_
             pass                                    # other kiosks can dial it there
     finally:
         links.close()
+
+
+def test_every_printer_result_has_a_word_in_the_core() -> None:
+    from drivers.printer import PrintResult
+    from kiosk.core.flow import Printed
+    from kiosk.ui.app import printed
+    assert {printed(r) for r in PrintResult} == set(Printed)
