@@ -146,6 +146,9 @@ def _key_check(package: Path) -> str:
 def _collect(args: argparse.Namespace) -> int:
     from provisioning.collect import collect, report_json, report_lines
     authority = Authority(args.dir)
+    if args.voters is not None and not args.voters.is_file():
+        print(f"kiosk-authority: no registry extract at {args.voters}", file=sys.stderr)
+        return 2
     files = sorted({f for p in args.bundles for f in (p.glob(f"*{bundle.SUFFIX}") if p.is_dir() else [p])})
     if not files:
         print("kiosk-authority: no bundles found", file=sys.stderr)
