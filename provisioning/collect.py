@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +135,9 @@ def collect(authority: Authority, files: Sequence[Path], voters_csv: Path | None
             cases[chain.device] = bundle_cases
         relayed += others
     chains = _merge(own, relayed, authority.config.id, report)
-    _total(chains, cases, report)
-    _find_doubles(chains, cases, authority, voters_csv, report)
+    undone = {e.ref for c in chains for e in c.events if e.kind is Kind.UNDO}   # an undo may name any kiosk's
+    _total(chains, undone, cases, report)
+    _find_doubles(chains, undone, cases, authority, voters_csv, report)
     covered = {b.device for b in report.bundles}
     report.missing = [(d.device_id, d.branches) for d in authority.roster()
                       if d.role is certs.Role.KIOSK and d.device_id not in covered]
@@ -283,8 +284,7 @@ def _merge(own: dict[str, _Chain], relayed: list[_Chain], election: str, report:
     return list(chains.values())
 
 
-def _total(chains: list[_Chain], cases: dict[str, list[dict[str, Any]]], report: Report) -> None:
-    undone = {e.ref for c in chains for e in c.events if e.kind is Kind.UNDO}
+def _total(chains: list[_Chain], undone: set[str], cases: dict[str, list[dict[str, Any]]], report: Report) -> None:
     for chain in chains:
         branch = chain.branches[0] if chain.branches else "?"
         summary = summarize({f"{e.device}:{e.seq}": e.wall for e in chain.events if e.kind is Kind.CHECK_IN},
@@ -294,9 +294,8 @@ def _total(chains: list[_Chain], cases: dict[str, list[dict[str, Any]]], report:
         report.branches[branch] = report.branches.get(branch, ClosingSummary()) + summary
 
 
-def _find_doubles(chains: list[_Chain], cases: dict[str, list[dict[str, Any]]], authority: Authority,
-                  voters_csv: Path | None, report: Report) -> None:
-    undone = {e.ref for c in chains for e in c.events if e.kind is Kind.UNDO}
+def _find_doubles(chains: list[_Chain], undone: set[str], cases: dict[str, list[dict[str, Any]]],
+                  authority: Authority, voters_csv: Path | None, report: Report) -> None:
     seen: dict[bytes, list[CheckInSeen]] = defaultdict(list)
     for chain in chains:
         branch = chain.branches[0] if chain.branches else "?"
@@ -321,8 +320,10 @@ def _names(authority: Authority, wanted: set[bytes], cases: dict[str, list[dict[
     for c in (c for kiosk_cases in cases.values() for c in kiosk_cases):
         decision, form = c.get("decision") or {}, c.get("form") or {}
         code = decision.get("national_code") or ""
-        if isinstance(code, str) and code.isascii() and code and keys.index_of(code) in wanted:
-            found[keys.index_of(code)] = (code, f"{form.get('first_name', '')} {form.get('last_name', '')}".strip())
+        if not (isinstance(code, str) and code.isascii() and code):
+            continue
+        if (key := keys.index_of(code)) in wanted:
+            found[key] = (code, f"{form.get('first_name', '')} {form.get('last_name', '')}".strip())
     if voters_csv is not None:
         found.update(_names_from_extract(keys, wanted - set(found), voters_csv))
     return found
@@ -332,22 +333,16 @@ def _names_from_extract(keys: RegistryKeys, wanted: set[bytes], voters_csv: Path
     found: dict[bytes, tuple[str, str]] = {}
     with open(voters_csv, encoding="utf-8-sig", errors="replace") as f:
         next(f, None)
-        for line in _lines(f):
+        for line in f:
             if not wanted:
                 break
             code = parse_national_code(line.split(",", 1)[0])
-            if isinstance(code, InvalidCode) or keys.index_of(code) not in wanted:
+            if isinstance(code, InvalidCode) or (key := keys.index_of(code)) not in wanted:
                 continue
-            fields = split_line(line) or []
-            name = " ".join(fields[1:3]) if len(fields) >= 3 else ""
-            found[keys.index_of(code)] = (code, name)
-            wanted.discard(keys.index_of(code))
+            fields = split_line(line.rstrip("\n")) or []
+            found[key] = (code, " ".join(fields[1:3]) if len(fields) >= 3 else "")
+            wanted.discard(key)
     return found
-
-
-def _lines(f: Iterable[str]) -> Iterable[str]:
-    for line in f:
-        yield line.rstrip("\n")
 
 
 def report_lines(report: Report) -> list[str]:
@@ -380,19 +375,16 @@ def report_lines(report: Report) -> list[str]:
 def report_json(report: Report) -> dict[str, Any]:
     """The report as data, for the authority's reports folder."""
     return {
-        "bundles": [_fields(b) for b in report.bundles],
-        "refused": [_fields(r) for r in report.refused],
+        "bundles": [asdict(b) for b in report.bundles],
+        "refused": [asdict(r) for r in report.refused],
         "branches": {b: {"check_ins": s.check_ins, "undone": s.undone, "escalations": dict(s.escalations),
                          "by_hour": {f"{h:02d}": n for h, n in sorted(s.by_hour.items())}}
                      for b, s in sorted(report.branches.items())},
         "console_cases": report.console_cases,
         "cross_branch": [{"voter": d.voter, "code": d.code, "name": d.name,
-                          "check_ins": [_fields(c) for c in d.check_ins]} for d in report.cross_branch],
+                          "check_ins": [asdict(c) for c in d.check_ins]} for d in report.cross_branch],
         "same_branch_doubles": report.same_branch_doubles,
         "missing": [{"device": d, "branches": list(b)} for d, b in report.missing],
         "notes": report.notes,
     }
 
-
-def _fields(value: Any) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__dataclass_fields__}

@@ -146,20 +146,20 @@ def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | Non
     snap = snapshot(installed)
     claims = installed.claims
     device = claims.device_id
+    mine = [e for e in snap.events if e.device == device]
     try:
-        verify_chain((e for e in snap.events if e.device == device), installed.config.id, device,
-                     installed.device_public_key())
+        verify_chain(iter(mine), installed.config.id, device, installed.device_public_key())
     except LedgerCorrupt as exc:
         log(LogEvent.EXPORT_REFUSED, reason=str(exc))
         raise ExportRefused(f"this device's ledger does not verify ({exc}); hand the device to the authority "
                             "as it is") from exc
-    own = sum(1 for e in snap.events if e.device == device)
+    own = len(mine)
     created = now.isoformat(timespec="seconds")
     content = json.dumps({
         "format": FORMAT, "election": installed.config.id, "device": device, "role": claims.role.value,
         "branches": list(claims.branches), "created": created,
         "device_cert": certs.cert_pem(installed.device_cert).decode(),
-        "head": _head(snap.events, device),
+        "head": {"seq": mine[-1].seq, "hash": mine[-1].hash.hex()} if mine else {"seq": 0, "hash": ""},
         "events": [event_row(e) for e in snap.events], "certificates": snap.certificates,
         "cases": snap.cases, "audit": audit_lines(state), "wipe_reason": wipe_reason,
     }, ensure_ascii=False, separators=(",", ":")).encode()
@@ -182,11 +182,6 @@ def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | Non
         "wipe_reason": wipe_reason}).encode(), mode=0o600)
     log(LogEvent.EXPORTED, device=device, events=own, held=len(snap.events), cases=len(snap.cases), sha256=digest)
     return Exported(path, digest, own, len(snap.events), len(snap.cases), snap.summary)
-
-
-def _head(events: list[Event], device: str) -> dict[str, Any]:
-    own = [e for e in events if e.device == device]
-    return {"seq": own[-1].seq, "hash": own[-1].hash.hex()} if own else {"seq": 0, "hash": ""}
 
 
 def _write_and_read_back(path: Path, data: bytes) -> str:
