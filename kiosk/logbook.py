@@ -36,6 +36,7 @@ class Event(Enum):
     PACKAGE_REFUSED = ("A102", logging.WARNING, "package build refused: rejected rows or bad input")
     DEVICE_ENROLLED = ("A110", logging.INFO, "device enrolled")
     ENROLL_REFUSED = ("A111", logging.WARNING, "enrollment refused")
+    DEVICE_REVOKED = ("A112", logging.WARNING, "a device was added to the signed revocation list")
     INSTALL_STARTED = ("D100", logging.INFO, "package install started")
     INSTALLED = ("D101", logging.INFO, "package installed")
     INSTALL_REFUSED = ("D102", logging.WARNING, "package install refused")

@@ -9,6 +9,8 @@ Layout (all under STATE):
   staff.json                          staff accounts: scrypt PIN hashes, lock-outs (0600)
   audit.log                           every log line the device wrote (no personal data)
   exports.json, retired.json          the latest close-of-polls export; elections wiped after
+  roster/<device>.pem                 devices enrolled after the package was built (authority-signed)
+  revocations.json                    the newest revocation list the authority signed
   .app.lock                           held (flock) while the kiosk app or the console runs
 """
 from __future__ import annotations
@@ -27,7 +29,8 @@ from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mappi
 from kiosk.store.ledger import Ledger
 from kiosk.store.outbox import CaseOutbox
 from kiosk.store.registry import Registry, RegistryKeys
-from kiosk.trust import bundle, certs, manifest
+from kiosk.trust import bundle, certs, manifest, revocation
+from kiosk.trust.roster import Roster
 
 KEYS = "keys"
 SIGNING_KEY = "keys/signing.key"
@@ -146,8 +149,22 @@ class Installed:
 
     def open_ledger(self) -> Ledger:
         """This device's ledger for this election."""
+        consoles = {m.device_id: m.public_key for m in self.roster().of(certs.Role.REP, self.claims.branches)}
         return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state),
-                      RegistryKeys.derive(self.registry_key).index_check)
+                      RegistryKeys.derive(self.registry_key).index_check, rep_keys=consoles.get)
+
+    def revocations(self) -> revocation.RevocationList:
+        """The newest signed revocation list this device holds (an empty one before any arrived)."""
+        public = self.authority_cert.public_key()
+        assert isinstance(public, ed25519.Ed25519PublicKey)
+        try:
+            return revocation.parse((self.state / revocation.FILE).read_bytes(), public, self.config.id)
+        except (OSError, revocation.RevocationRefused):
+            return revocation.empty(self.config.id)
+
+    def roster(self) -> Roster:
+        """The election's devices (package roster and later additions) under the revocation list in force."""
+        return Roster.load([self.package_dir, self.state], self.authority_cert, self.revocations())
 
     def card_anchors(self) -> list[x509.Certificate]:
         """The election's smart-card trust anchors, as the signed package carries them."""

@@ -17,7 +17,7 @@ from kiosk.logbook import Event, log
 from kiosk.store.atomic import write_atomic
 from kiosk.store.documents import open_documents
 from kiosk.store.registry import RegistryKeys
-from kiosk.trust import certs
+from kiosk.trust import certs, revocation
 from kiosk.trust.canonical import b64d, b64e
 
 KEY = "authority.key"
@@ -41,6 +41,7 @@ class Enrolled:
     branches: tuple[str, ...]
     unwrap_public: bytes
     fingerprint: str
+    cert_pem: bytes = b""   # empty for devices enrolled by a version that did not keep it
 
 
 def load_election_toml(path: Path) -> ElectionConfig:
@@ -135,6 +136,7 @@ class Authority:
             table.insert({
                 "device_id": claims.device_id, "role": role.value, "branches": list(branches),
                 "unwrap_public": b64e(claims.unwrap_public), "fingerprint": certs.fingerprint(cert),
+                "cert": certs.cert_pem(cert).decode("ascii"),
                 "enrolled_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             })
         return cert
@@ -144,9 +146,35 @@ class Authority:
         with open_documents(self.folder / ROSTER) as roster:
             return [
                 Enrolled(d["device_id"], certs.Role(d["role"]), tuple(d["branches"]),
-                         b64d(d["unwrap_public"]), d["fingerprint"])
+                         b64d(d["unwrap_public"]), d["fingerprint"], str(d.get("cert", "")).encode("ascii"))
                 for d in roster.table("devices").all()
             ]
+
+    def revocations(self) -> revocation.RevocationList:
+        """The newest revocation list this authority signed (an empty one before the first)."""
+        try:
+            return revocation.parse((self.folder / revocation.FILE).read_bytes(), self.key.public_key(),
+                                    self.config.id)
+        except FileNotFoundError:
+            return revocation.empty(self.config.id)
+        except (OSError, revocation.RevocationRefused) as exc:
+            raise AuthorityRefused(f"the authority's revocation list is unreadable: {exc}") from exc
+
+    def revoke(self, device_id: str, revoked_from: dt.datetime) -> bytes:
+        """Add a device to a new, higher-numbered revocation list, keep it, and return the signed file."""
+        if device_id not in {d.device_id for d in self.roster()}:
+            raise AuthorityRefused(f"device {device_id} is not enrolled in this election")
+        if revoked_from.tzinfo is None:
+            raise AuthorityRefused("the revocation time needs a time zone")
+        current = self.revocations()
+        when = revoked_from.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        fresh = revocation.RevocationList(
+            self.config.id, current.number + 1, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            {**current.revoked, device_id: when})
+        signed = revocation.sign(fresh, self.key)
+        write_atomic(self.folder / revocation.FILE, signed)
+        log(Event.DEVICE_REVOKED, device=device_id, number=fresh.number)
+        return signed
 
     def reports_dir(self) -> Path:
         """Where build reports and reject files go (never into a package: they hold personal data)."""

@@ -13,7 +13,7 @@ from kiosk.logbook import configure
 from kiosk.store.registry import RegistryError, read_meta
 from kiosk.trust import bundle, certs, manifest
 from provisioning.authority import Authority, AuthorityRefused, load_election_toml
-from provisioning.package import BuildResult, add_envelope, build_package
+from provisioning.package import BuildResult, add_envelope, add_roster_entry, build_package
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,6 +133,7 @@ def _seal(folder: Path, package: Path) -> None:
         if not (package / "envelopes" / f"{device.device_id}.json").exists():
             add_envelope(package, authority, device.device_id, device.unwrap_public, registry_key)
             added += 1
+        add_roster_entry(package, device.device_id, device.cert_pem)
     print(f"{added} envelopes added")
 
 

@@ -29,6 +29,7 @@ from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.ledger import ledger_identity
 from kiosk.store.registry import Registry, RegistryError, RegistryKeys
 from kiosk.trust import certs, envelope, manifest
+from kiosk.trust.roster import ROSTER_DIR, member_from_pem
 
 _CHUNK = 1 << 20
 
@@ -88,7 +89,7 @@ def _install(state: Path, package: Path, cert_path: Path, authority_cert_path: P
     claims = _check_device_cert(_read(cert_path, "device certificate"), authority, signing, unwrap)
     registry_key = _open_envelope(package, authority, claims, unwrap)
     ledger_fits = _ledger_fits(state, election["election"], RegistryKeys.derive(registry_key).index_check)
-    installed = _stage_and_swap(state, package, signed, cert_path, registry_key)
+    installed = _stage_and_swap(state, package, signed, cert_path, registry_key, authority)
     if not ledger_fits:
         _remove_empty_ledger(state)
     return installed
@@ -125,7 +126,7 @@ def _verified_manifest(package: Path, authority: x509.Certificate, election_id: 
         name = path.relative_to(package).as_posix()
         if path.is_dir() or name in (manifest.MANIFEST, manifest.SIGNATURE) or name in signed.files:
             continue
-        if not name.startswith("envelopes/"):
+        if not name.startswith(("envelopes/", f"{ROSTER_DIR}/")):
             raise InstallRefused(f"package holds a file its manifest does not list: {name}")
     return signed
 
@@ -203,8 +204,22 @@ def _copy_hashed(src: Path, dst: Path) -> manifest.FileEntry | None:
     return manifest.FileEntry(digest.hexdigest(), size)
 
 
+def _copy_roster(package: Path, staging: Path, authority: x509.Certificate) -> None:
+    """The enrolled devices' certificates (each signed by the authority; anything else is left behind)."""
+    source = package / ROSTER_DIR
+    if not source.is_dir():
+        return
+    (staging / ROSTER_DIR).mkdir(exist_ok=True)
+    for path in sorted(source.glob("*.pem")):
+        pem = _read(path, "roster entry")
+        member = member_from_pem(pem, authority)
+        if member is None or member.device_id != path.stem:
+            raise InstallRefused(f"package roster entry {path.name} is not a certificate of this authority")
+        write_atomic(staging / ROSTER_DIR / path.name, pem)
+
+
 def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_path: Path,
-                    registry_key: bytes) -> Installed:
+                    registry_key: bytes, authority: x509.Certificate) -> Installed:
     packages = state / PACKAGES
     made_packages = not packages.exists()
     packages.mkdir(mode=0o700, exist_ok=True)
@@ -224,6 +239,7 @@ def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_
                 raise InstallRefused(f"package file altered or truncated: {name}")
         for name in (manifest.MANIFEST, manifest.SIGNATURE):
             shutil.copyfile(package / name, staging / name)
+        _copy_roster(package, staging, authority)
         shutil.copyfile(cert_path, staging / DEVICE_CERT)
         write_atomic(staging / REGISTRY_KEY, registry_key, mode=0o600)
         _check_registry(staging, registry_key, signed.election_id)

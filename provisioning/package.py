@@ -23,6 +23,7 @@ from kiosk.state import EXPORT_KEY
 from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.registry import new_registry_key
 from kiosk.trust import bundle, certs, envelope, manifest
+from kiosk.trust.roster import ROSTER_DIR
 from provisioning.authority import Authority, AuthorityRefused
 from provisioning.registry_build import ExtractRefused, build_registry
 from provisioning.voters_csv import Rejected
@@ -152,10 +153,24 @@ def _write_package_files(staging: Path, authority: Authority, config: ElectionCo
     (staging / ENVELOPES).mkdir()
     for device in authority.roster():
         names.append(add_envelope(staging, authority, device.device_id, device.unwrap_public, registry_key))
+        names += add_roster_entry(staging, device.device_id, device.cert_pem)
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     signed = manifest.build(staging, names, config.id, created)
     write_atomic(staging / manifest.MANIFEST, signed.to_bytes())
     write_atomic(staging / manifest.SIGNATURE, manifest.sign(signed, authority.key))
+
+
+def add_roster_entry(package: Path, device_id: str, cert_pem: bytes) -> list[str]:
+    """The device's certificate under roster/: who it is, for every peer (signed by the authority itself).
+
+    Returns the file's name (none for a device enrolled by a version that kept no certificate).
+    """
+    if not cert_pem:
+        return []
+    (package / ROSTER_DIR).mkdir(exist_ok=True)
+    name = f"{ROSTER_DIR}/{device_id}.pem"
+    write_atomic(package / name, cert_pem)
+    return [name]
 
 
 def add_envelope(package: Path, authority: Authority, device_id: str, unwrap_public: bytes,

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from kiosk.logbook import Event, log
 from kiosk.state import Installed, load_signing_key
 from kiosk.trust import certs
+from kiosk.trust.roster import Roster
 
 MAX_FRAME = 64 * 1024
 HANDSHAKE_TIMEOUT = 5.0
@@ -71,11 +72,18 @@ class TlsIdentity:
 
 @dataclass(frozen=True, slots=True)
 class PeerPolicy:
-    """Who may be on the other end."""
+    """Who may be on the other end.
+
+    With a roster, the peer must be an enrolled, unrevoked device presenting the
+    very certificate the roster holds; with `device`, it must be that device (the
+    one we meant to dial: an advert gives only an address).
+    """
 
     role: certs.Role
     branches: frozenset[str]
     fingerprint: str | None = None
+    roster: Roster | None = None
+    device: str | None = None
 
     def check(self, peer: certs.DeviceClaims, cert: x509.Certificate) -> str | None:
         """The reason to refuse this verified peer, or None to accept it."""
@@ -83,8 +91,12 @@ class PeerPolicy:
             return f"peer role is {peer.role.value}, expected {self.role.value}"
         if not self.branches.intersection(peer.branches):
             return "peer serves none of our branches"
+        if self.device is not None and peer.device_id != self.device:
+            return "peer is not the device we dialled"
         if self.fingerprint is not None and certs.fingerprint(cert) != self.fingerprint.lower():
-            return "peer certificate does not match the advertised fingerprint"
+            return "peer certificate does not match the expected fingerprint"
+        if self.roster is not None:
+            return self.roster.refusal(peer.device_id, certs.fingerprint(cert))
         return None
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -22,7 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.hlc import HybridClock
 from kiosk.core.outcome import AlreadyCheckedIn, Recorded
+from kiosk.core.undo import UndoRuling, UndoSeen, rule_undos, target_device
 from kiosk.trust.canonical import canonical_json
+from kiosk.trust.decisions import undo_authorized
+
+# The public key of a console that may authorize undos for this kiosk's branch (from the roster), or None.
+RepKeys = Callable[[str], ed25519.Ed25519PublicKey | None]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -90,6 +95,14 @@ class UndoRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class Supersede:
+    """Undo exactly `target` ("device:seq") before a check-in, with the representative's authorization as reason."""
+
+    target: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerCounts:
     """What `ledger verify` reports."""
 
@@ -121,10 +134,12 @@ class Ledger:
     """One device's ledger file, opened for appending its own events."""
 
     def __init__(self, path: Path, election_id: str, device_id: str,
-                 signing_key: ed25519.Ed25519PrivateKey, index_check: str) -> None:
+                 signing_key: ed25519.Ed25519PrivateKey, index_check: str, rep_keys: RepKeys | None = None) -> None:
         self.device_id = device_id
         self._election = election_id
         self._key = signing_key
+        self._rep_keys: RepKeys = rep_keys or (lambda _rep: None)
+        self._authorized: dict[tuple[str, int], bool] = {}
         self._db = sqlite3.connect(path, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -151,29 +166,66 @@ class Ledger:
     def live_check_ins(self, voter: bytes) -> list[AlreadyCheckedIn]:
         """Every live check-in of a voter, earliest first: more than one means a double check-in."""
         rows = self._db.execute(
-            "SELECT device, seq, kind, ref, wall FROM events WHERE voter = ? ORDER BY hlc", (voter,)
-        ).fetchall()
-        undone = {ref for _, _, kind, ref, _ in rows if kind == Kind.UNDO.value}
-        return [AlreadyCheckedIn(device, seq, wall) for device, seq, kind, _, wall in rows
+            "SELECT device, seq, kind, ref, reason, wall FROM events WHERE voter = ? AND kind IN (?, ?) ORDER BY hlc",
+            (voter, Kind.CHECK_IN.value, Kind.UNDO.value)).fetchall()
+        check_ins = {f"{d}:{q}": voter for d, q, kind, _, _, _ in rows if kind == Kind.CHECK_IN.value}
+        undos = [self._undo_seen(d, q, voter, ref, reason) for d, q, kind, ref, reason, _ in rows
+                 if kind == Kind.UNDO.value]
+        undone = rule_undos(undos, check_ins).undone
+        return [AlreadyCheckedIn(device, seq, wall) for device, seq, kind, _, _, wall in rows
                 if kind == Kind.CHECK_IN.value and f"{device}:{seq}" not in undone]
+
+    def undo_ruling(self) -> UndoRuling:
+        """Every undo held (this kiosk's and its peers'), ruled on: what is undone and which undos are anomalies."""
+        undos = [self._undo_seen(d, q, bytes(v), ref, reason) for d, q, v, ref, reason in self._db.execute(
+            "SELECT device, seq, voter, ref, reason FROM events WHERE kind = ?", (Kind.UNDO.value,))]
+        targets = {u.target for u in undos}
+        check_ins: dict[str, bytes] = {}
+        for target in targets:
+            device, _, seq = target.rpartition(":")
+            if seq.isdigit():
+                row = self._db.execute("SELECT voter FROM events WHERE device = ? AND seq = ? AND kind = ?",
+                                       (device, int(seq), Kind.CHECK_IN.value)).fetchone()
+                if row is not None:
+                    check_ins[target] = bytes(row[0])
+        return rule_undos(undos, check_ins)
+
+    def _undo_seen(self, device: str, seq: int, voter: bytes, target: str, reason: str) -> UndoSeen:
+        """An undo with its authorization checked (once per event: the answer cannot change)."""
+        authorized = self._authorized.get((device, seq))
+        if authorized is None:
+            authorized = device != target_device(target) and undo_authorized(
+                self._election, device, target, reason, self._rep_keys)
+            self._authorized[(device, seq)] = authorized
+        return UndoSeen(device, seq, voter, target, authorized)
 
     def observe(self, hlc: int) -> None:
         """Fold in a stamp from another kiosk, so this kiosk's next event orders after it."""
         self._clock.observe(hlc)
 
-    def check_in(self, voter: bytes, ref: str = "", supersede: str = "") -> Recorded | AlreadyCheckedIn:
+    def check_in(self, voter: bytes, ref: str = "", supersede: Supersede | None = None,
+                 note: str = "") -> Recorded | AlreadyCheckedIn:
         """Record a check-in durably, unless the voter already has a live one.
 
-        With `supersede` (a reason), a live check-in is undone first in the same
-        transaction: the representative ruled that the earlier one was not this person's.
+        With `supersede`, the live check-in it names is undone first in the same
+        transaction: the representative ruled that the earlier one was not this
+        person's. Any other live check-in still stands. `note` is kept as the
+        check-in's reason (the branch head's word when an approval overrides the registry).
         """
-        with self._immediate():
-            existing = self.live_check_in(voter)
-            if existing is not None and not supersede:
-                return existing
-            if existing is not None:
-                self._append(Kind.UNDO, voter, f"{existing.device}:{existing.seq}", supersede)
-            event = self._append(Kind.CHECK_IN, voter, ref, "")
+        try:
+            with self._immediate():
+                existing = self.live_check_in(voter)
+                if existing is not None and (supersede is None or
+                                             supersede.target != f"{existing.device}:{existing.seq}"):
+                    return existing
+                if existing is not None and supersede is not None:
+                    self._append(Kind.UNDO, voter, supersede.target, supersede.reason)
+                    still = self.live_check_in(voter)
+                    if still is not None:   # the authorization does not verify here: write neither
+                        raise _Unchanged(still)
+                event = self._append(Kind.CHECK_IN, voter, ref, note)
+        except _Unchanged as unchanged:
+            return unchanged.existing
         return Recorded(event.seq, event.wall)
 
     @property
@@ -195,6 +247,8 @@ class Ledger:
         """Cancel a live check-in with a reason, as an event of its own (nothing is deleted)."""
         if not reason.strip():
             return UndoRefused("an undo needs a reason")
+        if device != self.device_id:
+            return UndoRefused("only the kiosk that recorded a check-in can undo it")
         with self._immediate():
             row = self._db.execute(
                 "SELECT voter, kind FROM events WHERE device = ? AND seq = ?", (device, seq)).fetchone()
@@ -246,6 +300,14 @@ class Ledger:
             except ValueError as exc:
                 raise LedgerCorrupt(f"entry {row[1]} has an unknown kind") from exc
             yield Event(row[0], row[1], row[2], kind, *row[4:])
+
+
+class _Unchanged(Exception):
+    """Roll the transaction back and answer with the check-in that still stands."""
+
+    def __init__(self, existing: AlreadyCheckedIn) -> None:
+        super().__init__("unchanged")
+        self.existing = existing
 
 
 class _Transaction:
