@@ -204,17 +204,21 @@ class Ledger:
         self._clock.observe(hlc)
 
     def check_in(self, voter: bytes, ref: str = "", supersede: Supersede | None = None,
-                 note: str = "") -> Recorded | AlreadyCheckedIn:
+                 note: str = "", allow_double: bool = False) -> Recorded | AlreadyCheckedIn:
         """Record a check-in durably, unless the voter already has a live one.
 
         With `supersede`, the live check-in it names is undone first in the same
         transaction: the representative ruled that the earlier one was not this
         person's. Any other live check-in still stands. `note` is kept as the
-        check-in's reason (the branch head's word when an approval overrides the registry).
+        check-in's reason (the branch head's word when an approval overrides the
+        registry); with `allow_double` (the branch head confirmed, with a note) a
+        live check-in does not stop this one, and the two show as a double check-in.
         """
         try:
             with self._immediate():
                 existing = self.live_check_in(voter)
+                if allow_double and note.strip():
+                    existing = None
                 if existing is not None and (supersede is None or
                                              supersede.target != f"{existing.device}:{existing.seq}"):
                     return existing
