@@ -7,13 +7,20 @@ ending at the head the device signed (so a removed tail shows). A bundle that
 fails any check is refused with its reason and counts for nothing.
 
 Kiosks also carry the branch events they synced from each other. Those are
-used only where a kiosk's own bundle is missing or ends earlier, and only
-after their chain and signatures verify, so a kiosk whose storage died on
-the day is still counted.
+judged by the same rule as live sync (kiosk.store.ledger.verify_chain) and
+compared, entry by entry, with every other copy of the same device's chain:
+two copies that disagree on an entry both signed by the device are an
+equivocation, named in the report. A copy is used only where a kiosk's own
+bundle is missing or ends earlier, so a kiosk whose storage died on the day
+is still counted. Undos count by the one rule of kiosk.core.undo; a revoked
+device's entries from its revocation time count for nothing. The content is
+bounded in size and nesting before it is parsed, and a bundle that fails in
+any way is one REFUSED line: the others are still collected.
 """
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,12 +37,17 @@ from kiosk.logbook import log
 from kiosk.store.ledger import Event, Kind, LedgerCorrupt, verify_chain
 from kiosk.store.registry import RegistryKeys
 from kiosk.trust import bundle, certs
+from kiosk.trust.roster import Member, member_from_pem
+from provisioning.collect_rules import (Chain, Equivocation, events_from_rows, merge, reported_equivocation,
+                                        ruled_undos, without_revoked)
 from provisioning.authority import Authority
 from provisioning.voters_csv import split_line
 
 MAX_BUNDLE = 1 << 30
+MAX_DEPTH = 16   # the deepest honest content is five levels (content, cases, a case, its form, ...)
 _CONTENT_KEYS = {"format", "election", "device", "role", "branches", "created", "device_cert", "head", "events",
-                 "certificates", "cases", "audit", "wipe_reason"}
+                 "certificates", "cases", "anomalies", "audit", "wipe_reason"}
+_JSON_TOKENS = re.compile(rb'\\.|["\[\]{}]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,50 +104,55 @@ class Report:
     same_branch_doubles: int = 0
     missing: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # enrolled kiosks with no bundle
     notes: list[str] = field(default_factory=list)
+    equivocations: list[Equivocation] = field(default_factory=list)
+    foreign_undos: list[tuple[str, int, str, str]] = field(default_factory=list)  # (device, seq, target, why)
+    revoked: list[tuple[str, int]] = field(default_factory=list)   # (device, entries from its revocation time)
 
 
 class BundleRefused(Exception):
     """Why one bundle is refused (safe to print: no personal data)."""
 
 
-@dataclass
-class _Chain:
-    """One device's events as a bundle carries them."""
-
-    device: str
-    branches: tuple[str, ...]
-    events: list[Event]
-    source: str
-    key: ed25519.Ed25519PublicKey
-
-
 def collect(authority: Authority, files: Sequence[Path], voters_csv: Path | None = None) -> Report:
-    """Verify every bundle, then total the verified ones."""
+    """Verify every bundle, then total the verified ones by the same rules the devices apply."""
     report = Report()
     export_key = authority.export_key()
-    own: dict[str, _Chain] = {}
-    relayed: list[_Chain] = []
+    own: dict[str, Chain] = {}
+    relayed: list[Chain] = []
     cases: dict[str, list[dict[str, Any]]] = {}
     for path in files:
         try:
-            collected, chain, others, bundle_cases = _open(authority, export_key, path)
+            opened = _open(authority, export_key, path)
         except BundleRefused as exc:
             report.refused.append(Refusal(path.name, str(exc)))
             log(LogEvent.BUNDLE_REFUSED, file=path.name, reason=str(exc))
             continue
+        collected, chain, others, bundle_cases = opened.collected, opened.chain, opened.others, opened.cases
         report.bundles.append(collected)
+        report.equivocations += opened.reported
         log(LogEvent.BUNDLE_COLLECTED, file=path.name, device=collected.device, events=collected.own_events)
         if collected.role == certs.Role.REP.value:
             for c in bundle_cases:
                 outcome = outcome_of(c.get("status", ""), (c.get("decision") or {}).get("ruling"))
                 report.console_cases[outcome] = report.console_cases.get(outcome, 0) + 1
             continue
-        if chain is not None and (chain.device not in own or len(chain.events) > len(own[chain.device].events)):
-            own[chain.device] = chain   # a later export of the same device holds more
-            cases[chain.device] = bundle_cases
+        if chain is not None:
+            if chain.device in own:   # two exports of one device: the longer counts, the other is compared
+                relayed.append(own[chain.device] if len(chain.events) > len(own[chain.device].events) else chain)
+            if chain.device not in own or len(chain.events) > len(own[chain.device].events):
+                own[chain.device] = chain   # a later export of the same device holds more
+                cases[chain.device] = bundle_cases
         relayed += others
-    chains = _merge(own, relayed, authority.config.id, report)
-    undone = {e.ref for c in chains for e in c.events if e.kind is Kind.UNDO}   # an undo may name any kiosk's
+    merged = merge(own, relayed, authority.config.id)
+    report.notes += merged.notes
+    report.equivocations += merged.equivocations
+    chains, report.revoked = without_revoked(merged.chains, authority.revocations())
+    consoles = {d: m for d, m in _members(authority).items() if m.role is certs.Role.REP}
+
+    def console_key(rep: str, branches: tuple[str, ...]) -> ed25519.Ed25519PublicKey | None:
+        member = consoles.get(rep)
+        return member.public_key if member is not None and set(member.branches) & set(branches) else None
+    undone, report.foreign_undos = ruled_undos(chains, authority.config.id, console_key)
     _total(chains, undone, cases, report)
     _find_doubles(chains, undone, cases, authority, voters_csv, report)
     covered = {b.device for b in report.bundles}
@@ -144,8 +161,29 @@ def collect(authority: Authority, files: Sequence[Path], voters_csv: Path | None
     return report
 
 
-def _open(authority: Authority, export_key: Any, path: Path) -> tuple[Collected, _Chain | None, list[_Chain],
-                                                                       list[dict[str, Any]]]:
+@dataclass
+class _Opened:
+    """What one verified bundle holds."""
+
+    collected: Collected
+    chain: Chain | None
+    others: list[Chain]
+    cases: list[dict[str, Any]]
+    reported: list[Equivocation]
+
+
+def _open(authority: Authority, export_key: Any, path: Path) -> _Opened:
+    """One bundle, verified; BundleRefused with the reason for anything wrong in it, whatever its shape."""
+    try:
+        return _read(authority, export_key, path)
+    except BundleRefused:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        # A device signed content that no honest device writes: refuse it, keep collecting the others.
+        raise BundleRefused(f"bundle content is malformed ({type(exc).__name__})") from exc
+
+
+def _read(authority: Authority, export_key: Any, path: Path) -> _Opened:
     try:
         if path.stat().st_size > MAX_BUNDLE:
             raise BundleRefused("bundle is larger than any device writes")
@@ -157,9 +195,12 @@ def _open(authority: Authority, export_key: Any, path: Path) -> tuple[Collected,
         if header.election != authority.config.id:
             raise BundleRefused(f"bundle is for election {header.election}, not {authority.config.id}")
         opened = bundle.open_bundle(data, export_key)
-        content = json.loads(opened.content)
     except bundle.BundleRefused as exc:
         raise BundleRefused(str(exc)) from exc
+    if nesting_exceeds(opened.content, MAX_DEPTH):   # anyone can encrypt to the export key: bound before parsing
+        raise BundleRefused(f"bundle content nests deeper than {MAX_DEPTH} levels")
+    try:
+        content = json.loads(opened.content)
     except ValueError as exc:
         raise BundleRefused("bundle content is not readable JSON") from exc
     if not isinstance(content, dict) or set(content) != _CONTENT_KEYS or content["format"] != 1:
@@ -175,26 +216,71 @@ def _open(authority: Authority, export_key: Any, path: Path) -> tuple[Collected,
             [content["device"], content["role"], content["branches"]] != [header.device, header.role,
                                                                            list(header.branches)]:
         raise BundleRefused("bundle names another device than its certificate")
-    events = _events(content["events"])
+    try:
+        events = events_from_rows(content["events"])
+    except ValueError as exc:
+        raise BundleRefused("bundle events are malformed") from exc
     by_device: dict[str, list[Event]] = defaultdict(list)
     for e in events:
         by_device[e.device].append(e)
     mine = by_device.pop(claims.device_id, [])
     _verify_own(mine, content["head"], authority.config.id, claims.device_id, key)
-    chain = _Chain(claims.device_id, claims.branches, mine, path.name, key) if claims.role is certs.Role.KIOSK \
+    chain = Chain(claims.device_id, claims.branches, mine, path.name, key) if claims.role is certs.Role.KIOSK \
         else None
     pems = content["certificates"]
     if not isinstance(pems, dict):
         raise BundleRefused("bundle certificates are malformed")
-    others = []
+    others, keys = [], {}
     for device, relayed in by_device.items():
-        branches, peer_key = _peer(authority, pems.get(device), device)
-        others.append(_Chain(device, branches, relayed, path.name, peer_key))
+        branches, keys[device] = _peer(authority, pems.get(device), device)
+        others.append(Chain(device, branches, relayed, f"{path.name} (copy held by {claims.device_id})",
+                            keys[device]))
+    reported = _reported(authority, content["anomalies"], pems, path.name)
     cases = _cases(content["cases"])
     wipe_reason = content["wipe_reason"] if isinstance(content["wipe_reason"], str) else ""
     collected = Collected(path.name, claims.device_id, claims.role.value, claims.branches, header.created,
                           len(mine), len(cases), wipe_reason)
-    return collected, chain, others, cases
+    return _Opened(collected, chain, others, cases, reported)
+
+
+def _reported(authority: Authority, anomalies: object, pems: dict[str, Any], source: str) -> list[Equivocation]:
+    """The equivocations a kiosk caught live and kept proof of, where the proof holds (both runs signed)."""
+    if not isinstance(anomalies, list):
+        raise BundleRefused("bundle anomalies are malformed")
+    found: list[Equivocation] = []
+    kept = [a for a in anomalies if isinstance(a, dict) and a.get("kind") == "equivocation"
+            and isinstance(a.get("device"), str) and isinstance(a.get("seq"), int)]
+    members = _members(authority) if kept else {}
+    for a in kept:
+        member = members.get(a["device"])
+        if member is None:
+            continue
+        proof = reported_equivocation(a.get("evidence"), a["device"], member.public_key, source, a["seq"])
+        if proof is not None:
+            found.append(proof)
+    return found
+
+
+def _members(authority: Authority) -> dict[str, Member]:
+    """The enrolled devices as their certificates say (the roster the packages carry)."""
+    members = (member_from_pem(d.cert_pem, authority.cert) for d in authority.roster())
+    return {m.device_id: m for m in members if m is not None}
+
+
+def nesting_exceeds(data: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit` (strings and escapes are skipped)."""
+    depth, in_string = 0, False
+    for token in _JSON_TOKENS.finditer(data):
+        t = token.group()
+        if t[0] == 0x5C:        # a backslash escape, inside a string
+            continue
+        if t == b'"':
+            in_string = not in_string
+        elif not in_string:
+            depth += 1 if t in (b"[", b"{") else -1
+            if depth > limit:
+                return True
+    return False
 
 
 def _cases(cases: object) -> list[dict[str, Any]]:
@@ -229,25 +315,6 @@ def _peer(authority: Authority, pem: object, device: str) -> tuple[tuple[str, ..
     return claims.branches, key
 
 
-def _events(rows: object) -> list[Event]:
-    if not isinstance(rows, list):
-        raise BundleRefused("bundle events are malformed")
-    events = []
-    try:
-        for r in rows:
-            if not isinstance(r, list) or len(r) != 11:
-                raise ValueError("row")
-            device, seq, hlc, kind, voter, ref, reason, wall, prev, digest, sig = r
-            if not (isinstance(seq, int) and isinstance(hlc, int) and all(
-                    isinstance(t, str) for t in (device, kind, voter, ref, reason, wall, prev, digest, sig))):
-                raise ValueError("types")
-            events.append(Event(device, seq, hlc, Kind(kind), bytes.fromhex(voter), ref, reason, wall,
-                                bytes.fromhex(prev), bytes.fromhex(digest), bytes.fromhex(sig)))
-    except ValueError as exc:
-        raise BundleRefused("bundle events are malformed") from exc
-    return events
-
-
 def _verify_own(events: list[Event], head: object, election: str, device: str,
                 key: ed25519.Ed25519PublicKey) -> None:
     """The device's chain whole, and ending where the device said it ends: nothing removed, nothing changed."""
@@ -261,30 +328,7 @@ def _verify_own(events: list[Event], head: object, election: str, device: str,
                             f"a head at entry {head.get('seq') if isinstance(head, dict) else '?'}")
 
 
-def _merge(own: dict[str, _Chain], relayed: list[_Chain], election: str, report: Report) -> list[_Chain]:
-    """Each kiosk's longest verified chain: its own bundle's, or a peer's copy where that holds more."""
-    chains = dict(own)
-    for copy in sorted(relayed, key=lambda c: -len(c.events)):
-        have = chains.get(copy.device)
-        if have is not None and len(have.events) >= len(copy.events):
-            continue
-        try:
-            verify_chain(iter(copy.events), election, copy.device, copy.key)
-        except LedgerCorrupt as exc:
-            report.notes.append(f"{copy.source}: its copy of {copy.device}'s events is not usable ({exc})")
-            continue
-        if have is not None and have.events and copy.events[len(have.events) - 1].hash != have.events[-1].hash:
-            report.notes.append(f"{copy.source}: its copy of {copy.device}'s events disagrees with that "
-                                "kiosk's own bundle; the kiosk's own is used")
-            continue
-        extra = len(copy.events) - (len(have.events) if have else 0)
-        where = "after its own export" if have else "whose own bundle is missing"
-        report.notes.append(f"{extra} events of {copy.device} ({where}) were taken from {copy.source}")
-        chains[copy.device] = copy
-    return list(chains.values())
-
-
-def _total(chains: list[_Chain], undone: set[str], cases: dict[str, list[dict[str, Any]]], report: Report) -> None:
+def _total(chains: list[Chain], undone: frozenset[str], cases: dict[str, list[dict[str, Any]]], report: Report) -> None:
     for chain in chains:
         branch = chain.branches[0] if chain.branches else "?"
         summary = summarize({f"{e.device}:{e.seq}": e.wall for e in chain.events if e.kind is Kind.CHECK_IN},
@@ -294,7 +338,7 @@ def _total(chains: list[_Chain], undone: set[str], cases: dict[str, list[dict[st
         report.branches[branch] = report.branches.get(branch, ClosingSummary()) + summary
 
 
-def _find_doubles(chains: list[_Chain], undone: set[str], cases: dict[str, list[dict[str, Any]]],
+def _find_doubles(chains: list[Chain], undone: frozenset[str], cases: dict[str, list[dict[str, Any]]],
                   authority: Authority, voters_csv: Path | None, report: Report) -> None:
     seen: dict[bytes, list[CheckInSeen]] = defaultdict(list)
     for chain in chains:
@@ -367,6 +411,12 @@ def report_lines(report: Report) -> list[str]:
         lines += [f"      branch {c.branch}, device {c.device} entry {c.seq}, {c.wall}" for c in d.check_ins]
     if report.same_branch_doubles:
         lines.append(f"checked in twice within one branch: {report.same_branch_doubles}")
+    lines.append(f"equivocations (a device signed two different entries): {len(report.equivocations)}")
+    lines += [f"  device {q.device} entry {q.seq}: {q.first_hash[:16]}… in {q.first}, "
+              f"{q.second_hash[:16]}… in {q.second}" for q in report.equivocations]
+    lines.append(f"undos that count for nothing: {len(report.foreign_undos)}")
+    lines += [f"  device {d} entry {q} undoes {t}: {why}" for d, q, t, why in report.foreign_undos]
+    lines += [f"revoked device {d}: {n} entries from its revocation time not counted" for d, n in report.revoked]
     lines += [f"no bundle from kiosk {d} (branch {', '.join(b)})" for d, b in report.missing]
     lines += [f"note: {n}" for n in report.notes]
     return lines
@@ -386,5 +436,8 @@ def report_json(report: Report) -> dict[str, Any]:
         "same_branch_doubles": report.same_branch_doubles,
         "missing": [{"device": d, "branches": list(b)} for d, b in report.missing],
         "notes": report.notes,
+        "equivocations": [asdict(q) for q in report.equivocations],
+        "foreign_undos": [{"device": d, "seq": q, "undoes": t, "why": why} for d, q, t, why in report.foreign_undos],
+        "revoked": [{"device": d, "entries_not_counted": n} for d, n in report.revoked],
     }
 

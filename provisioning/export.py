@@ -29,7 +29,7 @@ from kiosk.rep.book import CaseBook
 from kiosk.rep.service import CASE_BOOK
 from kiosk.state import EXPORTS, LEDGER, Installed, load_signing_key
 from kiosk.store.atomic import fsync_dir, write_atomic
-from kiosk.store.ledger import Event, Kind, LedgerCorrupt, verify_chain
+from kiosk.store.ledger import Event, Kind, LedgerCorrupt, event_row, verify_chain
 from kiosk.trust import bundle, certs
 
 FORMAT = 1
@@ -60,6 +60,7 @@ class Snapshot:
     cases: list[dict[str, Any]]
     summary: ClosingSummary
     fingerprint: str
+    anomalies: list[dict[str, Any]]     # what the kiosk refused to count, with its evidence (no personal data)
 
 
 def snapshot(installed: Installed) -> Snapshot:
@@ -72,7 +73,7 @@ def snapshot(installed: Installed) -> Snapshot:
 def _kiosk_snapshot(installed: Installed) -> Snapshot:
     path = installed.state / LEDGER
     if not path.exists():
-        return Snapshot([], {}, [], ClosingSummary(), _fingerprint([], []))
+        return Snapshot([], {}, [], ClosingSummary(), _fingerprint([], []), [])
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         db.execute("BEGIN")  # one read snapshot for events and cases alike
@@ -84,6 +85,9 @@ def _kiosk_snapshot(installed: Installed) -> Snapshot:
                  for c, cr, s, p, d, ci, cx, co in _optional(
                      db, "SELECT case_id, created, status, payload, decision, check_in, cancel_reason, console "
                          "FROM cases ORDER BY created, case_id")]
+        anomalies = [{"kind": k, "device": d, "seq": q, "detail": t, "evidence": json.loads(ev), "found": f}
+                     for k, d, q, t, ev, f in _optional(
+                         db, "SELECT kind, device, seq, detail, evidence, found FROM anomalies ORDER BY found")]
     finally:
         db.close()
     device = installed.claims.device_id
@@ -92,7 +96,7 @@ def _kiosk_snapshot(installed: Installed) -> Snapshot:
                         [e.ref for e in own if e.kind is Kind.UNDO],
                         [outcome_of(c["status"], (c["decision"] or {}).get("ruling")) for c in cases])
     pem = {d: bytes(c).decode() for d, c in certificates.items() if d != device}
-    return Snapshot(events, pem, cases, summary, _fingerprint(events, cases))
+    return Snapshot(events, pem, cases, summary, _fingerprint(events, cases), anomalies)
 
 
 def _console_snapshot(installed: Installed) -> Snapshot:
@@ -102,7 +106,7 @@ def _console_snapshot(installed: Installed) -> Snapshot:
     finally:
         book.close()
     summary = summarize({}, [], [outcome_of(c["status"], (c["decision"] or {}).get("ruling")) for c in cases])
-    return Snapshot([], {}, cases, summary, _fingerprint([], cases))
+    return Snapshot([], {}, cases, summary, _fingerprint([], cases), [])
 
 
 def _console_case(c: RepCase) -> dict[str, Any]:
@@ -132,12 +136,6 @@ def _fingerprint(events: list[Event], cases: list[dict[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def event_row(e: Event) -> list[Any]:
-    """An event as the bundle carries it."""
-    return [e.device, e.seq, e.hlc, e.kind.value, e.voter.hex(), e.ref, e.reason, e.wall, e.prev.hex(),
-            e.hash.hex(), e.sig.hex()]
-
-
 def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | None = None) -> Exported:
     """Write this device's bundle into `out`, read it back, and record it for `wipe`."""
     installed = Installed.open(state)
@@ -161,7 +159,7 @@ def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | Non
         "device_cert": certs.cert_pem(installed.device_cert).decode(),
         "head": {"seq": mine[-1].seq, "hash": mine[-1].hash.hex()} if mine else {"seq": 0, "hash": ""},
         "events": [event_row(e) for e in snap.events], "certificates": snap.certificates,
-        "cases": snap.cases, "audit": audit_lines(state), "wipe_reason": wipe_reason,
+        "cases": snap.cases, "anomalies": snap.anomalies, "audit": audit_lines(state), "wipe_reason": wipe_reason,
     }, ensure_ascii=False, separators=(",", ":")).encode()
     data = bundle.seal(election=installed.config.id, device=device, role=claims.role.value,
                        branches=tuple(claims.branches), created=created, content=content,

@@ -1,7 +1,7 @@
 """Builders shared by the tests: synthetic people, an authority, a provisioned device."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from kiosk.core.national_code import check_digit
 from kiosk.state import Installed
 from kiosk.trust import certs
+from kiosk.trust.roster import ROSTER_DIR
 from provisioning.authority import Authority, load_election_toml
 from provisioning.device import init_device, install
 from provisioning.package import build_package
@@ -87,14 +88,24 @@ class World:
     authority: Authority
     election: Path
     voters: Path
+    states: list[Path] = field(default_factory=list)
 
     def device(self, name: str, role: certs.Role = certs.Role.KIOSK, branches: tuple[str, ...] = ("1001",)) -> tuple[Path, Path]:
-        """Initialise and enroll a device: (state folder, certificate path)."""
+        """Initialise and enroll a device: (state folder, certificate path).
+
+        Devices made earlier got their package before this one was enrolled: it is added to their
+        roster as a technician would (`kiosk-provision update` with the new certificate).
+        """
         state = self.root / name
         csr = init_device(state)
         cert = self.authority.enroll(csr.public_bytes(serialization.Encoding.PEM), role, branches)
         cert_path = self.root / f"{name}.crt"
         cert_path.write_bytes(certs.cert_pem(cert))
+        device_id = certs.verify_device(cert, self.authority.cert).device_id
+        for earlier in self.states:
+            (earlier / ROSTER_DIR).mkdir(exist_ok=True)
+            (earlier / ROSTER_DIR / f"{device_id}.pem").write_bytes(certs.cert_pem(cert))
+        self.states.append(state)
         return state, cert_path
 
     def package(self, name: str = "PKG", **kw: object) -> Path:

@@ -114,6 +114,12 @@ class LedgerCounts:
     decisions: int = 0
 
 
+def event_row(e: Event) -> list[object]:
+    """An event as a JSON array (hex for bytes): export bundles and kept evidence."""
+    return [e.device, e.seq, e.hlc, e.kind.value, e.voter.hex(), e.ref, e.reason, e.wall, e.prev.hex(),
+            e.hash.hex(), e.sig.hex()]
+
+
 def genesis(election_id: str, device_id: str) -> bytes:
     """The `prev` of a device's first event, binding its chain to the election and device."""
     return hashlib.sha256(f"kiosk ledger v1|{election_id}|{device_id}".encode()).digest()
@@ -329,12 +335,20 @@ class _Transaction:
 
 def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
                  public_key: ed25519.Ed25519PublicKey) -> LedgerCounts:
-    """Check sequence, chain and every signature of one device's events; LedgerCorrupt on the first fault."""
+    """Judge one device's chain from its first entry; LedgerCorrupt on the first fault.
+
+    The rule branch sync stores by and collection checks by: consecutive from 1,
+    every hash recomputes and links, the clock only grows, every signature held
+    verifies, and the newest entry carries one. A device signs each of its own
+    entries; a copy received by sync holds the signature of each page's newest
+    entry only, which covers the entries before it through the chain.
+    """
     prev = genesis(election_id, device_id)
     expected = 1
     check_ins = undos = decisions = 0
     undone: set[str] = set()
     last_hlc = -1
+    signed = True
     for e in events:
         if e.seq != expected:
             raise LedgerCorrupt(f"gap in the ledger: expected entry {expected}, found {e.seq}")
@@ -343,10 +357,12 @@ def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
         digest = event_hash(e.prev, e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall)
         if digest != e.hash:
             raise LedgerCorrupt(f"entry {e.seq} was altered")
-        try:
-            public_key.verify(e.sig, e.hash)
-        except InvalidSignature as exc:
-            raise LedgerCorrupt(f"entry {e.seq} has a bad signature") from exc
+        if e.sig:
+            try:
+                public_key.verify(e.sig, e.hash)
+            except InvalidSignature as exc:
+                raise LedgerCorrupt(f"entry {e.seq} has a bad signature") from exc
+        signed = bool(e.sig)
         if e.hlc <= last_hlc:
             raise LedgerCorrupt(f"entry {e.seq} goes back in time")
         last_hlc = e.hlc
@@ -363,4 +379,6 @@ def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
             case _ as unreachable:
                 assert_never(unreachable)
         prev, expected = e.hash, expected + 1
+    if not signed:
+        raise LedgerCorrupt(f"entry {expected - 1}, the newest, carries no signature")
     return LedgerCounts(expected - 1, check_ins, undos, check_ins - len(undone), prev.hex(), decisions)

@@ -9,8 +9,9 @@ revocation list shuts devices out from a given time.
 """
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,3 +108,56 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()[:16384]
     except OSError:
         return b""
+
+
+class RosterSource:
+    """The roster as the device's folders hold it now, re-read when a device it does not know shows up.
+
+    A technician may add a device or a revocation list while the app runs; a peer
+    unknown to the roster in memory makes it read the folders again (at most every
+    `min_interval` seconds, so a stranger cannot make it read them on every message).
+    """
+
+    def __init__(self, load: Callable[[], Roster], min_interval: float = 2.0) -> None:
+        self._load = load
+        self._min_interval = min_interval
+        self._lock = threading.Lock()
+        self._roster = load()
+        self._loaded_at = time.monotonic()
+
+    def current(self) -> Roster:
+        """The roster in memory."""
+        with self._lock:
+            return self._roster
+
+    def reload(self) -> Roster:
+        """Read the folders again now."""
+        fresh = self._load()
+        with self._lock:
+            self._roster, self._loaded_at = fresh, time.monotonic()
+        return fresh
+
+    def replace(self, roster: Roster) -> None:
+        """Use this roster (a newer revocation list arrived by another path)."""
+        with self._lock:
+            self._roster, self._loaded_at = roster, time.monotonic()
+
+    def member(self, device_id: str) -> Member | None:
+        """The enrolled device, reading the folders again if it is unknown and they were not read just now."""
+        found = self.current().member(device_id)
+        if found is None and self._stale():
+            found = self.reload().member(device_id)
+        return found
+
+    def refusal(self, device_id: str, fingerprint: str, now_ms: int | None = None) -> str | None:
+        """As Roster.refusal, after a re-read when the device is unknown."""
+        self.member(device_id)
+        return self.current().refusal(device_id, fingerprint, now_ms)
+
+    def revoked_from_ms(self, device_id: str) -> int | None:
+        """As Roster.revoked_from_ms, on the roster in memory."""
+        return self.current().revoked_from_ms(device_id)
+
+    def _stale(self) -> bool:
+        with self._lock:
+            return time.monotonic() - self._loaded_at >= self._min_interval

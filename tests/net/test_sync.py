@@ -9,7 +9,7 @@ import pytest
 
 from helpers import PEOPLE, World, make_world
 from kiosk.core.eligibility import Verdict
-from kiosk.core.hlc import HybridClock
+from kiosk.core.hlc import HybridClock, unpack
 from kiosk.core.outcome import CheckedIn, Recorded
 from kiosk.desk import Desk
 from kiosk.net.discovery import Endpoint
@@ -45,9 +45,7 @@ class Kiosk:
         return self.installed.claims.device_id
 
     def endpoint(self) -> Endpoint:
-        claims = self.installed.claims
-        return Endpoint(self.device, self.device, "127.0.0.1", self.sync.port, claims.election_id, claims.branches,
-                        self.sync._identity.fingerprint, "1")
+        return Endpoint.at(self.device, "127.0.0.1", self.sync.port)
 
     def check_in(self, code: str) -> CheckedIn:
         result = self.desk.check_in(code)
@@ -69,7 +67,8 @@ class Kiosk:
 
 def make_kiosk(installed: Installed) -> Kiosk:
     ledger, registry = installed.open_ledger(), installed.open_registry()
-    replica = Replica(ledger, installed.authority_cert, certs.cert_pem(installed.device_cert), installed.claims.branches)
+    replica = Replica(ledger, installed.authority_cert, certs.cert_pem(installed.device_cert), installed.claims.branches,
+                      roster=installed.roster())
     kiosk = Kiosk(installed, ledger, registry, Desk(registry, ledger, installed.config.rules), replica,
                   BranchSync(installed, host="127.0.0.1"))
 
@@ -154,17 +153,21 @@ def test_an_undo_made_during_a_partition_reaches_the_other_kiosk(branch: list[Ki
     wait_for(lambda: b.verdict(code) is Verdict.ELIGIBLE)
 
 
-def test_a_kiosk_with_a_clock_hours_ahead_still_orders_after_what_it_has_seen(branch: list[Kiosk]) -> None:
+def test_a_kiosk_with_a_clock_hours_ahead_is_refused_and_cannot_drag_the_others_clocks(branch: list[Kiosk]) -> None:
+    """Finding 3 over real TLS: stamps hours ahead are refused and shown, and never become the receiver's own."""
     a, b, _ = branch
     ahead = lambda: time.time_ns() // 1_000_000 + 3 * 3600 * 1000  # noqa: E731
     a.ledger._clock = HybridClock(ahead, a.ledger._clock.last)
     a.check_in(PEOPLE["eligible"].code)
     linked(a, b)
-    wait_for(lambda: b.verdict(PEOPLE["eligible"].code) is Verdict.ALREADY_VOTED)
+    wait_for(lambda: dict(b.sync.status().refused).get(a.device) == "clock")
+    assert b.verdict(PEOPLE["eligible"].code) is Verdict.ELIGIBLE       # nothing of a's was stored
+    assert b.replica.heads().get(a.device) is None
     b.check_in(PEOPLE["birthday_today"].code)
-    a_event = list(b.ledger.events(a.device))[-1]
     b_event = list(b.ledger.events(b.device))[-1]
-    assert b_event.hlc > a_event.hlc  # b's later event orders after a's, whatever b's wall clock says
+    assert abs(unpack(b_event.hlc)[0] - time.time_ns() // 1_000_000) < 60_000   # b's own clock is its own
+    # and b's events still reach a, whose clock is ahead (b's stamps are not ahead of a's time)
+    wait_for(lambda: a.verdict(PEOPLE["birthday_today"].code) is Verdict.ALREADY_VOTED)
 
 
 def test_a_kiosk_of_another_election_is_refused_and_shown(branch: list[Kiosk], tmp_path: object) -> None:

@@ -253,3 +253,102 @@ def test_the_commands_show_the_summary_print_it_and_exit_by_outcome(branches: Br
     bad.write_bytes(b"not a bundle")
     assert authority_main(["collect", "--dir", folder, str(branches.usb)]) == 1
     assert "REFUSED  zz-garbage.kexport: not an export bundle" in capsys.readouterr().out
+
+
+# -- issue 12: collection applies the same rules as the devices ----------------------------------
+
+def _sync(branches: Branches, source: str, sink: str) -> None:
+    """`sink` stores `source`'s events as branch sync would."""
+    a, b = branches.kiosks[source], branches.kiosks[sink]
+    src, dst = a.open_ledger(), b.open_ledger()
+    try:
+        replica = Replica(dst, b.authority_cert, certs.cert_pem(b.device_cert), b.claims.branches,
+                          roster=b.roster())
+        assert replica.store(a.claims.device_id, certs.cert_pem(a.device_cert),
+                             list(src.events(a.claims.device_id))).new > 0
+    finally:
+        src.close()
+        dst.close()
+
+
+def test_an_undo_of_another_kiosks_check_in_counts_for_nothing_and_is_named(branches: Branches) -> None:
+    from kiosk.store.ledger import Kind
+    branches.check_in("k1", ELIGIBLE)
+    _sync(branches, "k1", "k2")
+    k1, k2 = branches.kiosks["k1"], branches.kiosks["k2"]
+    rogue = k2.open_ledger()
+    voter = next(e.voter for e in rogue.events(k1.claims.device_id))
+    with rogue.transaction():   # k2's own code undoes k1's check-in, signed with k2's key
+        rogue.append(Kind.UNDO, voter, f"{k1.claims.device_id}:1", "rogue")
+    rogue.close()
+
+    report = branches.collect(*branches.export_all().values())
+
+    assert not report.refused
+    assert report.branches["1001"].check_ins == 1 and report.branches["1001"].undone == 0
+    [(device, seq, target, why)] = report.foreign_undos
+    assert (device, seq, target) == (k2.claims.device_id, 1, f"{k1.claims.device_id}:1")
+    from provisioning.collect import report_lines
+    assert any(line.startswith("undos that count for nothing: 1") for line in report_lines(report))
+
+
+def test_a_kiosk_that_rewrote_an_entry_its_peer_holds_is_named_with_both_versions(branches: Branches) -> None:
+    for code in (ELIGIBLE, BIRTHDAY, PEOPLE["one_day_short"].code):
+        branches.check_in("k1", code)
+    _sync(branches, "k1", "k2")
+    k1 = branches.kiosks["k1"]
+    db = sqlite3.connect(k1.state / LEDGER)     # k1 rewrites its history from entry 2 and signs it again
+    with db:
+        db.execute("DELETE FROM events WHERE device = ? AND seq >= 2", (k1.claims.device_id,))
+    db.close()
+    branches.check_in("k1", PEOPLE["suspended"].code)
+
+    report = branches.collect(*branches.export_all().values())
+
+    assert not report.refused                    # k1's rewritten chain verifies by itself
+    [equivocation] = report.equivocations
+    assert (equivocation.device, equivocation.seq) == (k1.claims.device_id, 2)
+    assert equivocation.first_hash != equivocation.second_hash
+    k2 = branches.kiosks["k2"].claims.device_id
+    sources = sorted([equivocation.first, equivocation.second], key=lambda s: "copy held by" in s)
+    assert k1.claims.device_id in sources[0] and "copy held by" not in sources[0]   # k1's own bundle
+    assert sources[1].endswith(f"(copy held by {k2})")                            # and k2's copy of it
+
+
+def test_a_revoked_kiosks_entries_from_its_revocation_time_are_not_counted(branches: Branches) -> None:
+    import datetime as dt
+    import time
+    branches.check_in("k1", ELIGIBLE)
+    branches.check_in("k1", BIRTHDAY)
+    time.sleep(0.01)
+    branches.world.authority.revoke(branches.kiosks["k1"].claims.device_id, dt.datetime.now(dt.timezone.utc))
+    time.sleep(0.01)
+    branches.check_in("k1", PEOPLE["one_day_short"].code)   # the thief's check-in
+
+    report = branches.collect(*branches.export_all().values())
+
+    assert report.branches["1001"].check_ins == 2
+    assert report.revoked == [(branches.kiosks["k1"].claims.device_id, 1)]
+
+
+def test_a_deeply_nested_bundle_is_one_refusal_and_the_others_are_collected(branches: Branches) -> None:
+    branches.check_in("k1", ELIGIBLE)
+    paths = branches.export_all()
+    k3 = branches.kiosks["k3"]
+    header = bundle.read_header(paths["k3"].read_bytes())[0]
+    for depth, name in ((200_000, "nested.kexport"), (17, "seventeen.kexport")):
+        crafted = bundle.seal(election=header.election, device=header.device, role=header.role,
+                              branches=header.branches, created=header.created,
+                              content=b"[" * depth + b"]" * depth, device_key=load_signing_key(k3.state),
+                              recipient=branches.world.authority.export_key().public_key())
+        (paths["k3"].parent / name).write_bytes(crafted)
+    content = opened_content(branches.world, paths["k3"])
+    content["head"] = []                                  # a shape no device writes, signed by the device
+    odd = resealed(branches.world, k3, paths["k3"], content, "odd.kexport")
+
+    report = branches.collect(paths["k3"].parent / "nested.kexport", paths["k3"].parent / "seventeen.kexport",
+                              odd, *paths.values())
+
+    assert sorted(r.file for r in report.refused) == ["nested.kexport", "odd.kexport", "seventeen.kexport"]
+    assert all("nests deeper" in r.reason for r in report.refused if r.file != "odd.kexport")
+    assert len(report.bundles) == 4 and report.branches["1001"].check_ins == 1
