@@ -6,15 +6,25 @@ durations; a national code or a name must never be passed, and as a last
 guard `log` masks anything in a text field that looks like one (a run of
 eight or more digits in any script, or Persian letters).
 Long actions log a start and an outcome.
+
+The device's audit log keeps warnings and errors (refusals, tampering, forced
+wipes: the security record) in a file that never rotates, so a flood of lines
+cannot push them out; repeated refusals are tallied (`Tally`) so that file stays
+small. Everything else goes to a rotating file.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import logging.handlers
 import os
 import re
 import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -22,7 +32,15 @@ _LOGGER = logging.getLogger("kiosk")
 # Without a handler, Python's last-resort handler would print warnings onto a technician's terminal.
 _LOGGER.addHandler(logging.NullHandler())
 AUDIT_LOG = "audit.log"
-_AUDIT_BYTES, _AUDIT_KEPT = 4 << 20, 3   # 16 MiB at most: weeks of lines, and bounded on a small SD card
+# Warnings and errors, never rotated; the name starts with AUDIT_LOG so tools that skip the audit log skip it too.
+SECURITY_LOG = "audit.log.security"
+AUDIT_BYTES, AUDIT_KEPT = 4 << 20, 3   # 16 MiB at most: weeks of lines, and bounded on a small SD card
+# Tallied refusals write about 200 bytes per address per TALLY_SECONDS: one flooding address fills
+# 16 MiB in about ten days. Past the bound the oldest lines stay and newer warnings go to the rotating file.
+SECURITY_BYTES = 16 << 20
+TALLY_SECONDS = 10.0
+TALLY_KEYS = 64          # keys tallied at once; more share one line (key "others") so memory stays bounded
+_STAMP = 23              # "2026-05-22 08:30:00,123": the prefix every audit line starts with
 # Eight or more digits in any script, or Persian letters: what a national code or a name looks like.
 # A run inside a hex token (a device id, a fingerprint) is not a code, and masking it would hide which device.
 _PERSONAL = re.compile(r"(?<![0-9a-fA-F])[0-9۰-۹٠-٩]{8,}(?![0-9a-fA-F])|[\u0600-\u06ff\u200c]+")
@@ -46,6 +64,12 @@ class Event(Enum):
     WIPED = ("D120", logging.WARNING, "device wiped after a verified export")
     WIPE_FORCED = ("D121", logging.WARNING, "device wiped without a verified export; reason given")
     WIPE_REFUSED = ("D122", logging.WARNING, "wipe refused: no verified export of the current records")
+    REVOCATIONS_KEPT = ("D140", logging.WARNING, "a newer signed revocation list is in force on this device")
+    REVOCATIONS_REFUSED = ("D141", logging.WARNING,
+                           "a revocation list was refused: not this election's authority's, or malformed")
+    ROSTER_ADDED = ("D142", logging.INFO, "a device certificate of this election was added to the roster")
+    FILES_CHANGED = ("D150", logging.ERROR,
+                     "an installed file is not as the authority signed it: the device stopped serving")
     BUNDLE_COLLECTED = ("A120", logging.INFO, "a device's bundle was verified and collected")
     BUNDLE_REFUSED = ("A121", logging.WARNING, "a bundle was refused at collection")
     CHECKED_IN = ("K100", logging.INFO, "check-in recorded")
@@ -62,6 +86,7 @@ class Event(Enum):
     MESSAGE_REFUSED = ("N101", logging.WARNING, "a malformed, oversized or unexpected message was refused")
     PEER_CONNECTED = ("N102", logging.INFO, "a peer connected over mutual TLS")
     PEER_DISCONNECTED = ("N103", logging.INFO, "a peer connection ended")
+    PEER_SHUT_OUT = ("N104", logging.WARNING, "an open link to a peer the roster no longer admits was closed")
     SERVICE_FOUND = ("N110", logging.INFO, "a peer was found by zeroconf")
     SERVICE_LOST = ("N111", logging.INFO, "a peer found by zeroconf went away")
     SERVICE_IGNORED = ("N112", logging.INFO, "a zeroconf service of another election, branch or version was ignored")
@@ -80,6 +105,8 @@ class Event(Enum):
     REP_CASE_CANCELLED = ("R103", logging.INFO, "a kiosk withdrew an open case")
     REP_ALERT_SILENT = ("R110", logging.WARNING, "the console cannot play its alert sound; the banner still shows")
     DUPLICATE_FOUND = ("S100", logging.WARNING, "branch sync found a voter checked in on two kiosks")
+    SECURITY_LOG_FULL = ("D130", logging.WARNING,
+                         "the security log reached its size bound: later warnings go to the rotating audit log")
 
     @property
     def id(self) -> str:
@@ -92,11 +119,81 @@ def mask(text: str) -> str:
     return _PERSONAL.sub("*", text)
 
 
-def log(event: Event, **fields: str | int | float | bool) -> None:
+Field = str | int | float | bool
+
+
+def log(event: Event, **fields: Field) -> None:
     """Write one structured line, masking text fields that look like personal data."""
     if _LOGGER.isEnabledFor(event.value[1]):
-        safe = {k: mask(v) if isinstance(v, str) else v for k, v in fields.items()}
-        _LOGGER.log(event.value[1], json.dumps({"event": event.id, "msg": event.value[2], **safe}))
+        _LOGGER.log(event.value[1], _line(event, fields))
+
+
+def _line(event: Event, fields: dict[str, Field]) -> str:
+    safe = {k: mask(v) if isinstance(v, str) else v for k, v in fields.items()}
+    return json.dumps({"event": event.id, "msg": event.value[2], **safe})
+
+
+@dataclass
+class _Repeats:
+    due: float                                   # when this key's next line is due
+    count: int = 0                               # repeats since its last line
+    fields: dict[str, Field] = field(default_factory=dict)   # the latest repeat's
+
+
+class Tally:
+    """Repeats of one event per key (source address, reason), so a flood writes a line per key and interval.
+
+    The first occurrence of a key is logged at once (a technician needs to see
+    it); later ones are counted and logged by `flush` as one line per interval
+    with `count` (repeats since the last line), `interval_s`, the key's fields
+    and the latest repeat's other fields. A key quiet for a whole interval starts
+    afresh. Past `max_keys`, new keys share one line whose first key field is "others".
+    Thread-safe; whoever owns the tally calls `flush` (at least when told it is due) and `flush(everything=True)`
+    when it stops.
+    """
+
+    def __init__(self, event: Event, key_fields: tuple[str, ...], interval: float = TALLY_SECONDS,
+                 clock: Callable[[], float] = time.monotonic, max_keys: int = TALLY_KEYS) -> None:
+        self._event = event
+        self._key_fields = key_fields
+        self._interval = interval
+        self._clock = clock
+        self._max_keys = max_keys
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[str, ...], _Repeats] = {}
+
+    def add(self, key: tuple[str, ...], **fields: Field) -> None:
+        """One more occurrence of `key` (the key fields' values): logged now if it is the first, else counted."""
+        with self._lock:
+            if key not in self._keys and len(self._keys) >= self._max_keys:
+                key = ("others",)
+            repeats = self._keys.get(key)
+            if repeats is not None:
+                repeats.count += 1
+                repeats.fields = fields
+                return
+            self._keys[key] = _Repeats(self._clock() + self._interval)
+        log(self._event, **fields)
+
+    def flush(self, everything: bool = False) -> float | None:
+        """Log the lines that are due (every pending one with `everything`); seconds until the next, or None."""
+        now = self._clock()
+        lines: list[dict[str, Field]] = []
+        with self._lock:
+            for key, repeats in list(self._keys.items()):
+                if repeats.due > now and not everything:
+                    continue
+                if repeats.count:
+                    lines.append({**repeats.fields, **dict(zip(self._key_fields, key)), "count": repeats.count,
+                                  "interval_s": self._interval})
+                if repeats.count and not everything:
+                    repeats.count, repeats.due = 0, now + self._interval   # still flooding: keep tallying
+                else:
+                    del self._keys[key]
+            due = min((r.due for r in self._keys.values()), default=None)
+        for line in lines:
+            log(self._event, **line)
+        return None if due is None else max(0.0, due - now)
 
 
 def _stderr_is_journal() -> bool:
@@ -132,38 +229,84 @@ def configure(state: Path | None = None) -> None:
     _LOGGER.propagate = False
 
 
-class _AuditHandler(logging.handlers.RotatingFileHandler):
-    """The device's own record of what happened (no personal data, like every log line)."""
+class _AuditHandler(logging.Handler):
+    """The device's own record of what happened (no personal data, like every log line).
+
+    Warnings and errors go to a file that never rotates, up to `security_bytes`;
+    other lines, and warnings past that bound, to a rotating file.
+    """
+
+    def __init__(self, state: Path, rotate_bytes: int, kept: int, security_bytes: int) -> None:
+        super().__init__(logging.INFO)
+        stamped = logging.Formatter("%(asctime)s %(message)s")
+        self._rotating = logging.handlers.RotatingFileHandler(state / AUDIT_LOG, maxBytes=rotate_bytes,
+                                                              backupCount=kept, encoding="utf-8")
+        try:
+            self._security = logging.FileHandler(state / SECURITY_LOG, encoding="utf-8")
+        except OSError:
+            self._rotating.close()
+            raise
+        for handler in (self._rotating, self._security):
+            handler.setFormatter(stamped)
+        self._security_bytes = security_bytes
+        self._full = self._size() >= security_bytes
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING or self._full:
+            self._rotating.handle(record)
+            return
+        self._security.handle(record)
+        if self._size() >= self._security_bytes:
+            self._full = True
+            # The last line of the file says where later warnings are, for whoever reads this file alone.
+            self._security.handle(logging.makeLogRecord({
+                "name": _LOGGER.name, "levelno": logging.WARNING, "levelname": "WARNING",
+                "msg": _line(Event.SECURITY_LOG_FULL, {"bytes": self._security_bytes, "next": AUDIT_LOG})}))
+
+    def close(self) -> None:
+        self._rotating.close()
+        self._security.close()
+        super().close()
+
+    def _size(self) -> int:
+        stream = self._security.stream
+        try:
+            return os.fstat(stream.fileno()).st_size if stream is not None else 0
+        except (OSError, ValueError):
+            return 0
 
 
-def keep_audit_log(state: Path) -> None:
-    """Also append every log line, stamped, to STATE/audit.log: the close-of-polls export carries it.
+def keep_audit_log(state: Path, *, rotate_bytes: int = AUDIT_BYTES, kept: int = AUDIT_KEPT,
+                   security_bytes: int = SECURITY_BYTES) -> None:
+    """Also append every log line, stamped, to STATE/audit.log*: the close-of-polls export carries them.
 
-    One audit file per process; a state folder that cannot be written leaves the journal as the only record.
+    One audit log per process; a state folder that cannot be written leaves the journal as the only record.
     """
     stop_audit_log()
     try:
-        handler = _AuditHandler(state / AUDIT_LOG, maxBytes=_AUDIT_BYTES, backupCount=_AUDIT_KEPT,
-                                encoding="utf-8")
+        handler = _AuditHandler(state, rotate_bytes, kept, security_bytes)
     except OSError:
         return
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    handler.setLevel(logging.INFO)
     _LOGGER.addHandler(handler)
     if _LOGGER.getEffectiveLevel() > logging.INFO:
         _LOGGER.setLevel(logging.INFO)
 
 
 def audit_lines(state: Path) -> list[str]:
-    """The audit log's lines, oldest first (rotated files included)."""
-    lines: list[str] = []
-    for n in range(_AUDIT_KEPT, -1, -1):
-        path = state / (AUDIT_LOG if n == 0 else f"{AUDIT_LOG}.{n}")
-        try:
-            lines += path.read_text("utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-    return lines
+    """Every audit line the device keeps (rotated files and the security log), oldest first."""
+    rotated = sorted((p for p in state.glob(f"{AUDIT_LOG}.*") if p.suffix[1:].isdigit()),
+                     key=lambda p: int(p.suffix[1:]), reverse=True)
+    general = [line for path in [*rotated, state / AUDIT_LOG] for line in _read_lines(path)]
+    # Each file is in order; merging by time stamp keeps that order within each file. Within one
+    # millisecond the order across files is unknown: the security line goes first.
+    return list(heapq.merge(_read_lines(state / SECURITY_LOG), general, key=lambda line: line[:_STAMP]))
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
 
 
 def stop_audit_log() -> None:

@@ -8,6 +8,15 @@ each other; `receive` never sees it.
 OpenSSL checks the chain to the election authority but not the clock (a Pi has
 no real-time clock); `certs.verify_device` then judges validity on the election
 day, and the policy checks role, branches and a pinned fingerprint.
+
+A server keeps peers still in their handshake apart from verified ones. The
+handshake, our checks and the acceptance frame finish within HANDSHAKE_TIMEOUT;
+one source address holds at most MAX_HANDSHAKES_PER_ADDRESS handshakes and
+MAX_PER_ADDRESS connections; when all MAX_HANDSHAKES slots are taken, a
+newcomer from a less busy address takes the oldest slot of the busiest one. So
+no number of silent or trickling TCP connections keeps a device on another
+address out. Refusals are tallied per address and reason (logbook.Tally). A
+verified peer that sends nothing for IDLE_TIMEOUT is dropped, on either side.
 """
 from __future__ import annotations
 
@@ -18,6 +27,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,15 +37,23 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from kiosk.logbook import Event, log
+from kiosk.logbook import TALLY_SECONDS, Event, Tally, log
 from kiosk.state import Installed, load_signing_key
 from kiosk.trust import certs
-from kiosk.trust.roster import Roster
+from kiosk.trust.roster import Roster, RosterSource
 
 MAX_FRAME = 64 * 1024
-HANDSHAKE_TIMEOUT = 5.0
+HANDSHAKE_TIMEOUT = 5.0      # TLS handshake + our checks + the acceptance frame; ~20 ms on a LAN
 SEND_TIMEOUT = 10.0
-MAX_CONNECTIONS = 64
+# Every long-lived link sends well within this in both directions: branch sync a Want each second,
+# the courier a Status every 5 s, the console a Beacon every 2 s; a sender stuck for SEND_TIMEOUT
+# closes its own side first. A peer that says nothing for this long is gone or up to no good.
+IDLE_TIMEOUT = 30.0
+MAX_CONNECTIONS = 64             # everything a server holds at once, verified or not
+MAX_HANDSHAKES = 32              # of those, still in their handshake
+# A real device needs one or two; the tests and benches run ten devices on 127.0.0.1.
+MAX_HANDSHAKES_PER_ADDRESS = 8
+MAX_PER_ADDRESS = 16
 
 _HEADER = 4
 _ACCEPTED = bytes(_HEADER)
@@ -82,7 +100,7 @@ class PeerPolicy:
     role: certs.Role
     branches: frozenset[str]
     fingerprint: str | None = None
-    roster: Roster | None = None
+    roster: Roster | RosterSource | None = None
     device: str | None = None
 
     def check(self, peer: certs.DeviceClaims, cert: x509.Certificate) -> str | None:
@@ -124,7 +142,7 @@ class Channel:
     """A verified connection to one peer: whole frames in and out, safe to use from several threads."""
 
     def __init__(self, sock: ssl.SSLSocket, peer: certs.DeviceClaims, peer_cert: x509.Certificate,
-                 peer_address: str) -> None:
+                 peer_address: str, idle_timeout: float | None = None) -> None:
         self.peer = peer
         self.peer_cert = peer_cert
         self.peer_address = peer_address
@@ -138,6 +156,9 @@ class Channel:
         self._state_lock = threading.Lock()
         self._closed = False
         self._announced = False
+        # None: IDLE_TIMEOUT as it is now; math.inf: wait for the peer forever.
+        self._idle = IDLE_TIMEOUT if idle_timeout is None else idle_timeout
+        self._heard = time.monotonic()  # when bytes last arrived: the idle bound counts from here
 
     def send(self, payload: bytes) -> None:
         """Send one payload of 1..MAX_FRAME bytes; ChannelClosed if the connection is gone."""
@@ -146,14 +167,22 @@ class Channel:
         self._write(len(payload).to_bytes(_HEADER, "big") + payload)
 
     def receive(self, timeout: float | None = None) -> bytes | None:
-        """The next payload, or None if none is complete within `timeout` seconds (bytes read are kept)."""
+        """The next payload, or None if none is complete within `timeout` seconds (bytes read are kept).
+
+        ChannelClosed, and the channel closed, once the peer has sent nothing at all for the idle bound.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._recv_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
             return None
         try:
             while (frame := self._take_frame()) is None:
-                if not self._fill(deadline):
-                    return None
+                silent_at = self._heard + self._idle if math.isfinite(self._idle) else None
+                if silent_at is None or (deadline is not None and deadline < silent_at):
+                    if not self._fill(deadline):
+                        return None
+                elif not self._fill(silent_at):
+                    self._close(f"silent for {self._idle:g} s")
+                    raise ChannelClosed(f"peer sent nothing for {self._idle:g} s")
             return frame
         finally:
             self._recv_lock.release()
@@ -192,10 +221,11 @@ class Channel:
             self._close("peer closed the connection")
             raise ChannelClosed("peer closed the connection" + (" mid-frame" if self._buffer else ""))
         self._buffer += chunk
+        self._heard = time.monotonic()
         return True
 
-    def _write(self, data: bytes) -> None:
-        deadline = time.monotonic() + SEND_TIMEOUT
+    def _write(self, data: bytes, deadline: float | None = None) -> None:
+        deadline = time.monotonic() + SEND_TIMEOUT if deadline is None else deadline
         with self._send_lock:
             view = memoryview(data)
             while view:
@@ -270,8 +300,12 @@ def listen_host(lan: list[str] | None) -> str:
     return lan[0] if lan and len(lan) == 1 else "0.0.0.0"
 
 
-def connect(host: str, port: int, identity: TlsIdentity, policy: PeerPolicy, timeout: float = 5.0) -> Channel:
-    """Open a verified channel to a peer; PeerRefused (logged) if either side refuses."""
+def connect(host: str, port: int, identity: TlsIdentity, policy: PeerPolicy, timeout: float = 5.0,
+            idle_timeout: float | None = None) -> Channel:
+    """Open a verified channel to a peer; PeerRefused (logged) if either side refuses.
+
+    `idle_timeout` (default IDLE_TIMEOUT): the channel closes if the peer then sends nothing for that long.
+    """
     address = f"{host}:{port}"
     deadline = time.monotonic() + timeout
     context = _context(identity, server_side=False)
@@ -282,7 +316,7 @@ def connect(host: str, port: int, identity: TlsIdentity, policy: PeerPolicy, tim
     except OSError as exc:
         raise ChannelClosed(f"cannot reach {address}: {_describe(exc)}") from exc
     try:
-        channel = _verified(sock, identity, policy, address, deadline)
+        channel = _verified(sock, identity, policy, address, deadline, idle_timeout)
         channel._await_accepted(deadline)
     except PeerRefused as exc:
         sock.close()
@@ -295,26 +329,44 @@ def connect(host: str, port: int, identity: TlsIdentity, policy: PeerPolicy, tim
 @dataclass
 class _Connection:
     sock: ssl.SSLSocket
+    host: str
     address: str
-    channel: Channel | None = None
+    started: float
+    channel: Channel | None = None   # set once the peer is verified and told so
+    evicted: bool = False            # its handshake slot went to a newcomer from a less busy address
+    done: bool = False
+
+    @property
+    def live(self) -> bool:
+        """Counted against the limits."""
+        return not (self.done or self.evicted)
 
 
 class Server:
     """Accepts peers on host:port; each accepted, verified peer runs `on_channel(channel)` on a thread of its own.
 
     The handler owns the channel's loop and must return once the channel closes
-    (its receive raises ChannelClosed); when it returns, the server closes the channel.
+    (its receive raises ChannelClosed, at the latest after the idle bound); when it
+    returns, the server closes the channel. The limits are the module's constants.
     """
 
     def __init__(self, identity: TlsIdentity, policy: Policy, on_channel: Callable[[Channel], None],
                  host: str = "127.0.0.1", port: int = 0, *, handshake_timeout: float = HANDSHAKE_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 max_connections: int = MAX_CONNECTIONS, max_handshakes: int = MAX_HANDSHAKES,
+                 max_handshakes_per_address: int = MAX_HANDSHAKES_PER_ADDRESS,
+                 max_per_address: int = MAX_PER_ADDRESS, idle_timeout: float | None = None,
+                 refusal_interval: float = TALLY_SECONDS) -> None:
         self._identity = identity
         self._policy = policy
         self._on_channel = on_channel
         self._address = (host, port)
         self._handshake_timeout = handshake_timeout
         self._max_connections = max_connections
+        self._max_handshakes = max_handshakes
+        self._max_handshakes_per_address = max_handshakes_per_address
+        self._max_per_address = max_per_address
+        self._idle_timeout = idle_timeout
+        self._refusals = Tally(Event.PEER_REFUSED, ("address", "reason"), refusal_interval)
         self._context = _context(identity, server_side=True)  # a bad identity fails here, not per peer
         self._lock = threading.Lock()
         self._connections: dict[threading.Thread, _Connection] = {}
@@ -330,6 +382,7 @@ class Server:
         if self._listener is not None or self._closing:
             raise RuntimeError("a server starts once and cannot restart after close")
         self._listener = socket.create_server(self._address, backlog=self._max_connections)
+        self._listener.setblocking(False)  # woken by poll, which may also wake to write the tallies
         self._port = self._listener.getsockname()[1]
         self._wake = socket.socketpair()
         self._accepting = threading.Thread(target=self._accept_loop, name=f"tls-accept:{self._port}", daemon=True)
@@ -365,6 +418,7 @@ class Server:
         for sock in (self._listener, *(self._wake or ())):
             if sock is not None:
                 sock.close()
+        self._refusals.flush(everything=True)
 
     def __enter__(self) -> Server:
         self.start()
@@ -379,69 +433,112 @@ class Server:
         poller.register(self._listener, select.POLLIN)
         poller.register(self._wake[0], select.POLLIN)
         while True:
-            if any(fd == self._wake[0].fileno() for fd, _ in poller.poll()):
+            due = self._refusals.flush()  # this thread writes the tallied refusals as they fall due
+            ready = {fd for fd, _ in poller.poll(None if due is None else math.ceil(due * 1000) + 1)}
+            if self._wake[0].fileno() in ready:
                 return
+            if self._listener.fileno() not in ready:
+                continue
             try:
                 raw, peer = self._listener.accept()
+            except BlockingIOError:
+                continue
             except OSError:  # a client that gave up, or out of descriptors: pause rather than spin
                 time.sleep(0.1)
                 continue
-            self._admit(raw, f"{peer[0]}:{peer[1]}")
+            self._admit(raw, peer[0], peer[1])
 
-    def _admit(self, raw: socket.socket, address: str) -> None:
+    def _admit(self, raw: socket.socket, host: str, port: int) -> None:
+        address = f"{host}:{port}"
         with self._lock:
             for thread in [t for t in self._connections if not t.is_alive()]:
                 thread.join()
                 del self._connections[thread]
-            full = self._closing or len(self._connections) >= self._max_connections
-            if not full:
+            closing = self._closing
+            reason = "server closing" if closing else self._refusal_locked(host)
+            if reason is None:
                 try:
                     sock = self._context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
                     sock.setblocking(False)
                 except OSError:
                     raw.close()
                     return
-                connection = _Connection(sock, address)
+                connection = _Connection(sock, host, address, time.monotonic())
                 thread = threading.Thread(target=self._serve, args=(connection,), name=f"tls-peer:{address}",
                                           daemon=True)
                 self._connections[thread] = connection
                 thread.start()
-        if full:
-            raw.close()
-            log(Event.PEER_REFUSED, reason="too many connections", address=address)
+                return
+        raw.close()
+        if not closing:
+            self._refusals.add((host, reason), reason=reason, address=address)
+
+    def _refusal_locked(self, host: str) -> str | None:
+        """Why a new connection from `host` is refused, or None; may take the slot of another's handshake."""
+        live = [c for c in self._connections.values() if c.live]
+        if len(live) >= self._max_connections:
+            return "too many connections"
+        if sum(c.host == host for c in live) >= self._max_per_address:
+            return "too many connections from this address"
+        shaking = [c for c in live if c.channel is None]
+        mine = sum(c.host == host for c in shaking)
+        if mine >= self._max_handshakes_per_address:
+            return "too many handshakes from this address"
+        if len(shaking) < self._max_handshakes:
+            return None
+        # Full: an address holding more slots than this one gives up its oldest, so many addresses
+        # flooding together still leave every other address a slot. A real handshake takes milliseconds.
+        per_host = Counter(c.host for c in shaking)
+        most = max(per_host.values())
+        if most <= mine:
+            return "too many handshakes"
+        victim = min((c for c in shaking if per_host[c.host] == most), key=lambda c: c.started)
+        victim.evicted = True
+        _shutdown(victim.sock)
+        return None
 
     def _serve(self, connection: _Connection) -> None:
-        """One peer: handshake within the time limit, checks, then the handler; always closes."""
+        """One peer: handshake, checks and our acceptance within the budget, then the handler; always closes."""
         deadline = time.monotonic() + self._handshake_timeout
         try:
-            channel = _verified(connection.sock, self._identity, self._policy, connection.address, deadline)
-        except PeerRefused as exc:
-            with self._lock:  # Server.close may be shutting this socket down to end the handshake
-                connection.sock.close()
-                closing = self._closing
-            if not closing:
-                log(Event.PEER_REFUSED, reason=str(exc), address=connection.address)
+            channel = _verified(connection.sock, self._identity, self._policy, connection.address, deadline,
+                                self._idle_timeout)
+            channel._write(_ACCEPTED, deadline)
+        except ChannelError as exc:
+            self._refuse(connection, str(exc) if isinstance(exc, PeerRefused)
+                         else "TLS handshake failed: peer did not take our acceptance in time")
             return
         with self._lock:
-            if self._closing:
-                channel._close("server closing")
-                return
-            connection.channel = channel
+            dropped = self._closing or connection.evicted
+            if not dropped:
+                connection.channel = channel
         reason = "handler finished"
         try:
-            channel._write(_ACCEPTED)
-            channel._announce()
-            self._on_channel(channel)
+            if not dropped:
+                channel._announce()
+                self._on_channel(channel)
         except ChannelError:
             pass  # the peer went away or misbehaved; the channel has logged how
         except Exception as exc:  # a handler bug must not take the server down
             reason = f"handler raised {type(exc).__name__}"
         finally:
-            channel._close(reason)
+            channel._close("server closing" if dropped else reason)
+            with self._lock:
+                connection.done = True
+
+    def _refuse(self, connection: _Connection, reason: str) -> None:
+        with self._lock:  # Server.close or an eviction may be shutting this socket down
+            connection.sock.close()
+            connection.done = True
+            closing, evicted = self._closing, connection.evicted
+        if evicted:
+            reason = "handshake slots full: the busiest address gave up its oldest"
+        if not closing:
+            self._refusals.add((connection.host, reason), reason=reason, address=connection.address)
 
 
 def _verified(sock: ssl.SSLSocket, identity: TlsIdentity, policy: Policy, address: str,
-              deadline: float) -> Channel:
+              deadline: float, idle_timeout: float | None = None) -> Channel:
     """Handshake and check the peer, or raise PeerRefused (the caller closes the socket)."""
     # Non-blocking with one deadline: a per-read timeout would let a client trickle bytes forever.
     while True:
@@ -458,7 +555,7 @@ def _verified(sock: ssl.SSLSocket, identity: TlsIdentity, policy: Policy, addres
         if remaining <= 0 or not _wait(sock, writable, remaining):
             raise PeerRefused("TLS handshake failed: timed out")
     peer, cert = _judge(sock, identity, policy)
-    return Channel(sock, peer, cert, address)
+    return Channel(sock, peer, cert, address, idle_timeout)
 
 
 def _judge(sock: ssl.SSLSocket, identity: TlsIdentity, policy: Policy) -> tuple[certs.DeviceClaims, x509.Certificate]:

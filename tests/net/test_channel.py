@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import queue
 import socket
@@ -60,6 +61,7 @@ def serve() -> Iterator[Callable[..., Server]]:
 
     def start(identity: TlsIdentity, policy: object, on_channel: Callable[[Channel], None] = echo,
               **options: float) -> Server:
+        options.setdefault("refusal_interval", 0.1)  # tallied refusals are logged soon enough to be read here
         server = Server(identity, policy, on_channel, HOST, **options)  # type: ignore[arg-type]
         server.start()
         servers.append(server)
@@ -83,11 +85,15 @@ def events(caplog: pytest.LogCaptureFixture) -> Callable[[str], list[dict[str, o
 
 
 def server_refusals(events: Callable[[str], list[dict[str, object]]], server: Server,
-                    count: int = 1) -> list[object]:
-    """Reasons the server logged for refusing peers (it logs on its own threads: wait for them)."""
+                    count: int = 1) -> list[str]:
+    """Reasons the server logged for refusing peers (it logs on its own threads: wait for them).
+
+    A tallied line stands for `count` refusals and names the last one's reason.
+    """
     deadline = time.monotonic() + 3
     while True:
-        reasons = [e["reason"] for e in events("N100") if e["address"] != f"{HOST}:{server.port}"]
+        reasons = [str(e["reason"]) for e in events("N100") if e["address"] != f"{HOST}:{server.port}"
+                   for _ in range(int(str(e.get("count", 1))))]
         if len(reasons) >= count or time.monotonic() > deadline:
             return reasons
         time.sleep(0.01)
@@ -239,7 +245,7 @@ def test_foreign_authority_for_the_same_election_id_is_refused(world: World, tmp
     forged = World(tmp_path / "forged", forger, world.election, world.voters)
     server = serve(rep_of(world), KIOSKS)
     assert refused(kiosk_of(forged), server) == NOT_OUR_AUTHORITY
-    assert server_refusals(events, server)[0].startswith("TLS handshake failed: peer refused us")  # type: ignore[union-attr]
+    assert server_refusals(events, server)[0].startswith("TLS handshake failed: peer refused us")
 
     # A forged client that trusts our authority: our server's OpenSSL refuses it, and the client hears why.
     sly = kiosk_of(forged, "kiosk3")
@@ -285,7 +291,7 @@ def test_fingerprint_mismatch_is_refused(world: World, serve: Callable[..., Serv
     kiosk, rep = kiosk_of(world), rep_of(world)
     server = serve(rep, KIOSKS)
     pinned = PeerPolicy(certs.Role.REP, frozenset({"1001"}), fingerprint=kiosk.fingerprint)
-    assert refused(kiosk, server, pinned) == "peer certificate does not match the advertised fingerprint"
+    assert refused(kiosk, server, pinned) == "peer certificate does not match the expected fingerprint"
 
 
 def identity_with_validity(world: World, role: certs.Role, start: dt.datetime, end: dt.datetime) -> TlsIdentity:
@@ -407,6 +413,133 @@ def test_connections_beyond_the_bound_are_refused(world: World, serve: Callable[
             sock.close()
     time.sleep(0.1)  # their threads notice the hang-up and end
     good_client_works(kiosk_of(world), server)
+
+
+def silent_from(source: str, server: Server) -> socket.socket:
+    """A TCP connection from another loopback address that sends nothing."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.settimeout(3)
+    sock.connect((HOST, server.port))
+    return sock
+
+
+def hung_up(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_one_address_gets_only_its_share_of_handshakes(world: World, serve: Callable[..., Server],
+                                                       events: Callable[[str], list[dict[str, object]]]) -> None:
+    server = serve(rep_of(world), KIOSKS, max_handshakes_per_address=2)
+    silent = [silent_from("127.0.0.2", server) for _ in range(2)]
+    try:
+        time.sleep(0.1)
+        with silent_from("127.0.0.2", server) as third:
+            assert hung_up(third)                      # at once, not after the handshake budget
+        good_client_works(kiosk_of(world), server)     # another address is served meanwhile
+        assert "too many handshakes from this address" in server_refusals(events, server)
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def test_one_address_gets_only_its_share_of_connections(world: World, serve: Callable[..., Server],
+                                                        events: Callable[[str], list[dict[str, object]]]) -> None:
+    server = serve(rep_of(world), KIOSKS, max_per_address=2)
+    first, second = (connect(HOST, server.port, kiosk_of(world, f"kiosk{n}"), REPS) for n in (1, 2))
+    with first, second:
+        time.sleep(0.1)
+        assert refused(kiosk_of(world, "kiosk3"), server, REPS).startswith("TLS handshake failed")
+        assert server_refusals(events, server) == ["too many connections from this address"]
+        with silent_from("127.0.0.2", server) as other:  # another address still gets in
+            time.sleep(0.1)
+            assert len(server_refusals(events, server)) == 1
+            other.close()
+
+
+def test_when_every_handshake_slot_is_taken_the_busiest_address_gives_one_up(
+        world: World, serve: Callable[..., Server], events: Callable[[str], list[dict[str, object]]]) -> None:
+    server = serve(rep_of(world), KIOSKS, max_handshakes=4)
+    silent = []
+    for source in ("127.0.0.2", "127.0.0.3", "127.0.0.2", "127.0.0.3"):
+        silent.append(silent_from(source, server))
+        time.sleep(0.05)   # admitted in this order
+    try:
+        with silent_from("127.0.0.3", server) as level:   # no address holds more than this one: refused
+            assert hung_up(level)
+        good_client_works(kiosk_of(world), server)        # takes the oldest slot of the busiest addresses
+        assert hung_up(silent[0]) and not any(hung_up_yet(sock) for sock in silent[1:])
+        reasons = server_refusals(events, server, count=2)
+        assert "too many handshakes" in reasons
+        assert "handshake slots full: the busiest address gave up its oldest" in reasons
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def hung_up_yet(sock: socket.socket) -> bool:
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def disconnections(events: Callable[[str], list[dict[str, object]]], peer: str, reason: str,
+                   count: int = 1) -> list[dict[str, object]]:
+    """The N103 lines for `peer` that give `reason`, once at least `count` are in (or after 3 s)."""
+    deadline = time.monotonic() + 3
+    while True:
+        found = [e for e in events("N103") if e["peer"] == peer and e["reason"] == reason]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.01)
+
+
+def test_a_verified_peer_that_stays_silent_is_dropped_after_the_idle_bound(
+        world: World, serve: Callable[..., Server], events: Callable[[str], list[dict[str, object]]]) -> None:
+    kiosk = kiosk_of(world)
+    server = serve(rep_of(world), KIOSKS, idle_timeout=0.5)
+    with connect(HOST, server.port, kiosk, REPS, idle_timeout=math.inf) as silent:  # this side would wait forever
+        started = time.monotonic()
+        with pytest.raises(ChannelClosed):
+            silent.receive(timeout=5)  # the server hangs up on it
+        assert 0.4 < time.monotonic() - started < 3
+    time.sleep(0.2)
+    assert len(disconnections(events, kiosk.claims.device_id, "silent for 0.5 s")) == 1  # logged once
+    good_client_works(kiosk, server)  # and the server serves on
+
+
+def test_a_client_drops_a_server_that_stays_silent(world: World, serve: Callable[..., Server],
+                                                   events: Callable[[str], list[dict[str, object]]]) -> None:
+    def mute(channel: Channel) -> None:  # reads, never answers
+        while channel.receive() is not None:
+            pass
+
+    rep = rep_of(world)
+    server = serve(rep, KIOSKS, mute, idle_timeout=math.inf)
+    with connect(HOST, server.port, kiosk_of(world), REPS, idle_timeout=0.5) as channel:
+        started = time.monotonic()
+        with pytest.raises(ChannelClosed, match="sent nothing for 0.5 s"):
+            channel.receive(timeout=5)  # the idle bound ends the wait first
+        assert 0.4 < time.monotonic() - started < 3
+    assert len(disconnections(events, rep.claims.device_id, "silent for 0.5 s")) == 1
+
+
+def test_a_peer_that_keeps_talking_is_not_dropped(world: World, serve: Callable[..., Server],
+                                                  events: Callable[[str], list[dict[str, object]]]) -> None:
+    server = serve(rep_of(world), KIOSKS, idle_timeout=0.5)
+    with connect(HOST, server.port, kiosk_of(world), REPS, idle_timeout=0.5) as channel:
+        for n in range(8):  # 1.6 s: three idle bounds, with a frame each way every 0.2 s
+            channel.send(n.to_bytes(2, "big"))
+            assert channel.receive(timeout=2) == n.to_bytes(2, "big")
+            time.sleep(0.2)
+    assert not [e for e in events("N103") if str(e["reason"]).startswith("silent")]
 
 
 def test_a_handler_that_raises_does_not_stop_the_server(world: World, serve: Callable[..., Server],
