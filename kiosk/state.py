@@ -16,9 +16,11 @@ Layout (all under STATE):
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from cryptography import x509
@@ -46,6 +48,8 @@ EXPORT_KEY = "export.pub"   # in the package: the authority's key for close-of-p
 EXPORTS = "exports.json"    # the latest export's record, which `wipe` checks
 RETIRED = "retired.json"    # elections this device was wiped after; survives the wipe
 APP_LOCK = ".app.lock"      # held while the app or the console runs on this state folder
+AUTHORITY_CERT = "authority.crt"   # in the package: the election authority's certificate
+REGISTRY_FILE = "registry.sqlite"  # in the package: the registry, by far its largest file
 
 
 class StateRefused(Exception):
@@ -115,6 +119,49 @@ def _load_private(path: Path) -> object:
         raise StateRefused(f"{path.name} is not a readable private key") from exc
 
 
+class Part(Enum):
+    """Which installed files a re-check reads."""
+
+    SMALL = "small"          # settings, certificates, anchors, export key, roster entries: checked before serving
+    REGISTRY = "registry"    # every byte of the registry: long, so the apps check it in the background
+    ALL = "all"
+
+
+def recheck_installed(package_dir: Path, part: Part) -> manifest.Difference | None:
+    """The first installed file that is not as the authority signed it, or None; reads only what `part` names.
+
+    Needs nothing but the package folder, so an app can check before it trusts
+    (or even parses) any of the files. When the signature fails, the authority's
+    certificate is named if it is what changed, otherwise the manifest.
+    """
+    try:
+        data = (package_dir / manifest.MANIFEST).read_bytes()
+        signature = (package_dir / manifest.SIGNATURE).read_bytes()
+    except OSError:
+        return manifest.Difference(manifest.MANIFEST, manifest.Change.MISSING)
+    try:
+        pem = (package_dir / AUTHORITY_CERT).read_bytes()
+    except OSError:
+        return manifest.Difference(AUTHORITY_CERT, manifest.Change.MISSING)
+    try:
+        public = certs.load_certificate(pem).public_key()
+        if not isinstance(public, ed25519.Ed25519PublicKey):
+            raise manifest.ManifestRefused("not an Ed25519 authority")
+        signed = manifest.load_verified(data, signature, public)
+    except (certs.CertificateRefused, manifest.ManifestRefused):
+        listed = manifest.listed_hash(data, AUTHORITY_CERT)
+        if listed is not None and listed != hashlib.sha256(pem).hexdigest():
+            return manifest.Difference(AUTHORITY_CERT, manifest.Change.ALTERED)
+        return manifest.Difference(manifest.MANIFEST, manifest.Change.UNSIGNED)
+    # Envelopes stay in the package on the stick: the install keeps only the registry key they opened.
+    names = [n for n in signed.files if not n.startswith("envelopes/")]
+    if part is Part.SMALL:
+        names = [n for n in names if n != REGISTRY_FILE]
+    elif part is Part.REGISTRY:
+        names = [n for n in names if n == REGISTRY_FILE]
+    return manifest.first_difference(package_dir, signed, names)
+
+
 @dataclass(frozen=True, slots=True)
 class Installed:
     """What a provisioned device needs to serve: config, identity, registry key."""
@@ -172,24 +219,14 @@ class Installed:
                 for name in self.config.card_trust_anchors]
 
     def verify_files(self) -> str | None:
-        """Re-hash the installed files against the signed manifest: the first difference, or None.
+        """Re-hash every installed file against the signed manifest: the first difference as one line, or None.
 
-        Reads every byte of the registry, so the app runs it in the background
-        after start and stops serving if it reports anything.
+        Reads every byte of the registry (the technician's self-test); the apps
+        split it with `recheck_installed`: the small files before serving, the
+        registry in the background.
         """
-        public = self.authority_cert.public_key()
-        assert isinstance(public, ed25519.Ed25519PublicKey)
-        try:
-            signed = manifest.load_verified((self.package_dir / manifest.MANIFEST).read_bytes(),
-                                            (self.package_dir / manifest.SIGNATURE).read_bytes(), public)
-            installed_files = {n: e for n, e in signed.files.items() if not n.startswith("envelopes/")}
-            manifest.check_files(self.package_dir, manifest.Manifest(signed.election_id, signed.created,
-                                                                     installed_files))
-        except OSError as exc:
-            return f"installed package unreadable: {exc.strerror}"
-        except manifest.ManifestRefused as exc:
-            return str(exc)
-        return None
+        difference = recheck_installed(self.package_dir, Part.ALL)
+        return difference.message() if difference is not None else None
 
     def export_recipient(self) -> x25519.X25519PublicKey:
         """The authority's key that this device's close-of-polls bundle is encrypted to (signed in the package)."""

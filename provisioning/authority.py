@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import tomllib
@@ -26,6 +27,7 @@ ELECTION = "election.json"
 ROSTER = "roster.json"
 INDEX_SECRET = "index.key"
 EXPORT_KEY = "export.key"
+BUILDS = "builds.json"          # the last package build's number: each build takes the next
 
 
 class AuthorityRefused(Exception):
@@ -167,7 +169,7 @@ class Authority:
         if revoked_from.tzinfo is None:
             raise AuthorityRefused("the revocation time needs a time zone")
         current = self.revocations()
-        when = revoked_from.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        when = revoked_from.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
         fresh = revocation.RevocationList(
             self.config.id, current.number + 1, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             {**current.revoked, device_id: when})
@@ -175,6 +177,28 @@ class Authority:
         write_atomic(self.folder / revocation.FILE, signed)
         log(Event.DEVICE_REVOKED, device=device_id, number=fresh.number)
         return signed
+
+    def next_build(self) -> int:
+        """The next package build's number, kept in the folder: devices refuse a build older than theirs.
+
+        Two builds at once from one folder still get different numbers: the counter is taken under a lock
+        on the folder itself, and replaced atomically.
+        """
+        folder = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            try:
+                last = json.loads((self.folder / BUILDS).read_text("utf-8"))["last"]
+            except FileNotFoundError:
+                last = 0
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise AuthorityRefused("the authority's build counter is unreadable") from exc
+            if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+                raise AuthorityRefused("the authority's build counter is damaged")
+            write_atomic(self.folder / BUILDS, json.dumps({"last": last + 1}).encode())
+            return last + 1
+        finally:
+            os.close(folder)   # releases the lock
 
     def reports_dir(self) -> Path:
         """Where build reports and reject files go (never into a package: they hold personal data)."""

@@ -155,7 +155,7 @@ def _write_package_files(staging: Path, authority: Authority, config: ElectionCo
         names.append(add_envelope(staging, authority, device.device_id, device.unwrap_public, registry_key))
         names += add_roster_entry(staging, device.device_id, device.cert_pem)
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    signed = manifest.build(staging, names, config.id, created)
+    signed = manifest.build(staging, names, config.id, created, authority.next_build())
     write_atomic(staging / manifest.MANIFEST, signed.to_bytes())
     write_atomic(staging / manifest.SIGNATURE, manifest.sign(signed, authority.key))
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.logbook import configure
 from kiosk.rep.console import Console
-from kiosk.state import STAFF, Installed, StateRefused, claim_app_lock
+from kiosk.state import CURRENT, STAFF, Installed, Part, StateRefused, claim_app_lock, recheck_installed
 from kiosk.store.staff import StaffBook
 from kiosk.trust.certs import Role
+from kiosk.trust.manifest import Difference
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the console parses its own options
     configure(getattr(args, "state", None))
+    changed = recheck_installed(args.state / CURRENT, Part.SMALL) if (args.state / CURRENT).is_dir() else None
+    if changed is not None:
+        return _stopped(args.state, changed)
     try:
         installed = Installed.open(args.state)
         if installed.claims.role is not Role.REP:
@@ -46,15 +52,55 @@ def main(argv: list[str] | None = None) -> int:
     except (StateRefused, ValueError) as exc:
         print(f"kiosk-rep: {exc}", file=sys.stderr)
         return 1
+    close = _once(console.close)
     try:
-        from kiosk.rep.ui.app import build_console  # Kivy is imported only once the console is serving
+        from kivy.clock import Clock  # Kivy is imported only once the console is serving
+
+        from kiosk.rep.ui.app import build_console
+        from kiosk.ui.lockdown import StaffGate, recheck_registry, stopped
         from kiosk.ui.watchdog import serve_systemd
         serve_systemd("serving kiosks")
-        build_console(console.service, StaffBook(args.state / STAFF), installed.config.name,
-                      installed.claims.branches, args.lang).run()
+        staff = StaffGate(StaffBook(args.state / STAFF))
+        app = build_console(console.service, staff, installed.config.name, installed.claims.branches, args.lang)
+
+        def registry_changed(difference: Difference) -> None:
+            staff.stop()
+            stopped(difference, "registry re-hash")
+
+            def on_screen(_dt: float) -> None:
+                app.stop_serving(difference)
+                # Signed out first, so no screen reads the case book while it closes; kiosks then find no console.
+                threading.Thread(target=close, name="console-stop", daemon=True).start()
+            Clock.schedule_once(on_screen)
+
+        recheck_registry(installed.package_dir, registry_changed)
+        app.run()
     finally:
-        console.close()
+        close()
     return 0
+
+
+def _stopped(state: Path, difference: Difference) -> int:
+    """A small file changed: serve no kiosk, open nothing of the package, show the stop screen."""
+    try:
+        claim_app_lock(state)
+    except StateRefused as exc:
+        print(f"kiosk-rep: {exc}", file=sys.stderr)
+        return 1
+    from kiosk.ui.lockdown import run_stopped  # Kivy, for the stop screen
+    return run_stopped(difference, "console")
+
+
+def _once(action: Callable[[], None]) -> Callable[[], None]:
+    """`action` the first time, nothing after (a caller arriving while it runs waits for it to finish)."""
+    lock, done = threading.Lock(), [False]
+
+    def run() -> None:
+        with lock:
+            if not done[0]:
+                done[0] = True
+                action()
+    return run
 
 
 if __name__ == "__main__":

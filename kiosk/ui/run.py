@@ -20,15 +20,25 @@ from drivers.scanner import BarcodeScanner  # noqa: E402
 from kiosk.core.closing import day_start_utc  # noqa: E402
 from kiosk.core.flow import CheckInFlow  # noqa: E402
 from kiosk.desk import CaseDesk, Desk  # noqa: E402
-from kiosk.state import STAFF, Installed, StateRefused, claim_app_lock  # noqa: E402
+from kiosk.state import CURRENT, STAFF, Installed, Part, StateRefused, claim_app_lock, recheck_installed  # noqa: E402
 from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, Letterhead, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
 from kiosk.ui.lan import LanLinks  # noqa: E402
+from kiosk.ui.lockdown import StaffGate, recheck_registry, run_stopped, stopped  # noqa: E402
 from kiosk.ui.watchdog import serve_systemd  # noqa: E402
 from kiosk.core.branch import Duplicate  # noqa: E402
 from kiosk.store.day import DayFigures  # noqa: E402
 from kiosk.store.replica import Replica  # noqa: E402
 from kiosk.trust.certs import cert_pem  # noqa: E402
+from kiosk.trust.manifest import Difference  # noqa: E402
+
+
+class FilesChanged(Exception):
+    """A small file of the installed package is not as the authority signed it: serve no one."""
+
+    def __init__(self, difference: Difference) -> None:
+        super().__init__(difference.message())
+        self.difference = difference
 
 
 @dataclass
@@ -64,11 +74,18 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     port other kiosks dial (0: any free one);
     `network=False` leaves the representative's link out; a clock further than `max_skew_minutes`
     from the console's beacon is shown to staff.
+    Raises FilesChanged, before opening anything, when a small file of the package is not as signed;
+    the registry is re-hashed on a thread of its own, and a difference there stops the running app.
     """
+    if (state / CURRENT).is_dir():
+        changed = recheck_installed(state / CURRENT, Part.SMALL)
+        if changed is not None:
+            raise FilesChanged(changed)
     installed = Installed.open(state)
-    staff = StaffBook(state / STAFF)
-    if not staff.accounts():
+    book = StaffBook(state / STAFF)
+    if not book.accounts():
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
+    staff = StaffGate(book)
     ledger = installed.open_ledger()
     registry = installed.open_registry()
     links = LanLinks.create(installed, lan, int(max_skew_minutes * 60_000), start_of_today_utc,
@@ -105,6 +122,14 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
         flow.attach_printer(printing)
     if links is not None:
         links.attach(app.bridge)
+
+    def registry_changed(difference: Difference) -> None:
+        # The branch links stay up: who was checked in here before is already_voted on the other kiosks.
+        staff.stop()
+        stopped(difference, "registry re-hash")
+        app.bridge.on_kivy_thread(app.stop_serving, difference)
+
+    recheck_registry(installed.package_dir, registry_changed)
     return Kiosk(app, reader, wiring, scanner, printing, links)
 
 
@@ -156,7 +181,10 @@ def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None, *
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
     if state.is_dir():
         claim_app_lock(state)   # held until this process ends
-    kiosk = build(state, simulate, lang, demo_codes=codes, **options)
+    try:
+        kiosk = build(state, simulate, lang, demo_codes=codes, **options)
+    except FilesChanged as exc:
+        return run_stopped(exc.difference, "kiosk")
     serve_systemd("serving voters")
     try:
         kiosk.app.run()

@@ -17,7 +17,7 @@ import pytest
 from helpers import PEOPLE, World, code, make_world
 from kiosk.cli import main as kiosk_main
 from kiosk.logbook import AUDIT_LOG
-from kiosk.state import CURRENT, LEDGER, Installed, load_signing_key
+from kiosk.state import CURRENT, LEDGER, Installed, Part, load_signing_key, recheck_installed
 from kiosk.trust import certs, manifest
 from kiosk.trust.canonical import canonical_json
 from provisioning.authority_cli import main as authority_main
@@ -420,3 +420,92 @@ def test_a_device_that_served_no_one_can_move_to_a_new_election(
     except InstallRefused:
         return
     assert kiosk_main(["check", "--state", str(device.state), PEOPLE["eligible"].code]) == 0, capsys.readouterr().err
+
+
+# -- builds: an older build of the installed election is refused -----------------------------------------
+
+def test_an_older_build_is_refused_after_a_newer_one_and_changes_nothing(
+        device: Device, capsys: pytest.CaptureFixture[str]) -> None:
+    older, newer = device.world.package("OLDER"), device.world.package("NEWER")   # builds 1 and 2
+    install(device.state, newer, device.cert, device.authority_crt)
+    assert _checkin(device.state, PEOPLE["birthday_today"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
+    before = _snapshot(device.state)
+    with pytest.raises(InstallRefused, match="package is build 1 of election test-1405, older than the installed "
+                                             "build 2; install build 2 or newer") as refused:
+        install(device.state, older, device.cert, device.authority_crt)
+    assert "\n" not in str(refused.value)
+    assert _snapshot(device.state) == before
+    install(device.state, newer, device.cert, device.authority_crt)   # the same build installs again
+    _assert_still_checked_in(device, capsys)
+
+
+def test_an_older_build_stays_refused_when_the_installed_manifest_is_gone(device: Device) -> None:
+    older, newer = device.world.package("OLDER"), device.world.package("NEWER")
+    install(device.state, newer, device.cert, device.authority_crt)
+    (device.state / CURRENT / manifest.MANIFEST).unlink()
+    with pytest.raises(InstallRefused, match="older than the installed build 2"):
+        install(device.state, older, device.cert, device.authority_crt)
+    install(device.state, newer, device.cert, device.authority_crt)   # the repair: the newest build again
+    assert Installed.open(device.state).verify_files() is None
+
+
+def test_a_newer_build_installs_over_an_older_one(device: Device, capsys: pytest.CaptureFixture[str]) -> None:
+    older, newer = device.world.package("OLDER"), device.world.package("NEWER")
+    install(device.state, older, device.cert, device.authority_crt)
+    _checkin(device.state, PEOPLE["birthday_today"].code, capsys)
+    install(device.state, newer, device.cert, device.authority_crt)
+    _assert_still_checked_in(device, capsys)
+
+
+# -- the installed files, re-checked at every start of the apps -------------------------------------------
+
+def _alter(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _edit_settings(installed: Installed) -> None:
+    settings = installed.package_dir / "election.json"
+    edited = json.loads(settings.read_text("utf-8"))
+    edited["min_age"] = 15
+    settings.write_text(json.dumps(edited, ensure_ascii=False, indent=1), "utf-8")
+
+
+def _foreign_authority(installed: Installed) -> None:
+    _, other = certs.new_authority("test-1405", "another authority", installed.config.day.to_gregorian())
+    (installed.package_dir / "authority.crt").write_bytes(certs.cert_pem(other))
+
+
+TAMPER: list[tuple[str, Callable[[Installed], None], str, str, bool]] = [
+    # (case, tamper, file named, change, found by the small re-check)
+    ("settings", _edit_settings, "election.json", "altered", True),
+    ("export-key", lambda i: _alter(i.package_dir / "export.pub"), "export.pub", "altered", True),
+    ("roster-entry", lambda i: _alter(next((i.package_dir / "roster").iterdir())), "roster/", "altered", True),
+    ("authority", _foreign_authority, "authority.crt", "altered", True),
+    ("authority-garbage", lambda i: (i.package_dir / "authority.crt").write_bytes(b"not a certificate"),
+     "authority.crt", "altered", True),
+    ("signature", lambda i: _alter(i.package_dir / manifest.SIGNATURE), manifest.MANIFEST, "unsigned", True),
+    ("manifest-gone", lambda i: (i.package_dir / manifest.MANIFEST).unlink(), manifest.MANIFEST, "missing", True),
+    ("registry", lambda i: _alter(i.package_dir / "registry.sqlite"), "registry.sqlite", "altered", False),
+    ("registry-grown", lambda i: (i.package_dir / "registry.sqlite").open("ab").write(b"\0"), "registry.sqlite",
+     "resized", False),
+]
+
+
+@pytest.mark.parametrize("tamper, name, change, small", [pytest.param(*c[1:], id=c[0]) for c in TAMPER])
+def test_a_changed_installed_file_is_named_by_the_part_of_the_recheck_that_reads_it(
+        world: World, tamper: Callable[[Installed], None], name: str, change: str, small: bool) -> None:
+    installed = world.installed()
+    assert [recheck_installed(installed.package_dir, part) for part in Part] == [None, None, None]
+    tamper(installed)
+    found = {part: recheck_installed(installed.package_dir, part) for part in Part}
+    caught = found[Part.SMALL] if small else found[Part.REGISTRY]
+    assert caught is not None and caught.name.startswith(name) and caught.change.value == change
+    other = found[Part.REGISTRY] if small else found[Part.SMALL]
+    if name in (manifest.MANIFEST, "authority.crt"):
+        assert other == caught   # no part can go on from a manifest that does not verify
+    else:
+        assert other is None     # the other part does not read that file
+    assert found[Part.ALL] == caught
+    assert installed.verify_files() == caught.message()

@@ -5,12 +5,14 @@ import dataclasses
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from helpers import ELECTION_DAY, ELECTION_TOML, HEADER, PEOPLE, Person, World, code, write_csv, write_election
 from kiosk.cli import main as kiosk_main
 from kiosk.trust import certs, manifest
+from kiosk.trust.canonical import canonical_json
 from provisioning import registry_build
 from provisioning.authority import AuthorityRefused, load_election_toml
 from provisioning.device import install
@@ -267,3 +269,41 @@ def test_an_unreadable_card_trust_anchor_is_refused(world: World) -> None:
     with pytest.raises(AuthorityRefused, match="card trust anchor nid-ca.pem"):
         _build(world)
     assert _leftovers(world.root) == []
+
+
+def _signed(world: World, pkg: Path) -> manifest.Manifest:
+    public = world.authority.cert.public_key()
+    return manifest.load_verified((pkg / manifest.MANIFEST).read_bytes(), (pkg / manifest.SIGNATURE).read_bytes(),
+                                  public)  # type: ignore[arg-type]
+
+
+def test_each_build_of_an_authority_gets_the_next_number_signed_in_its_manifest(world: World) -> None:
+    assert [_signed(world, world.package(name)).build for name in ("A", "B", "C")] == [1, 2, 3]
+    good = world.voters.read_bytes()
+    _write_raw(world.voters, [*_people_rows(), b"0000000000,x,y,z,1360/01/01,male,alive"])
+    assert _build(world, "REFUSED").package is None   # a refused build is no package and takes no number
+    world.voters.write_bytes(good)
+    assert _signed(world, world.package("D")).build == 4
+
+
+def test_builds_at_the_same_time_from_one_authority_folder_get_different_numbers(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        numbers = list(pool.map(lambda _n: world.authority.next_build(), range(40)))
+    assert sorted(numbers) == list(range(1, 41))
+
+
+@pytest.mark.parametrize("edit, refusal", [
+    (lambda raw: raw.update(format=1) or raw.pop("build"), "manifest format 1 is not this version's"),
+    (lambda raw: raw.update(build=0), "manifest is malformed"),
+    (lambda raw: raw.update(build="7"), "manifest is malformed"),
+    (lambda raw: raw.pop("build"), "manifest is malformed"),
+])
+def test_a_manifest_without_a_good_build_number_is_refused_even_when_signed(
+        world: World, edit: Any, refusal: str) -> None:
+    pkg = world.package()
+    raw = json.loads((pkg / manifest.MANIFEST).read_bytes())
+    edit(raw)
+    body = canonical_json(raw)
+    with pytest.raises(manifest.ManifestRefused, match=refusal):
+        manifest.load_verified(body, world.authority.key.sign(body), world.authority.key.public_key())
