@@ -1,17 +1,18 @@
-"""The `kiosk-authority` command: election root, device enrollment, package build, synthetic extracts."""
+"""The `kiosk-authority` command: election root, device enrollment and revocation, package build, synthetic extracts."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
 from pathlib import Path
 
-from kiosk.core.jalali import parse_jalali
+from kiosk.core.jalali import TEHRAN, parse_jalali
 from kiosk.store.atomic import write_atomic
 from kiosk.logbook import configure
 from kiosk.store.registry import RegistryError, read_meta
-from kiosk.trust import bundle, certs, manifest
+from kiosk.trust import bundle, certs, manifest, revocation
 from provisioning.authority import Authority, AuthorityRefused, load_election_toml
 from provisioning.package import BuildResult, add_envelope, add_roster_entry, build_package
 
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     seal = sub.add_parser("seal", help="add envelopes for devices enrolled after a package was built")
     seal.add_argument("--dir", type=Path, required=True)
     seal.add_argument("--package", type=Path, required=True)
+    revoke = sub.add_parser("revoke", help="shut a lost or stolen device out: sign a new revocation list")
+    revoke.add_argument("--dir", type=Path, required=True)
+    revoke.add_argument("--device", required=True, help="the device id (16 hex digits)")
+    revoke.add_argument("--from", dest="revoked_from", metavar="ISO-TIME",
+                        help="revoked from this time (ISO 8601; without a zone: Tehran time); default now")
+    revoke.add_argument("--out", type=Path, required=True,
+                        help="where to write the signed list (for a USB stick: kiosk-provision update)")
     collect = sub.add_parser("collect", help="verify the devices' close-of-polls bundles and total the election")
     collect.add_argument("--dir", type=Path, required=True)
     collect.add_argument("--voters", type=Path, help="the registry extract, to name people checked in twice")
@@ -66,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _package(args)
             case "seal":
                 _seal(args.dir, args.package)
+            case "revoke":
+                return _revoke(args)
             case "synth":
                 return _synth(args)
             case "collect":
@@ -135,6 +145,32 @@ def _seal(folder: Path, package: Path) -> None:
             added += 1
         add_roster_entry(package, device.device_id, device.cert_pem)
     print(f"{added} envelopes added")
+    listed = authority.revocations()
+    if listed.number:
+        # Not in the manifest, like envelopes: it is signed on its own, and install keeps it only if newer.
+        write_atomic(package / revocation.FILE, revocation.sign(listed, authority.key))
+        print(f"revocation list {listed.number} added ({len(listed.revoked)} devices revoked)")
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    authority = Authority(args.dir)
+    if args.revoked_from is None:
+        when = dt.datetime.now(dt.timezone.utc)
+    else:
+        try:
+            when = dt.datetime.fromisoformat(args.revoked_from)
+        except ValueError:
+            print("kiosk-authority: --from must be an ISO 8601 time, e.g. 2026-05-22T09:30+03:30", file=sys.stderr)
+            return 2
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=TEHRAN)
+    signed = authority.revoke(args.device.strip().lower(), when)
+    write_atomic(args.out, signed)
+    listed = authority.revocations()
+    print(f"device {args.device.strip().lower()} revoked from {listed.revoked[args.device.strip().lower()]} "
+          f"(revocation list {listed.number}); signed list written to {args.out}")
+    print("give it to each device with kiosk-provision update (the console relays it to the kiosks it reaches)")
+    return 0
 
 
 def _key_check(package: Path) -> str:

@@ -28,10 +28,12 @@ from kiosk.state import (CURRENT, DEVICE_CERT, EXPORT_KEY, KEYS, LEDGER, PACKAGE
 from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.ledger import ledger_identity
 from kiosk.store.registry import Registry, RegistryError, RegistryKeys
-from kiosk.trust import certs, envelope, manifest
+from kiosk.trust import certs, envelope, manifest, revocation
+from kiosk.trust.live import Refused, adopt_revocations, check_revocations
 from kiosk.trust.roster import ROSTER_DIR, member_from_pem
 
 _CHUNK = 1 << 20
+BUILDS = "build.json"   # in STATE: the newest package build installed, with its election and authority
 
 
 class InstallRefused(Exception):
@@ -86,13 +88,30 @@ def _install(state: Path, package: Path, cert_path: Path, authority_cert_path: P
     if _read(package / "authority.crt", "package's authority certificate") != authority_pem:
         raise InstallRefused("package is from another election authority")
     signed = _verified_manifest(package, authority, election["election"])
+    _refuse_older_build(state, signed, authority)
     claims = _check_device_cert(_read(cert_path, "device certificate"), authority, signing, unwrap)
     registry_key = _open_envelope(package, authority, claims, unwrap)
+    revocations = _revocations(package, authority, election["election"])
     ledger_fits = _ledger_fits(state, election["election"], RegistryKeys.derive(registry_key).index_check)
     installed = _stage_and_swap(state, package, signed, cert_path, registry_key, authority)
+    _record_build(state, signed, authority)
     if not ledger_fits:
         _remove_empty_ledger(state)
+    if revocations is not None:
+        adopt_revocations(state, authority, election["election"], revocations)   # kept only if newer
     return installed
+
+
+def _revocations(package: Path, authority: x509.Certificate, election_id: str) -> bytes | None:
+    """The revocation list `kiosk-authority seal` added to the package, verified; None if it holds none."""
+    path = package / revocation.FILE
+    if not path.exists():
+        return None
+    data = _read(path, "package's revocation list")
+    found = check_revocations(data, authority, election_id)
+    if isinstance(found, Refused):
+        raise InstallRefused(f"package's revocation list: {found.reason}")
+    return data
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -126,9 +145,50 @@ def _verified_manifest(package: Path, authority: x509.Certificate, election_id: 
         name = path.relative_to(package).as_posix()
         if path.is_dir() or name in (manifest.MANIFEST, manifest.SIGNATURE) or name in signed.files:
             continue
-        if not name.startswith(("envelopes/", f"{ROSTER_DIR}/")):
+        if not name.startswith(("envelopes/", f"{ROSTER_DIR}/")) and name != revocation.FILE:
             raise InstallRefused(f"package holds a file its manifest does not list: {name}")
     return signed
+
+
+def _refuse_older_build(state: Path, signed: manifest.Manifest, authority: x509.Certificate) -> None:
+    """An older build of the installed election would bring back settings or a registry the authority replaced."""
+    installed = _installed_build(state, signed.election_id, authority)
+    if installed is not None and signed.build < installed:
+        raise InstallRefused(f"package is build {signed.build} of election {signed.election_id}, older than the "
+                             f"installed build {installed}; install build {installed} or newer")
+
+
+def _installed_build(state: Path, election_id: str, authority: x509.Certificate) -> int | None:
+    """The newest build of this election and authority the device has installed, if any.
+
+    Read from the installed manifest (signed) and from the device's own record of its
+    installs, so a deleted or damaged manifest does not open the way to an older build.
+    """
+    found = []
+    current, public = state / CURRENT, authority.public_key()
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    try:
+        installed = manifest.load_verified((current / manifest.MANIFEST).read_bytes(),
+                                           (current / manifest.SIGNATURE).read_bytes(), public)
+        if installed.election_id == election_id:
+            found.append(installed.build)
+    except (OSError, manifest.ManifestRefused):
+        pass   # no package yet, or one of another authority: the record below still counts
+    try:
+        record = json.loads((state / BUILDS).read_text("utf-8"))
+        if (record.get("election"), record.get("authority")) == (election_id, certs.fingerprint(authority)) \
+                and isinstance(record.get("build"), int):
+            found.append(record["build"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    return max(found, default=None)
+
+
+def _record_build(state: Path, signed: manifest.Manifest, authority: x509.Certificate) -> None:
+    """Keep the newest build installed of this election: an older one stays refused whatever befalls the package."""
+    newest = max(signed.build, _installed_build(state, signed.election_id, authority) or 0)
+    write_atomic(state / BUILDS, json.dumps({"election": signed.election_id, "authority": certs.fingerprint(authority),
+                                             "build": newest}).encode())
 
 
 def _check_device_cert(pem: bytes, authority: x509.Certificate, signing: ed25519.Ed25519PrivateKey,

@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 from kiosk.logbook import configure
-from kiosk.state import SIGNING_KEY, STAFF, StateRefused
+from kiosk.state import SIGNING_KEY, STAFF, Installed, StateRefused
 from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from kiosk.trust import certs
 from provisioning import closing_cli, selftest
 from provisioning.device import InstallRefused, init_device, install
 from provisioning.status import device_status
+from provisioning.update import update
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     inst.add_argument("--package", type=Path, required=True)
     inst.add_argument("--cert", type=Path, required=True, help="this device's certificate from the authority")
     inst.add_argument("--authority", type=Path, required=True, help="the authority certificate (authority.crt)")
+    upd = sub.add_parser("update", help="add a revocation list or device certificates from a USB stick "
+                                        "(the app may be running: it applies them within seconds)")
+    upd.add_argument("--state", type=Path, required=True)
+    upd.add_argument("files", type=Path, nargs="+", help="revocations.json and/or device certificates (.crt/.pem)")
     staff = sub.add_parser("staff", help="set a staff PIN (the branch head's at provisioning); PIN read from stdin")
     staff.add_argument("--state", type=Path, required=True)
     staff.add_argument("--account", required=True, help="short id, e.g. head")
@@ -52,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"device {device_id} initialised; enrollment request: {args.state / 'device.csr'}")
             case "staff":
                 return _set_staff_pin(args)
+            case "update":
+                return _update(args)
             case "selftest":
                 return selftest.selftest_main(args)
             case "export":
@@ -71,6 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kiosk-provision: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    result = update(Installed.open(args.state), list(args.files))
+    for line in result.lines:
+        if result.refused:
+            print(f"kiosk-provision: {line}", file=sys.stderr)
+        else:
+            print(line)
+    return 1 if result.refused else 0
 
 
 def _set_staff_pin(args: argparse.Namespace) -> int:

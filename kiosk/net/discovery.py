@@ -1,4 +1,10 @@
-"""Find peers on the branch LAN by zeroconf and announce this device, for any of the kiosk's service types."""
+"""Find peers on the branch LAN by zeroconf and announce this device, for any of the kiosk's service types.
+
+An advert is unauthenticated: anyone on the LAN can send one naming any device.
+So adverts give addresses only, a few per device id and only for ids the
+election's roster holds; who a peer is comes from the roster, and the dialler
+checks it in the TLS handshake. A false advert costs at most a failed dial.
+"""
 from __future__ import annotations
 
 import ipaddress
@@ -32,29 +38,53 @@ _ELECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _BRANCH = re.compile(r"[0-9A-Za-z-]{1,16}")
 _KEYS = frozenset({"v", "election", "branches", "fp", "device"})
 _TXT_STRING_MAX = 255  # one DNS character-string (RFC 6763 §6.1)
+MAX_ADDRESSES = 4      # per device id: a false advert adds one, and cannot push out what a dialler found working
+MAX_IGNORED = 64       # services kept to show as ignored: a flood of adverts must not grow memory
 
 
 class DiscoveryError(Exception):
     """zeroconf could not open its sockets, register or update a service."""
 
 
+Address = tuple[str, int]   # (IPv4 host, TCP port)
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One advertised peer."""
+    """Where one device was advertised: addresses only, most recent first, at most MAX_ADDRESSES.
 
-    name: str
+    Who the device is (certificate, role, branches) comes from the election's
+    roster, never from here: an advert is unauthenticated, so a dialler must check
+    that the device it reaches is the one it meant (PeerPolicy(device=...)).
+    """
+
     device: str
-    host: str
-    port: int
-    election: str
-    branches: tuple[str, ...]
-    fingerprint: str
-    version: str
+    addresses: tuple[Address, ...]
+
+    @classmethod
+    def at(cls, device: str, host: str, port: int) -> Endpoint:
+        """One device at one address (what a test or a fixed configuration knows)."""
+        return cls(device, ((host, port),))
+
+    @property
+    def host(self) -> str:
+        """The most recently advertised host."""
+        return self.addresses[0][0]
+
+    @property
+    def port(self) -> int:
+        """The most recently advertised port."""
+        return self.addresses[0][1]
 
 
 @dataclass(frozen=True, slots=True)
 class Advert:
-    """What this device announces."""
+    """What this device announces.
+
+    The fingerprint stays in the TXT record for a technician's eyes (avahi-browse
+    shows which certificate a device claims, to compare with the roster) and keeps
+    the wire format of earlier versions; no browser trusts it for anything.
+    """
 
     device: str
     port: int
@@ -175,8 +205,22 @@ class Advertiser:
         )
 
 
-def _read(info: ServiceInfo, service_type: str) -> Endpoint | _Ignored:
-    """The endpoint a resolved service describes, or why it is not one (version or malformed)."""
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """A well-formed advert: one device id at one address (election and branches only to filter by)."""
+
+    device: str
+    address: Address
+    election: str
+    branches: tuple[str, ...]
+
+
+def _read(info: ServiceInfo, service_type: str) -> _Seen | _Ignored:
+    """The address a resolved service gives, or why it gives none (version or malformed).
+
+    One advert gives one address (its first usable one), so an advert naming a
+    real device adds at most one address to the few kept for it.
+    """
     name = info.name
     try:
         txt = {k.decode("ascii"): v.decode("ascii") for k, v in info.properties.items() if v is not None}
@@ -190,21 +234,25 @@ def _read(info: ServiceInfo, service_type: str) -> Endpoint | _Ignored:
     branches = tuple(txt.get("branches", "").split(","))
     hosts = [a for a in info.parsed_addresses(IPVersion.V4Only)
              if not (ipaddress.IPv4Address(a).is_unspecified or ipaddress.IPv4Address(a).is_multicast)]
+    # The fingerprint is still checked for form (an advert is a whole, or nothing) but trusted for nothing.
     if (key != device or set(txt) != _KEYS or len(info.properties) != len(_KEYS)
             or txt["v"] != PROTOCOL_VERSION or not _FINGERPRINT.fullmatch(txt["fp"]) or not _ELECTION.fullmatch(txt["election"])
             or not all(_BRANCH.fullmatch(b) for b in branches) or not info.port or not 1 <= info.port <= 65535
             or not hosts):
         return _Ignored(key, "malformed")
-    return Endpoint(name=name, device=device, host=hosts[0], port=info.port, election=txt["election"],
-                    branches=branches, fingerprint=txt["fp"], version=txt["v"])
+    return _Seen(device, (hosts[0], info.port), txt["election"], branches)
 
 
 class Browser:
-    """Keeps the endpoints of one service type that belong to our election and branches."""
+    """Keeps, per device id of our election and branches, the few addresses it was last advertised at.
+
+    `known` says which device ids to keep at all (the roster's, for the role and
+    branch we look for): adverts for any other id add nothing, however many.
+    """
 
     def __init__(self, service_type: str, election: str, branches: Iterable[str],
                  on_change: Callable[[dict[str, Endpoint]], None] | None = None,
-                 interfaces: list[str] | None = None) -> None:
+                 interfaces: list[str] | None = None, known: Callable[[str], bool] | None = None) -> None:
         """Remember what to keep; nothing is sent before start().
 
         on_change runs on the browser's own thread, one change at a time: hand work over, don't block it.
@@ -214,9 +262,10 @@ class Browser:
         self._branches = frozenset(branches)
         self._on_change = on_change
         self._interfaces = interfaces
+        self._known = known
         self._lock = threading.Lock()
-        self._offered: dict[str, Endpoint] = {}  # by instance name
-        self._ignored: dict[str, _Ignored] = {}  # by instance name
+        self._addresses: dict[str, tuple[Address, ...]] = {}   # by device id, most recent first
+        self._ignored: dict[str, _Ignored] = {}                # by instance name, at most MAX_IGNORED
         self._zc: Zeroconf | None = None
         self._browser: ServiceBrowser | None = None
 
@@ -233,14 +282,24 @@ class Browser:
         self._zc = zc
 
     def endpoints(self) -> dict[str, Endpoint]:
-        """The offered endpoints by device id: a copy, safe from any thread."""
+        """The devices seen, by device id, with their addresses: a copy, safe from any thread."""
         with self._lock:
-            return {e.device: e for e in self._offered.values()}
+            return self._snapshot()
 
     def ignored(self) -> dict[str, str]:
-        """Services seen but not offered: device id (or instance name) -> reason."""
+        """Services seen but not kept: device id (or instance name) -> reason (a few, not every one)."""
         with self._lock:
             return {i.key: i.reason for i in self._ignored.values()}
+
+    def recheck(self) -> None:
+        """The roster changed: judge again, from zeroconf's cache, the services ignored for not being in it."""
+        zc = self._zc
+        with self._lock:
+            names = [name for name, ignored in self._ignored.items() if ignored.reason == "roster"]
+        for name in names:
+            info = ServiceInfo(self._type, name)
+            if zc is not None and info.load_from_cache(zc):
+                self._apply(name, self._judge(_read(info, self._type)))
 
     def close(self) -> None:
         """Stop the browser thread and zeroconf's threads; safe to call twice."""
@@ -256,7 +315,7 @@ class Browser:
         # Runs on the ServiceBrowser's own thread (not zeroconf's event loop), where a blocking
         # resolve is allowed; events are handled one at a time, in order.
         if state_change is ServiceStateChange.Removed:
-            self._apply(name, None)
+            self._gone(name)
             return
         info = ServiceInfo(service_type, name)
         try:
@@ -267,34 +326,59 @@ class Browser:
             self._apply(name, self._judge(_read(info, service_type)))
         # Unresolved: keep what we knew; the missing records fire another event when they arrive.
 
-    def _judge(self, found: Endpoint | _Ignored) -> Endpoint | _Ignored:
+    def _judge(self, found: _Seen | _Ignored) -> _Seen | _Ignored:
         if isinstance(found, _Ignored):
             return found
         if found.election != self._election:
             return _Ignored(found.device, "election")
         if self._branches.isdisjoint(found.branches):
             return _Ignored(found.device, "branch")
+        if self._known is not None and not self._known(found.device):
+            return _Ignored(found.device, "roster")
         return found
 
-    def _apply(self, name: str, outcome: Endpoint | _Ignored | None) -> None:
-        """Record what a service now is (None: gone), then log and notify on a change."""
+    def _apply(self, name: str, outcome: _Seen | _Ignored) -> None:
+        """Add the address an advert gives, or note why it gives none; log and notify on a change.
+
+        An advert never takes an address away: one naming a device falsely, or a
+        device that lost its way, cannot push out the addresses already seen.
+        """
+        if isinstance(outcome, _Ignored):
+            self._ignore(name, outcome)
+            return
         with self._lock:
-            before = self._offered.pop(name, None)
-            was_ignored = self._ignored.pop(name, None)
-            if isinstance(outcome, Endpoint):
-                self._offered[name] = outcome
-            elif outcome is not None:
-                self._ignored[name] = outcome
-            snapshot = {e.device: e for e in self._offered.values()}
-        after = outcome if isinstance(outcome, Endpoint) else None
-        if after is not None and before is None:
-            log(Event.SERVICE_FOUND, device=after.device, service=self._type)
-        elif before is not None and after is None:
-            log(Event.SERVICE_LOST, device=before.device, service=self._type)
-        if isinstance(outcome, _Ignored) and outcome != was_ignored:
-            log(Event.SERVICE_IGNORED, device=outcome.key, reason=outcome.reason, service=self._type)
-        if before != after:
+            self._ignored.pop(name, None)
+            before = self._addresses.get(outcome.device, ())
+            after = (outcome.address, *(a for a in before if a != outcome.address))[:MAX_ADDRESSES]
+            self._addresses[outcome.device] = after
+            snapshot = self._snapshot()
+        if not before:
+            log(Event.SERVICE_FOUND, device=outcome.device, service=self._type)
+        if after != before:
             self._notify(snapshot)
+
+    def _ignore(self, name: str, outcome: _Ignored) -> None:
+        """Note a service not kept (a few of them: a flood of adverts must not grow memory or the log)."""
+        with self._lock:
+            fresh = self._ignored.get(name) != outcome and (name in self._ignored or len(self._ignored) < MAX_IGNORED)
+            if fresh:
+                self._ignored[name] = outcome
+        if fresh:
+            log(Event.SERVICE_IGNORED, device=outcome.key, reason=outcome.reason, service=self._type)
+
+    def _gone(self, name: str) -> None:
+        """A goodbye: the device's addresses are forgotten (a dialler keeps the one that worked)."""
+        device = name[:-len(self._type) - 1] if name.endswith(f".{self._type}") else ""
+        with self._lock:
+            self._ignored.pop(name, None)
+            lost = self._addresses.pop(device, None) if _DEVICE.fullmatch(device) else None
+            snapshot = self._snapshot()
+        if lost is not None:
+            log(Event.SERVICE_LOST, device=device, service=self._type)
+            self._notify(snapshot)
+
+    def _snapshot(self) -> dict[str, Endpoint]:
+        return {device: Endpoint(device, addresses) for device, addresses in self._addresses.items()}
 
     def _notify(self, snapshot: dict[str, Endpoint]) -> None:
         if self._on_change is None:

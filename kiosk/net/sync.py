@@ -21,18 +21,24 @@ from dataclasses import dataclass, field
 from kiosk.core.branch import PeerSeen, SyncStatus
 from kiosk.logbook import Event, log
 from kiosk.net import sync_messages as sm
-from kiosk.net.channel import Channel, ChannelError, PeerPolicy, PeerRefused, Server, TlsIdentity, connect
+from kiosk.net.channel import Channel, ChannelError, PeerPolicy, Server, TlsIdentity
+from kiosk.net.dialer import AddressBook, Dialled, dial
 from kiosk.net.courier import SOFTWARE
 from kiosk.net.discovery import SYNC_SERVICE, Advert, Advertiser, Browser, DiscoveryError, Endpoint
 from kiosk.net.keeper import Closable, DiscoveryKeeper
 from kiosk.net.messages import Refused
 from kiosk.net.wakeup import Pokeable, tell
 from kiosk.state import Installed
-from kiosk.store.replica import PAGE, PageRefused, Replica, Stored
+from kiosk.store.ledger import Kind, Ledger
+from kiosk.store.replica import PAGE, PageRefused, Replica, Stored, list_anomalies
 from kiosk.trust import certs
+from kiosk.trust.live import admits
+from kiosk.trust.roster import Roster, RosterSource
 
 WANT_SECONDS = 1.0
+ANOMALY_SECONDS = 1.0   # at most one recount of the anomalies a second: it reads every undo held
 BACKOFF = (0.2, 0.5, 1.0, 2.0, 4.0)
+_MAX_REFUSED = 64   # kiosks shown as refused: a flood of adverts for unknown ids must not grow it
 
 
 @dataclass
@@ -47,6 +53,7 @@ class _Session:
     direct: frozenset[str] | None = None    # kiosks they are linked to; None until their first Want
     last_contact: str = ""
     alive: bool = True
+    replica: Replica | None = None          # the receiving side's, so a newer roster reaches it at once
 
 
 class BranchSync(Pokeable):
@@ -54,8 +61,11 @@ class BranchSync(Pokeable):
 
     def __init__(self, installed: Installed, on_status: Callable[[SyncStatus], None] | None = None,
                  on_duplicates: Callable[[], None] | None = None, lan: list[str] | None = None,
-                 host: str = "0.0.0.0", port: int = 0) -> None:
+                 host: str = "0.0.0.0", port: int = 0, now_ms: Callable[[], int] | None = None) -> None:
+        """`now_ms` is this kiosk's best time (the console's clock when it has one): peers' stamps are bounded by it."""
         super().__init__()
+        self._now_ms: Callable[[], int] = now_ms or (lambda: time.time_ns() // 1_000_000)
+        self._roster = RosterSource(installed.roster)
         self._installed = installed
         self._me = installed.claims.device_id
         self._branches = installed.claims.branches
@@ -71,7 +81,13 @@ class BranchSync(Pokeable):
         self._refused: dict[str, str] = {}
         self._mine: dict[str, int] = {}     # our heads, as the senders last read them
         self._pages: dict[tuple[str, int], tuple[bytes, int]] = {}
-        self._server = Server(self._identity, PeerPolicy(certs.Role.KIOSK, frozenset(self._branches)),
+        self._anomalies = 0                 # records the rules refused to count, for the status bar
+        self._anomalies_owed = False        # a page may have added one since the last count
+        self._anomalies_next = 0.0          # monotonic time the next count may run
+        self._addresses = AddressBook()
+        # Only enrolled, unrevoked kiosks of our branch, with the very certificate the roster holds.
+        self._server = Server(self._identity, PeerPolicy(certs.Role.KIOSK, frozenset(self._branches),
+                                                         roster=self._roster),
                               self._serve, host=host, port=port)
         self._browser: Browser | None = None
         self._keeper: DiscoveryKeeper | None = None
@@ -83,6 +99,11 @@ class BranchSync(Pokeable):
 
     def start(self, discover: bool = True) -> None:
         """Serve, and (unless told not to) advertise and browse by zeroconf, kept up across address changes."""
+        ledger = self._installed.open_ledger()
+        try:
+            self._anomalies = len(list_anomalies(ledger))   # evidence kept before a restart shows at once
+        finally:
+            ledger.close()
         self._server.start()
         if discover:
             self._keeper = DiscoveryKeeper("sync", self._discovery)
@@ -95,7 +116,8 @@ class BranchSync(Pokeable):
         advertiser = Advertiser(SYNC_SERVICE, advert, interfaces=self._lan)
         advertiser.start()
         browser = Browser(SYNC_SERVICE, self._installed.config.id, self._branches,
-                          on_change=self.endpoints_changed, interfaces=self._lan)
+                          on_change=self.endpoints_changed, interfaces=self._lan,
+                          known=lambda d: admits(self._roster, d, certs.Role.KIOSK, self._branches))
         try:
             browser.start()
         except DiscoveryError:
@@ -120,7 +142,8 @@ class BranchSync(Pokeable):
         self._server.close()
 
     def endpoints_changed(self, endpoints: dict[str, Endpoint]) -> None:
-        """The kiosks zeroconf sees now; dial those with a higher device id than ours."""
+        """The kiosks zeroconf sees now (addresses only); dial those with a higher device id than ours."""
+        self._addresses.update(endpoints)
         with self._lock:
             self._endpoints = {d: e for d, e in endpoints.items() if d != self._me}
             for device in self._endpoints:
@@ -143,25 +166,40 @@ class BranchSync(Pokeable):
                 behind = sum(max(0, n - mine.get(d, 0)) for d, n in session.their_heads.items()) if session else 0
                 peers.append(PeerSeen(device, session is not None, self._last_contact.get(device, ""), behind))
             refused = dict(self._refused)
+            anomalies = self._anomalies
         if self._browser is not None:
             refused.update(self._browser.ignored())
-        return SyncStatus(tuple(peers), tuple(sorted(refused.items())))
+        return SyncStatus(tuple(peers), tuple(sorted(refused.items())), anomalies)
 
     # -- links -----------------------------------------------------------------------------
     def _dial(self, device: str) -> None:
+        """Dial the kiosk at each address known for it until one is that kiosk; the address that worked first.
+
+        A device the roster does not admit (unknown, revoked) is not dialled: shown as refused, and looked
+        at again after a backoff, as a technician may add its certificate while the app runs.
+        """
         failures = 0
         while not self._stop.is_set():
             with self._lock:
-                endpoint = self._endpoints.get(device)
                 linked = device in self._sessions
-            if endpoint is None:
+            addresses = self._addresses.to_try(device)
+            if not addresses:
                 return
+            if not linked and not admits(self._roster, device, certs.Role.KIOSK, self._branches):
+                with self._lock:
+                    told = self._refused.get(device) == "roster" or len(self._refused) >= _MAX_REFUSED
+                    if not told:
+                        self._refused[device] = "roster"
+                if not told:
+                    self._publish()
+                failures += 1
+                self._sleep(BACKOFF[min(failures - 1, len(BACKOFF) - 1)])
+                continue
             if not linked:
-                policy = PeerPolicy(certs.Role.KIOSK, frozenset(self._branches), endpoint.fingerprint)
-                try:
-                    channel = connect(endpoint.host, endpoint.port, self._identity, policy)
-                except ChannelError as exc:
-                    if isinstance(exc, PeerRefused):
+                policy = PeerPolicy(certs.Role.KIOSK, frozenset(self._branches), roster=self._roster, device=device)
+                result = dial(addresses, self._identity, policy)
+                if not isinstance(result, Dialled):
+                    if result.refused:
                         with self._lock:
                             self._refused[device] = "certificate"
                         self._publish()
@@ -169,7 +207,8 @@ class BranchSync(Pokeable):
                     self._sleep(BACKOFF[min(failures - 1, len(BACKOFF) - 1)])
                     continue
                 failures = 0
-                self._serve(channel)
+                self._addresses.worked(device, result.address)
+                self._serve(result.channel)
             else:
                 self._sleep(1.0)
 
@@ -179,8 +218,8 @@ class BranchSync(Pokeable):
         ledger = self._installed.open_ledger()
         # Events received from peers can be fetched again after a power cut; only our own need FULL.
         ledger.connection.execute("PRAGMA synchronous=NORMAL")
-        replica = Replica(ledger, self._installed.authority_cert, self._own_cert, self._branches)
-        session = _Session(channel)
+        replica = self._replica(ledger)
+        session = _Session(channel, replica=replica)
         with self._lock:
             old = self._sessions.get(peer)
             self._sessions[peer] = session
@@ -220,6 +259,7 @@ class BranchSync(Pokeable):
 
     def _handle(self, peer: str, session: _Session, replica: Replica, message: sm.SyncMessage | Refused) -> None:
         self._contact(peer, session)
+        owed = False
         match message:
             case sm.Want():
                 with self._lock:
@@ -230,6 +270,9 @@ class BranchSync(Pokeable):
                 result = replica.store(message.device, message.cert_pem, message.events)
                 match result:
                     case Stored():
+                        if result.new and message.device in self._refused:
+                            with self._lock:
+                                self._refused.pop(message.device, None)
                         if result.new:
                             with self._lock:
                                 if message.events[-1].seq > session.their_heads.get(message.device, 0):
@@ -239,11 +282,33 @@ class BranchSync(Pokeable):
                             log(Event.DUPLICATE_FOUND, count=result.duplicates)
                             self.on_duplicates()
                     case PageRefused():
-                        log(Event.MESSAGE_REFUSED, peer=peer, reason=f"sync page: {result.reason}")
+                        self._page_refused(peer, message.device, result.reason)
+                # A refusal may be an equivocation, a short store a revocation cut, an undo one of another's.
+                owed = isinstance(result, PageRefused) or result.new < len(message.events) or \
+                    any(e.kind is Kind.UNDO for e in message.events)
             case sm.Hello():
                 pass
             case Refused():
                 log(Event.MESSAGE_REFUSED, peer=peer, reason=f"sync: {message.reason}")
+        self._count_anomalies(replica, owed)
+
+    def _count_anomalies(self, replica: Replica, owed: bool) -> None:
+        """Recount what the rules refused to count when a page may have added to it, at most once a second.
+
+        A count owed inside the second waits for the next message (every peer sends a Want each second),
+        so a peer sending refused pages in a loop costs this kiosk one count a second, not one a page.
+        """
+        now = time.monotonic()
+        with self._lock:
+            self._anomalies_owed |= owed
+            if not self._anomalies_owed or now < self._anomalies_next:
+                return
+            self._anomalies_owed, self._anomalies_next = False, now + ANOMALY_SECONDS
+        count = len(replica.anomalies())
+        with self._lock:
+            changed, self._anomalies = count != self._anomalies, count
+        if changed:
+            self._publish()
 
     def _took_want(self, session: _Session, want: sm.Want) -> None:
         """Their heads move what we send forward; a device they made no progress on for a round is resent.
@@ -267,7 +332,7 @@ class BranchSync(Pokeable):
     def _send_loop(self, peer: str, session: _Session) -> None:
         """Tell the peer what we hold about once a second, and send it whatever it lacks as soon as we have it."""
         ledger = self._installed.open_ledger()
-        replica = Replica(ledger, self._installed.authority_cert, self._own_cert, self._branches)
+        replica = self._replica(ledger)
         next_want = 0.0
         try:
             while not self._stop.is_set() and session.alive:
@@ -328,6 +393,34 @@ class BranchSync(Pokeable):
                     self._pages.clear()
                 self._pages[(device, after)] = wire
         return wire
+
+    def use_roster(self, roster: Roster) -> None:
+        """A newer revocation list or roster addition: pages are judged by it from now on, and a link
+        to a peer it no longer admits is closed (the handshake refuses it next time)."""
+        self._roster.replace(roster)
+        if self._browser is not None:
+            self._browser.recheck()   # adverts of a device the roster now holds, ignored until now
+        with self._lock:
+            sessions = dict(self._sessions)
+        for peer, session in sessions.items():
+            if session.replica is not None:
+                session.replica.use_roster(self._roster)
+            if roster.refusal(peer, certs.fingerprint(session.channel.peer_cert)) is not None:
+                session.channel.close()
+
+    def _replica(self, ledger: Ledger) -> Replica:
+        return Replica(ledger, self._installed.authority_cert, self._own_cert, self._branches,
+                       roster=self._roster, now_ms=self._now_ms)
+
+    def _page_refused(self, peer: str, device: str, reason: str) -> None:
+        """The device whose page it was shows as refused, with why; logged once per reason, not every round."""
+        short = reason.split(":", 1)[0] if reason.startswith("clock:") else reason
+        with self._lock:
+            told = self._refused.get(device) == short
+            self._refused[device] = short
+        if not told:
+            log(Event.MESSAGE_REFUSED, peer=peer, device=device, reason=f"sync page: {reason}")
+            self._publish()
 
     # -- small things ----------------------------------------------------------------------
     def _contact(self, peer: str, session: _Session) -> None:

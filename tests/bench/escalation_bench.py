@@ -30,8 +30,7 @@ FORM = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "456
 
 def _endpoint(service: RepService) -> Endpoint:
     claims = service.identity.claims
-    return Endpoint(claims.device_id, claims.device_id, "127.0.0.1", service.port, claims.election_id,
-                    claims.branches, service.identity.fingerprint, "1")
+    return Endpoint.at(claims.device_id, "127.0.0.1", service.port)
 
 
 def _desk(kiosk: Installed, courier: Courier) -> CaseDesk:

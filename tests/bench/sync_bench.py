@@ -79,8 +79,7 @@ def seen_elsewhere_ms(rounds: int = 200) -> list[float]:
         syncs = [BranchSync(k, host="127.0.0.1") for k in (a, b)]
         for sync in syncs:
             sync.start(discover=False)
-        ends = {k.claims.device_id: Endpoint(k.claims.device_id, k.claims.device_id, "127.0.0.1", s.port,
-                                             k.config.id, k.claims.branches, s._identity.fingerprint, "1")
+        ends = {k.claims.device_id: Endpoint.at(k.claims.device_id, "127.0.0.1", s.port)
                 for k, s in zip((a, b), syncs)}
         for k, sync in zip((a, b), syncs):
             sync.endpoints_changed({d: e for d, e in ends.items() if d != k.claims.device_id})
