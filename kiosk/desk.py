@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.core.cases import Case, CaseForm, CaseReason, Decision, FormProblem, NotApproved, Ruling, check_form
+from kiosk.core.approval import ApprovalCheck, HeadConfirmation, head_note, head_reason_ok
+from kiosk.core.cases import Case, CaseForm, Decision, FormProblem, NotApproved, Ruling, check_form
 from kiosk.core.eligibility import ElectionRules, Verdict, eligible_from, final_verdict
 from kiosk.core.national_code import InvalidCode, parse_national_code
 from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome, Recorded
 from kiosk.logbook import Event, log
-from kiosk.store.ledger import Ledger
+from kiosk.store.ledger import Ledger, Supersede
 from kiosk.store.outbox import CaseOutbox
 from kiosk.store.registry import Registry
+from kiosk.trust.decisions import undo_reason
 
 
 class Desk:
@@ -77,6 +79,7 @@ class CaseDesk:
         self._ledger = ledger
         self._registry = registry
         self._changed = on_change or (lambda: None)  # the courier sends at once rather than at its next round
+        self._undo_refused: set[str] = set()  # cases whose undo authorization this kiosk's ledger did not accept
 
     def raise_case(self, form: CaseForm) -> Case | list[FormProblem]:
         """Keep the case durably, or say what is wrong with the form."""
@@ -100,11 +103,11 @@ class CaseDesk:
             self._changed()
         return case
 
-    def check_in_approved(self, case_id: str) -> Recorded | AlreadyCheckedIn | NotApproved:
-        """Check in the person the representative approved, with the case as the reference, once.
+    def approval(self, case_id: str) -> ApprovalCheck | NotApproved:
+        """What the registry and the ledger say about the person an approval names, before it is recorded.
 
-        An approval of a disputed "already voted" undoes the earlier check-in in the
-        same transaction: the representative ruled it was not this person's.
+        The representative's authorization (a disputed "already voted") takes the disputed check-in out of
+        the verdict only when it is that check-in which is live, and only while this kiosk's ledger accepts it.
         """
         assert self._ledger is not None and self._registry is not None, "CaseDesk built without a ledger"
         case = self._outbox.case(case_id)
@@ -112,11 +115,61 @@ class CaseDesk:
             return NotApproved("the case is not approved")
         if case.check_in:
             return NotApproved("the approval was already used")
+        decision = case.decision
+        voter = approved_voter(self._registry.voter_key, decision)
+        record = self._registry.lookup(decision.national_code) if decision.national_code else None
+        live = self._ledger.live_check_ins(voter)
+        supersedes = ""
+        # The ledger supersedes only when the disputed check-in is the voter's one live check-in.
+        if case.undo is not None and case_id not in self._undo_refused and \
+                [f"{c.device}:{c.seq}" for c in live] == [case.undo.target]:
+            supersedes, live = case.undo.target, []
+        verdict = final_verdict(record, self._rules, bool(live))
+        eligible_on = eligible_from(record, self._rules) if verdict is Verdict.UNDERAGE and record else None
+        outcome = Outcome(verdict, record, eligible_on, live[0] if live else None)
+        return ApprovalCheck(case_id, outcome, case.form, not decision.national_code, supersedes)
+
+    def check_in_approved(self, case_id: str, head: HeadConfirmation | None = None
+                          ) -> Recorded | AlreadyCheckedIn | NotApproved | ApprovalCheck:
+        """Check in the person the representative approved, with the case as the reference, once.
+
+        An approval the registry or the ledger speaks against (kiosk.core.approval) is recorded only with
+        the branch head's confirmation of exactly the check as it stands now, kept with its reason as the
+        check-in's reason (kiosk.core.approval.head_note); otherwise the current check comes back and
+        nothing is written. A live check-in then stands beside the new one as a double check-in.
+        Confirming who the head is stays the caller's job (the flow checks the head's PIN).
+
+        An approval of a disputed "already voted" undoes exactly the disputed check-in in the same
+        transaction, with the representative's signed authorization as the undo's reason: the ledger
+        accepts it only if it verifies with the console's key from the roster, and otherwise writes nothing.
+        """
+        assert self._ledger is not None and self._registry is not None, "CaseDesk built without a ledger"
+        check = self.approval(case_id)
+        if isinstance(check, NotApproved):
+            return check
+        if check.needs_head and (head is None or head.check != check or not head_reason_ok(head.reason)):
+            return check
+        case = self._outbox.case(case_id)
+        assert case is not None and case.decision is not None  # approval() found it approved
         voter = approved_voter(self._registry.voter_key, case.decision)
-        supersede = f"representative approved {case_id}" if case.form.reason is CaseReason.DISPUTED else ""
-        result = self._ledger.check_in(voter, ref=case_id, supersede=supersede)
-        if isinstance(result, Recorded):
-            self._outbox.mark_checked_in(case_id, f"{self._ledger.device_id}:{result.seq}")
-            log(Event.CHECKED_IN, seq=result.seq, case=case_id)
-            self._changed()
+        supersede = None
+        if check.supersedes and case.undo is not None:
+            supersede = Supersede(check.supersedes, undo_reason(case_id, case.decision.rep, case.undo.signature))
+        note = head_note(head) if check.needs_head and head is not None else ""
+        # The head confirmed over a live check-in: both stand, and show as a double check-in.
+        device = self._ledger.device_id
+        # The check-in and the approval's "used" mark commit together: a power cut cannot leave it usable twice.
+        result = self._ledger.check_in(voter, ref=case_id, supersede=supersede, note=note,
+                                       allow_double=bool(note) and check.outcome.previous is not None,
+                                       then=lambda e: self._outbox.mark_checked_in(case_id, f"{device}:{e.seq}"))
+        if isinstance(result, AlreadyCheckedIn):
+            if supersede is not None and f"{result.device}:{result.seq}" == supersede.target:
+                self._undo_refused.add(case_id)   # the authorization does not verify here: show the verdict
+                log(Event.DECISION_REFUSED, case=case_id, reason="undo authorization not accepted by the ledger")
+            return result
+        if supersede is not None:
+            log(Event.CHECK_IN_UNDONE, case=case_id)
+        log(Event.CHECKED_IN, seq=result.seq, case=case_id, **({"over": check.outcome.verdict.value}
+                                                               if check.needs_head else {}))
+        self._changed()
         return result

@@ -11,6 +11,8 @@ from kiosk.core.national_code import ascii_digits_only, is_valid_national_code
 MAX_NAME = 64
 MAX_NOTE = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# "device:seq" of one check-in: a device id and a ledger sequence number (branch sync bounds it by 2**40).
+CHECK_IN_REF = re.compile(r"^[0-9a-f]{16}:[1-9][0-9]{0,12}$")
 
 
 class CaseReason(Enum):
@@ -72,6 +74,7 @@ class CaseForm:
     birth_certificate: str
     note: str
     reason: CaseReason
+    disputed: str = ""      # a disputed "already voted": "device:seq" of the check-in the person disputes
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,14 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class UndoAuthorization:
+    """The representative's signed word that one check-in ("device:seq") was not this person's."""
+
+    target: str
+    signature: bytes        # kiosk.trust.decisions.sign_undo by the console that decided
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     """A raised case, durable on this kiosk."""
 
@@ -98,6 +109,7 @@ class Case:
     status: CaseStatus
     decision: Decision | None = None
     check_in: str = ""      # "device:seq" of the check-in this case's approval allowed
+    undo: UndoAuthorization | None = None   # with an approved disputed case: the check-in it undoes
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Protocol, assert_never
+from typing import assert_never
 
+from kiosk.core.approval import ApprovalCheck, HeadConfirmation, head_reason_ok
 from kiosk.core.branch import Duplicate
 from kiosk.core.cases import Case, CaseForm, CaseReason, CaseStatus, FormProblem, NotApproved
 from kiosk.core.closing import DaySummary
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import JalaliDate
 from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome, Recorded
-from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
+from kiosk.core.flow_ports import CasePort, DeskPort, DuplicatePort, PrintPort, StaffPort, SummaryPort
+from kiosk.core.flow_ports import Printed as Printed
+from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, WrongPin
 
 IDLE_LOCK_SECONDS = 300.0
 _REASONS = {Verdict.NOT_FOUND: CaseReason.NOT_FOUND, Verdict.CARD_NOT_TRUSTED: CaseReason.CARD_NOT_TRUSTED,
@@ -38,6 +41,7 @@ class Screen(Enum):
     STAFF = "staff"
     DUPLICATES = "duplicates"   # voters checked in on two kiosks while the branch LAN was split
     SUMMARY = "summary"         # the branch head's figures of the day, for the close-of-polls minutes
+    APPROVAL = "approval"       # an approved case's registry verdict, before it is recorded
 
 
 class Notice(Enum):
@@ -65,15 +69,9 @@ class Notice(Enum):
     PRINTER_PAPER_OUT = "printer_paper_out"   # the job was not printed, and why
     PRINTER_OFFLINE = "printer_offline"
     PRINTER_ERROR = "printer_error"
-
-
-class Printed(Enum):
-    """How a print job ended: the receipt printer's closed set of results (drivers.printer.PrintResult)."""
-
-    PRINTED = "printed"
-    PAPER_OUT = "paper_out"
-    OFFLINE = "offline"
-    ERROR = "error"
+    HEAD_CONFIRMATION = "head_confirmation"  # this approval is recorded only on the branch head's word, with a reason
+    APPROVAL_REASON = "approval_reason"      # the head's confirmation needs a reason (one line, not too long)
+    APPROVAL_CHANGED = "approval_changed"    # the registry or the ledger says something new: look again
 
 
 def print_notice(result: Printed) -> Notice:
@@ -91,90 +89,6 @@ def print_notice(result: Printed) -> Notice:
             assert_never(unreachable)
 
 
-class DeskPort(Protocol):
-    """The desk the flow asks about people (kiosk.desk.Desk)."""
-
-    def check(self, raw: str) -> Outcome:
-        """Verdict for a typed or scanned code."""
-        ...
-
-    def check_card(self, national_code: str, certificate_trusted: bool) -> Outcome:
-        """Verdict for a card read."""
-        ...
-
-    def check_in(self, raw: str, ref: str = "") -> CheckedIn | Outcome:
-        """Durable check-in of an eligible person, or the verdict that prevents it."""
-        ...
-
-
-class CasePort(Protocol):
-    """Cases for the representative (kiosk.desk.CaseDesk)."""
-
-    def raise_case(self, form: CaseForm) -> Case | list[FormProblem]:
-        """Keep a case durably, or the problems with its form."""
-        ...
-
-    def cases(self) -> list[Case]:
-        """This kiosk's cases, oldest first."""
-        ...
-
-    def cancel_case(self, case_id: str, reason: str) -> Case | None:
-        """Withdraw an undecided case; None if it is already decided."""
-        ...
-
-    def check_in_approved(self, case_id: str) -> Recorded | AlreadyCheckedIn | NotApproved:
-        """Check in the person an approval names, with the case as the reference."""
-        ...
-
-
-class DuplicatePort(Protocol):
-    """The branch's double check-ins as this kiosk holds them (kiosk.store.replica.Replica)."""
-
-    def duplicates(self) -> list[Duplicate]:
-        """Double check-ins staff have not acknowledged on this kiosk, oldest first."""
-        ...
-
-    def acknowledge(self, duplicate: Duplicate, account: str) -> object:
-        """Record durably that staff saw it (a signed ledger event)."""
-        ...
-
-
-class SummaryPort(Protocol):
-    """Today's figures as this kiosk holds them (kiosk.store.day.DayFigures)."""
-
-    def today(self) -> DaySummary:
-        """Read the figures now: the branch (every kiosk's events held here) and this kiosk alone."""
-        ...
-
-
-class PrintPort(Protocol):
-    """The receipt printer, for the day's summary (kiosk.ui.app.PrinterWiring)."""
-
-    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None]) -> None:
-        """Start printing and return at once; `done` gets the result later, on the flow's thread."""
-        ...
-
-
-class StaffPort(Protocol):
-    """The staff accounts (kiosk.store.staff.StaffBook)."""
-
-    def sign_in(self, account: str, pin: str) -> SignIn:
-        """Check a PIN."""
-        ...
-
-    def accounts(self) -> list[tuple[str, str, Role]]:
-        """(account, name, role) of every account."""
-        ...
-
-    def set_pin(self, account: str, name: str, role: Role, pin: str) -> None:
-        """Create or replace an account; ValueError for a PIN that is not 4–8 digits."""
-        ...
-
-    def reset_lockout(self, account: str) -> None:
-        """Clear an account's lock-out."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class FlowState:
     """Everything a screen needs to draw itself."""
@@ -190,6 +104,7 @@ class FlowState:
     last_activity: float = 0.0
     done_at: float = 0.0
     case_reason: CaseReason = CaseReason.NO_CODE
+    case_disputed: str = ""             # "device:seq" of the check-in a disputed "already voted" case is about
     form_problems: tuple[FormProblem, ...] = ()
     cases: tuple[Case, ...] = ()
     last_case: str | None = None
@@ -198,6 +113,7 @@ class FlowState:
     duplicates: tuple[Duplicate, ...] = ()  # double check-ins not yet acknowledged on this kiosk, oldest first
     summary: DaySummary | None = None   # today's figures while the branch head looks at them
     printing: bool = False              # a print job is under way
+    approval: ApprovalCheck | None = None   # the approved case on screen before it is recorded
 
 
 class CheckInFlow:
@@ -249,7 +165,7 @@ class CheckInFlow:
         """The lock button, or idle time: back to sign-in, forgetting the person on screen."""
         self._code = None
         self._set(screen=Screen.SIGN_IN, account=None, role=None, outcome=None, receipt=None, notice=None,
-                  summary=None)
+                  summary=None, approval=None)
 
     # -- a person ----------------------------------------------------------------------
     def code_entered(self, raw: str) -> None:
@@ -286,6 +202,8 @@ class CheckInFlow:
         """Back to Ready without recording anything; from today's summary, back to the staff screen."""
         if self.state.screen is Screen.SUMMARY:
             self._set(screen=Screen.STAFF, summary=None, notice=None, accounts=tuple(self._staff.accounts()))
+        elif self.state.screen is Screen.APPROVAL and self._cases is not None:
+            self._set(screen=Screen.CASES, approval=None, notice=None, cases=tuple(self._cases.cases()))
         elif self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES, Screen.STAFF,
                                  Screen.DUPLICATES):
             self._code = None
@@ -298,7 +216,11 @@ class CheckInFlow:
             reason = _REASONS.get(outcome.verdict, CaseReason.NO_CODE) if outcome else CaseReason.NO_CODE
             if self.state.notice is Notice.CARD_UNREADABLE:
                 reason = CaseReason.CARD_UNREADABLE
-            self._set(screen=Screen.ESCALATION, notice=None, case_reason=reason, form_problems=())
+            # The case names the check-in the person disputes, so an approval can undo exactly that one.
+            previous = outcome.previous if outcome and reason is CaseReason.DISPUTED else None
+            disputed = f"{previous.device}:{previous.seq}" if previous else ""
+            self._set(screen=Screen.ESCALATION, notice=None, case_reason=reason, case_disputed=disputed,
+                      form_problems=())
 
     def submit_case(self, first_name: str, last_name: str, father_name: str, birth_date: JalaliDate | None,
                     birth_certificate: str, note: str) -> None:
@@ -306,7 +228,7 @@ class CheckInFlow:
         if self.state.screen is not Screen.ESCALATION or self._cases is None:
             return
         form = CaseForm(first_name, last_name, father_name, birth_date, birth_certificate, note,
-                        self.state.case_reason)
+                        self.state.case_reason, self.state.case_disputed)
         try:
             result = self._cases.raise_case(form)
         except OSError:
@@ -345,24 +267,90 @@ class CheckInFlow:
             self._set(cases=tuple(self._cases.cases()), notice=Notice.CASE_WITHDRAWN if withdrawn else None)
 
     def check_in_case(self, case_id: str) -> None:
-        """Check in the person the representative approved; Done only once it is durable."""
+        """An approved case: show the registry's verdict on the person it names before anything is recorded."""
         if self.state.screen is not Screen.CASES or self._cases is None:
             return
         try:
-            result = self._cases.check_in_approved(case_id)
+            check = self._cases.approval(case_id)
+        except OSError:
+            self._set(notice=Notice.NOT_RECORDED)
+            return
+        if isinstance(check, NotApproved):
+            self._set(notice=Notice.APPROVAL_USED, cases=tuple(self._cases.cases()))
+            return
+        # A head signed in here gives a reason; anyone else is told the head must enter their PIN.
+        ask = check.needs_head and self.state.role is not Role.HEAD
+        self._set(screen=Screen.APPROVAL, approval=check, notice=Notice.HEAD_CONFIRMATION if ask else None)
+
+    def confirm_approval(self, reason: str = "", pin: str = "", head: str = "") -> None:
+        """Record the approval on screen; Done only once it is durable.
+
+        A verdict that would stop an ordinary check-in (kiosk.core.approval) needs the branch head: signed
+        in on this kiosk, or entering their PIN here (`head` names the account, by default the first head),
+        and a reason. A poll worker alone cannot record it.
+        """
+        check, cases = self.state.approval, self._cases
+        if self.state.screen is not Screen.APPROVAL or check is None or cases is None:
+            return
+        confirmation = None
+        if check.needs_head:
+            if not head_reason_ok(reason):
+                self._set(notice=Notice.APPROVAL_REASON)
+                return
+            account = self._head_confirms(pin, head)
+            if account is None:
+                return
+            confirmation = HeadConfirmation(account, reason.strip(), check)
+        try:
+            result = cases.check_in_approved(check.case_id, confirmation)
         except OSError:
             self._set(notice=Notice.NOT_RECORDED)
             return
         match result:
             case Recorded():
-                self._set(screen=Screen.DONE, receipt=result, outcome=None, notice=None,
-                          checkins=self.state.checkins + 1, done_at=self._now(), cases=tuple(self._cases.cases()))
+                self._set(screen=Screen.DONE, receipt=result, outcome=None, notice=None, approval=None,
+                          checkins=self.state.checkins + 1, done_at=self._now(), cases=tuple(cases.cases()))
+            case ApprovalCheck():
+                self._set(approval=result, notice=Notice.APPROVAL_CHANGED)
             case AlreadyCheckedIn():
-                self._set(notice=Notice.APPROVAL_USED, cases=tuple(self._cases.cases()))
+                # Checked in meanwhile (branch sync), or the undo was not accepted here: show what stands now.
+                again = cases.approval(check.case_id)
+                if isinstance(again, ApprovalCheck):
+                    self._set(approval=again, notice=Notice.APPROVAL_CHANGED)
+                else:
+                    self._set(screen=Screen.CASES, approval=None, notice=Notice.APPROVAL_USED,
+                              cases=tuple(cases.cases()))
             case NotApproved():
-                self._set(notice=Notice.APPROVAL_USED, cases=tuple(self._cases.cases()))
+                self._set(screen=Screen.CASES, approval=None, notice=Notice.APPROVAL_USED, cases=tuple(cases.cases()))
             case _ as unreachable:
                 assert_never(unreachable)
+
+    def _head_confirms(self, pin: str, head: str) -> str | None:
+        """The head's account if the head is signed in or `pin` is the head's; otherwise None, with a notice."""
+        if self.state.role is Role.HEAD and self.state.account is not None:
+            return self.state.account
+        heads = [account for account, _, role in self._staff.accounts() if role is Role.HEAD]
+        account = head or (heads[0] if heads else "")
+        if account not in heads or not pin:
+            self._set(notice=Notice.HEAD_ONLY if account not in heads else Notice.HEAD_CONFIRMATION)
+            return None
+        result = self._staff.sign_in(account, pin)  # a wrong PIN counts towards the head's lock-out
+        match result:
+            case Granted() if result.role is Role.HEAD:
+                return result.account
+            case Granted():
+                self._set(notice=Notice.HEAD_ONLY)
+            case WrongPin():
+                notice = Notice.LOCKED_OUT if result.locked_for > 0 else Notice.WRONG_PIN
+                self._set(notice=notice, notice_detail=result.locked_for if result.locked_for > 0
+                          else float(result.tries_left))
+            case Locked():
+                self._set(notice=Notice.LOCKED_OUT, notice_detail=result.seconds)
+            case NoSuchAccount():
+                self._set(notice=Notice.UNKNOWN_ACCOUNT)
+            case _ as unreachable:
+                assert_never(unreachable)
+        return None
 
     # -- double check-ins ----------------------------------------------------------------
     def duplicates_changed(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tinydb import Query
 
-from kiosk.core.cases import CaseForm, CaseReason, Decision, decision_fields, decision_from_fields
+from kiosk.core.cases import CaseForm, CaseReason, Decision, UndoAuthorization, decision_fields, decision_from_fields
 from kiosk.core.console import RepCase, RepCaseStatus
 from kiosk.core.jalali import parse_jalali
 from kiosk.store.documents import open_documents
@@ -32,6 +32,15 @@ class Received:
 @dataclass(frozen=True, slots=True)
 class Clash:
     """A case id already in the book for another kiosk; refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A decision as the console signed it, with the undo authorization of an approved disputed case."""
+
+    decision: Decision
+    signature: bytes
+    undo: UndoAuthorization | None = None
 
 
 class CaseBook:
@@ -63,7 +72,8 @@ class CaseBook:
             self._listed = None
             return Received(True)
 
-    def decide(self, case_id: str, decision: Decision, signature: bytes) -> RepCase | None:
+    def decide(self, case_id: str, decision: Decision, signature: bytes,
+               undo: UndoAuthorization | None = None) -> RepCase | None:
         """Keep a signed decision on an open case; None if the case is not open (decided or withdrawn)."""
         with self._lock:
             doc = Query().case_id == case_id
@@ -71,7 +81,8 @@ class CaseBook:
             if not isinstance(found, dict) or found["status"] != RepCaseStatus.OPEN.value:
                 return None
             self._cases.update({"status": RepCaseStatus.DECIDED.value, "decision": decision_fields(decision),
-                                "signature": b64e(signature)}, doc)
+                                "signature": b64e(signature), "undo": undo.target if undo else "",
+                                "undo_signature": b64e(undo.signature) if undo else ""}, doc)
             self._listed = None
             return self._case_unlocked(case_id)
 
@@ -98,20 +109,20 @@ class CaseBook:
                 return RepCaseStatus.CANCELLED
             return RepCaseStatus(found["status"])
 
-    def undelivered(self, kiosk: str) -> list[tuple[Decision, bytes]]:
+    def undelivered(self, kiosk: str) -> list[Signed]:
         """Decisions for a kiosk that it has not acknowledged yet, to send when it connects."""
         with self._lock:
             docs = self._cases.search((Query().kiosk == kiosk) & (Query().status == RepCaseStatus.DECIDED.value)
                                       & (Query().delivered == False))  # noqa: E712 (TinyDB query syntax)
-            return [(decision_from_fields(d["decision"]), b64d(d["signature"])) for d in docs]
+            return [_signed(d) for d in docs]
 
-    def signed(self, case_id: str) -> tuple[Decision, bytes] | None:
-        """A decided case's decision and signature (to send again)."""
+    def signed(self, case_id: str) -> Signed | None:
+        """A decided case's decision and signatures (to send again)."""
         with self._lock:
             found = self._cases.get(Query().case_id == case_id)
             if not isinstance(found, dict) or not found["decision"]:
                 return None
-            return decision_from_fields(found["decision"]), b64d(found["signature"])
+            return _signed(found)
 
     def case(self, case_id: str) -> RepCase | None:
         """One case by id."""
@@ -135,17 +146,23 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _signed(d: dict[str, Any]) -> Signed:
+    undo = UndoAuthorization(d["undo"], b64d(d["undo_signature"])) if d.get("undo") else None
+    return Signed(decision_from_fields(d["decision"]), b64d(d["signature"]), undo)
+
+
 def _form_fields(form: CaseForm) -> dict[str, str]:
     return {"first_name": form.first_name, "last_name": form.last_name, "father_name": form.father_name,
             "birth_date": str(form.birth_date) if form.birth_date else "",
-            "birth_certificate": form.birth_certificate, "note": form.note, "reason": form.reason.value}
+            "birth_certificate": form.birth_certificate, "note": form.note, "reason": form.reason.value,
+            "disputed": form.disputed}
 
 
 def _rep_case(d: dict[str, Any]) -> RepCase:
     f = d["form"]
     form = CaseForm(f["first_name"], f["last_name"], f["father_name"],
                     parse_jalali(f["birth_date"]) if f["birth_date"] else None,
-                    f["birth_certificate"], f["note"], CaseReason(f["reason"]))
+                    f["birth_certificate"], f["note"], CaseReason(f["reason"]), f.get("disputed", ""))
     decision = decision_from_fields(d["decision"]) if d["decision"] else None
     return RepCase(d["case_id"], d["kiosk"], d["branch"], form, d["raised_at"], d["received_at"],
                    RepCaseStatus(d["status"]), decision, bool(d["delivered"]))

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_voter ON events (voter);
 CREATE INDEX IF NOT EXISTS events_by_hlc ON events (hlc);
+-- Undos are rare; ruling on all of them (kiosk.core.undo) must not scan every check-in.
+CREATE INDEX IF NOT EXISTS events_undos ON events (device, seq) WHERE kind = 'undo';
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 
@@ -210,7 +212,8 @@ class Ledger:
         self._clock.observe(hlc)
 
     def check_in(self, voter: bytes, ref: str = "", supersede: Supersede | None = None,
-                 note: str = "", allow_double: bool = False) -> Recorded | AlreadyCheckedIn:
+                 note: str = "", allow_double: bool = False,
+                 then: Callable[[Event], None] | None = None) -> Recorded | AlreadyCheckedIn:
         """Record a check-in durably, unless the voter already has a live one.
 
         With `supersede`, the live check-in it names is undone first in the same
@@ -219,6 +222,8 @@ class Ledger:
         check-in's reason (the branch head's word when an approval overrides the
         registry); with `allow_double` (the branch head confirmed, with a note) a
         live check-in does not stop this one, and the two show as a double check-in.
+        `then` writes what must commit with the check-in (the case's "approval used"
+        mark) in the same transaction: if it raises, neither is written.
         """
         try:
             with self._immediate():
@@ -234,6 +239,8 @@ class Ledger:
                     if still is not None:   # the authorization does not verify here: write neither
                         raise _Unchanged(still)
                 event = self._append(Kind.CHECK_IN, voter, ref, note)
+                if then is not None:
+                    then(event)
         except _Unchanged as unchanged:
             return unchanged.existing
         return Recorded(event.seq, event.wall)

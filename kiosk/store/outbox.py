@@ -12,12 +12,12 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from kiosk.core.cases import (Case, CaseForm, CaseReason, CaseStatus, Decision, decision_fields,
+from kiosk.core.cases import (Case, CaseForm, CaseReason, CaseStatus, Decision, UndoAuthorization, decision_fields,
                               decision_from_fields)
 from kiosk.core.jalali import parse_jalali
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.ledger import Kind, Ledger
-from kiosk.trust.canonical import b64e
+from kiosk.trust.canonical import b64d, b64e
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -76,7 +76,7 @@ class CaseOutbox:
             "father_name": form.father_name.strip(),
             "birth_date": str(form.birth_date) if form.birth_date else None,
             "birth_certificate": ascii_digits_only(form.birth_certificate.strip()), "note": form.note.strip(),
-            "reason": form.reason.value,
+            "reason": form.reason.value, "disputed": form.disputed,
         }, ensure_ascii=False)
         with self._ledger.transaction():
             count = int(self._db.execute("SELECT count(*) FROM cases").fetchone()[0])
@@ -139,19 +139,26 @@ class CaseOutbox:
             self._db.execute("UPDATE cases SET synced = 1 WHERE case_id = ? AND status = ?",
                              (case_id, CaseStatus.CANCELLED.value))
 
-    def record_decision(self, decision: Decision, signature: bytes, voter: bytes) -> DecisionResult:
+    def record_decision(self, decision: Decision, signature: bytes, voter: bytes,
+                        undo: UndoAuthorization | None = None) -> DecisionResult:
         """Record a verified decision: a ledger entry and the case's new status, in one transaction.
 
         `voter` is the registry's keyed hash of the approved person's code or reference (b"" otherwise).
+        `undo` (verified by the caller) may only name the check-in this case disputes.
         """
         if decision.kiosk != self._device:
             return DecisionRefused("decision is for another kiosk")
-        stored = json.dumps({**decision_fields(decision), "signature": b64e(signature)}, sort_keys=True)
+        fields = {**decision_fields(decision), "signature": b64e(signature)}
+        if undo is not None:
+            fields.update(undo=undo.target, undo_signature=b64e(undo.signature))
+        stored = json.dumps(fields, sort_keys=True)
         with self._ledger.transaction():
-            row = self._db.execute("SELECT status, decision FROM cases WHERE case_id = ?",
+            row = self._db.execute("SELECT status, decision, payload FROM cases WHERE case_id = ?",
                                    (decision.case_id,)).fetchone()
             if row is None:
                 return DecisionRefused("decision names no case of this kiosk")
+            if undo is not None and undo.target != json.loads(row[2]).get("disputed", ""):
+                return DecisionRefused("the undo names another check-in than the case disputes")
             if row[0] == CaseStatus.DECIDED.value:
                 same = _decision_of(row[1]) == decision
                 return DecisionRepeated() if same else DecisionRefused("case is already decided otherwise")
@@ -162,17 +169,17 @@ class CaseOutbox:
         return DecisionRecorded(event.seq)
 
     def mark_checked_in(self, case_id: str, check_in: str) -> None:
-        """Remember which check-in an approval allowed, so it is used once."""
-        with self._ledger.transaction():
-            self._db.execute("UPDATE cases SET check_in = ? WHERE case_id = ?", (check_in, case_id))
+        """Remember which check-in an approval allowed, so it is used once; inside the check-in's transaction."""
+        self._db.execute("UPDATE cases SET check_in = ? WHERE case_id = ?", (check_in, case_id))
 
     @staticmethod
     def _case(case_id: str, created: str, status: str, payload: str, decision: str, check_in: str) -> Case:
         data = json.loads(payload)
         form = CaseForm(data["first_name"], data["last_name"], data["father_name"],
                         parse_jalali(data["birth_date"]) if data["birth_date"] else None,
-                        data["birth_certificate"], data["note"], CaseReason(data["reason"]))
-        return Case(case_id, form, created, CaseStatus(status), _decision_of(decision), check_in)
+                        data["birth_certificate"], data["note"], CaseReason(data["reason"]),
+                        data.get("disputed", ""))
+        return Case(case_id, form, created, CaseStatus(status), _decision_of(decision), check_in, _undo_of(decision))
 
 
 _SELECT = "case_id, created, status, payload, decision, check_in"
@@ -181,3 +188,8 @@ _SELECT = "case_id, created, status, payload, decision, check_in"
 
 def _decision_of(text: str) -> Decision | None:
     return decision_from_fields(json.loads(text)) if text else None
+
+
+def _undo_of(text: str) -> UndoAuthorization | None:
+    stored = json.loads(text) if text else {}
+    return UndoAuthorization(stored["undo"], b64d(stored["undo_signature"])) if stored.get("undo") else None

@@ -236,7 +236,10 @@ def test_a_decision_arriving_tells_staff_and_an_approval_checks_the_person_in_on
     assert flow.state.decided_unseen == 0
     flow.check_in_case(withdrawn)
     assert flow.state.screen is Screen.CASES and flow.state.notice is Notice.APPROVAL_USED
-    flow.check_in_case(approved)
+    flow.check_in_case(approved)  # first the registry's verdict: a reference the registry cannot know
+    assert flow.state.screen is Screen.APPROVAL and flow.state.approval is not None
+    assert flow.state.approval.outcome.verdict is Verdict.NOT_FOUND and not flow.state.approval.needs_head
+    flow.confirm_approval()
     assert flow.state.screen is Screen.DONE and flow.state.receipt is not None and flow.state.checkins == 1
     flow.cancel()
     flow.show_cases()

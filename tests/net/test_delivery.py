@@ -5,27 +5,35 @@ zeroconf would hand it); tests/net/test_end_to_end.py runs the whole path.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from helpers import PEOPLE, World, code
-from kiosk.core.cases import CaseForm, CaseReason, CaseStatus, DecisionProblem, NotApproved, Ruling
+from kiosk.core.cases import CaseForm, CaseReason, CaseStatus, Decision, DecisionProblem, NotApproved, Ruling
 from kiosk.core.console import RepCaseStatus
 from kiosk.core.eligibility import Verdict
+from kiosk.core.flow import CheckInFlow, Screen
 from kiosk.core.jalali import JalaliDate
 from kiosk.core.outcome import Recorded
+from kiosk.core.staff import Role as StaffRole
+from kiosk.core.undo import UndoRuling
 from kiosk.desk import CaseDesk, Desk
 from kiosk.net import messages as m
 from kiosk.net.channel import PeerPolicy, TlsIdentity, connect
 from kiosk.net.courier import Courier, LinkStatus
 from kiosk.net.discovery import Endpoint
 from kiosk.rep.service import RepService
-from kiosk.state import Installed
-from kiosk.store.ledger import verify_chain
-from kiosk.trust.certs import Role
+from kiosk.state import Installed, load_signing_key
+from kiosk.store.ledger import Event as LedgerEvent, Kind, Ledger, verify_chain
+from kiosk.store.replica import PageRefused, Replica
+from kiosk.store.staff import StaffBook
+from kiosk.trust.certs import Role, cert_pem
+from kiosk.trust.decisions import sign_decision, sign_undo, undo_authorized
 
 FORM = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "۴۵۶", "بدون کارت", CaseReason.NO_CODE)
 # What the outbox sends for FORM: the birth-certificate number in ASCII digits.
@@ -43,9 +51,7 @@ def wait_for(condition: Callable[[], object], seconds: float = 10.0) -> None:
 
 def endpoint(service: RepService) -> Endpoint:
     """What zeroconf would report for a console."""
-    claims = service.identity.claims
-    return Endpoint(f"{claims.device_id}._kiosk-rep._tcp.local.", claims.device_id, "127.0.0.1", service.port,
-                    claims.election_id, claims.branches, service.identity.fingerprint, "1")
+    return Endpoint.at(service.identity.claims.device_id, "127.0.0.1", service.port)
 
 
 @dataclass
@@ -271,4 +277,157 @@ def test_a_kiosk_reports_its_unacknowledged_double_check_ins_to_the_console(bran
     replica.acknowledge(replica.duplicates()[0], "head")
     assert replica.duplicates() == []
     ledger.close()
+    other_ledger.close()
+
+
+# -- a disputed "already voted": the representative's approval undoes exactly the disputed check-in ------------
+
+def checked_in_elsewhere(branch: Branch, world: World, *people: str) -> tuple[Installed, Ledger]:
+    """`people` checked in on a second kiosk of the branch (kiosk2:1, kiosk2:2, …), synced to this kiosk."""
+    other = world.installed("kiosk2")
+    other_ledger = other.open_ledger()
+    registry = branch.kiosk.open_registry()
+    for person in people:
+        other_ledger.check_in(registry.voter_key(PEOPLE[person].code))
+    registry.close()
+    sync(branch, other, other_ledger)
+    return other, other_ledger
+
+
+def sync(branch: Branch, other: Installed, other_ledger: Ledger) -> None:
+    """What branch sync does: the other kiosk's events, verified and stored in this kiosk's ledger."""
+    ledger = branch.kiosk.open_ledger()
+    replica = Replica(ledger, branch.kiosk.authority_cert, cert_pem(branch.kiosk.device_cert),
+                      branch.kiosk.claims.branches)
+    stored = replica.store(other.claims.device_id, cert_pem(other.device_cert),
+                           list(other_ledger.events(other.claims.device_id)))
+    assert not isinstance(stored, PageRefused), stored
+    ledger.close()
+
+
+def disputed_case(branch: Branch, who: str) -> tuple[CheckInFlow, str]:
+    """A poll worker sees `who` as already voted, and the person disputes it: the case goes to the console."""
+    staff = StaffBook(branch.kiosk.state / "staff-test.json")
+    staff.set_pin("head", "رئیس", StaffRole.HEAD, "1357")
+    staff.set_pin("w1", "کارمند", StaffRole.WORKER, "2468")
+    flow = CheckInFlow(branch.desk, staff, time.monotonic, cases=branch.cases)
+    flow.sign_in("w1", "2468")
+    flow.code_entered(PEOPLE[who].code)
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.ALREADY_VOTED
+    flow.escalate()
+    flow.submit_case("علی", "رضایی", "حسن", JalaliDate(1360, 5, 12), "", "این شخص امروز رأی نداده است")
+    case_id = flow.state.last_case
+    assert case_id is not None
+    assert branch.courier is not None
+    branch.courier.poke()
+    return flow, case_id
+
+
+def kiosk_events(branch: Branch, kind: Kind) -> list[LedgerEvent]:
+    ledger = branch.kiosk.open_ledger()
+    events = [e for e in ledger.events(branch.kiosk.claims.device_id) if e.kind is kind]
+    ledger.close()
+    return events
+
+
+def test_a_disputed_approval_from_the_console_undoes_exactly_the_disputed_check_in(branch: Branch,
+                                                                                   world: World) -> None:
+    other, other_ledger = checked_in_elsewhere(branch, world, "eligible", "birthday_today")
+    disputed = f"{other.claims.device_id}:1"
+    service = branch.start_console()
+    branch.start_courier()
+    flow, case_id = disputed_case(branch, "eligible")
+    wait_for(lambda: service.open_cases())
+    [received] = service.open_cases()
+    assert received.form.reason is CaseReason.DISPUTED and received.form.disputed == disputed
+    service.decide(case_id, Ruling.APPROVE, PEOPLE["eligible"].code, "", "کد ملی او را شخص دیگری به کار برده است")
+    wait_for(lambda: branch.kiosk_status(case_id) is CaseStatus.DECIDED)
+    flow.cancel()
+    flow.show_cases()
+    flow.check_in_case(case_id)
+    assert flow.state.approval is not None and flow.state.approval.supersedes == disputed
+    assert not flow.state.approval.needs_head   # the representative's word: a poll worker records it
+    flow.confirm_approval()
+    assert flow.state.screen is Screen.DONE
+
+    [undo] = kiosk_events(branch, Kind.UNDO)
+    assert undo.ref == disputed
+    console_key = branch.console.device_cert.public_key()
+    assert isinstance(console_key, ed25519.Ed25519PublicKey)
+    rep = branch.console.claims.device_id
+    assert undo_authorized(branch.kiosk.config.id, branch.kiosk.claims.device_id, disputed, undo.reason,
+                           lambda device: console_key if device == rep else None)
+    ledger, registry = branch.kiosk.open_ledger(), branch.kiosk.open_registry()
+    assert ledger.undo_ruling() == UndoRuling(frozenset({disputed}), ())
+    [now] = ledger.live_check_ins(registry.voter_key(PEOPLE["eligible"].code))
+    assert now.device == branch.kiosk.claims.device_id
+    [untouched] = ledger.live_check_ins(registry.voter_key(PEOPLE["birthday_today"].code))
+    assert (untouched.device, untouched.seq) == (other.claims.device_id, 2)
+    ledger.close()
+    registry.close()
+    other_ledger.close()
+
+
+def test_a_disputed_approval_undoes_nothing_when_the_live_check_in_is_another_one(branch: Branch,
+                                                                                  world: World) -> None:
+    other, other_ledger = checked_in_elsewhere(branch, world, "eligible")
+    service = branch.start_console()
+    branch.start_courier()
+    flow, case_id = disputed_case(branch, "eligible")
+    wait_for(lambda: service.open_cases())
+    # Meanwhile the other kiosk's head undid its own check-in and checked the person in again.
+    other_ledger.undo(other.claims.device_id, 1, "wrong person")
+    registry = branch.kiosk.open_registry()
+    other_ledger.check_in(registry.voter_key(PEOPLE["eligible"].code))
+    registry.close()
+    sync(branch, other, other_ledger)
+    service.decide(case_id, Ruling.APPROVE, PEOPLE["eligible"].code, "", "")
+    wait_for(lambda: branch.kiosk_status(case_id) is CaseStatus.DECIDED)
+    flow.cancel()
+    flow.show_cases()
+    flow.check_in_case(case_id)
+    assert flow.state.approval is not None and flow.state.approval.supersedes == ""
+    assert flow.state.approval.outcome.verdict is Verdict.ALREADY_VOTED and flow.state.approval.needs_head
+    flow.confirm_approval("هویت با شناسنامه بررسی شد")   # a poll worker alone
+    assert flow.state.screen is Screen.APPROVAL
+    assert kiosk_events(branch, Kind.UNDO) == [] and kiosk_events(branch, Kind.CHECK_IN) == []
+    other_ledger.close()
+
+
+def test_a_decision_with_a_forged_or_misdirected_undo_is_refused_and_undoes_nothing(
+        branch: Branch, world: World, caplog: pytest.LogCaptureFixture) -> None:
+    from kiosk.core.cases import UndoAuthorization
+    caplog.set_level(logging.WARNING, logger="kiosk")
+    other, other_ledger = checked_in_elsewhere(branch, world, "eligible", "birthday_today")
+    disputed = f"{other.claims.device_id}:1"
+    form = CaseForm("علی", "رضایی", "حسن", JalaliDate(1360, 5, 12), "", "", CaseReason.DISPUTED, disputed)
+    service = branch.start_console()
+    branch.start_courier()
+    forged_id, elsewhere_id = branch.raise_case(form), branch.raise_case(form)
+    wait_for(lambda: all(branch.kiosk_status(c) is CaseStatus.DELIVERED for c in (forged_id, elsewhere_id)))
+    assert branch.courier is not None
+    branch.courier.close()
+    branch.courier = None
+    election, kiosk, rep = branch.kiosk.config.id, branch.kiosk.claims.device_id, branch.console.claims.device_id
+    console_key, impostor_key = load_signing_key(branch.console.state), load_signing_key(world.console("rep2").state)
+    for case_id, undo in (
+            # the undo signed by another console's key, delivered on this console's channel
+            (forged_id, UndoAuthorization(disputed, sign_undo(election, forged_id, kiosk, rep, disputed,
+                                                              impostor_key))),
+            # signed by the console itself, but for another check-in than the case disputes
+            (elsewhere_id, UndoAuthorization(f"{other.claims.device_id}:2", sign_undo(
+                election, elsewhere_id, kiosk, rep, f"{other.claims.device_id}:2", console_key)))):
+        decision = Decision(case_id, kiosk, Ruling.APPROVE, PEOPLE["eligible"].code, "", "",
+                            "2026-05-22T09:00:00+00:00", rep)
+        service._book.decide(case_id, decision, sign_decision(decision, election, console_key), undo)  # tampered
+    branch.start_courier()
+    refusals = {forged_id: "undo authorization does not verify",
+                elsewhere_id: "the undo names another check-in than the case disputes"}
+    wait_for(lambda: all(f'"case": "{c}", "reason": "{r}"' in caplog.text for c, r in refusals.items()))
+    for case_id in (forged_id, elsewhere_id):
+        assert branch.kiosk_status(case_id) is CaseStatus.DELIVERED   # not recorded, never acknowledged
+        assert not (service.case(case_id) or pytest.fail()).delivered
+        assert isinstance(branch.cases.check_in_approved(case_id), NotApproved)
+    assert kiosk_events(branch, Kind.UNDO) == [] and kiosk_events(branch, Kind.DECISION) == []
+    assert branch.desk.check(PEOPLE["eligible"].code).verdict is Verdict.ALREADY_VOTED
     other_ledger.close()

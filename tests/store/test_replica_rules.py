@@ -218,8 +218,12 @@ def test_a_stamp_a_little_ahead_is_accepted(trio: tuple[Device, Device, Device])
 
 # -- finding 4: equivocation -------------------------------------------------------------------
 
-def _rewritten(a: Device, at: int) -> list[Event]:
-    """a's chain with entry `at` replaced by another voter's, and the rest re-chained and re-signed by a."""
+def _rewritten(a: Device, b: Device, at: int) -> list[Event]:
+    """a checks in five voters and b stores them; then a's chain with entry `at` replaced by another
+    voter's, and the rest re-chained and re-signed by a (a device rewriting its own history)."""
+    for n in range(1, 6):
+        a.ledger.check_in(voter(n))
+    b.take(a)
     events = a.events()
     kept = events[:at - 1]
     again = [(Kind.CHECK_IN, voter(99), "", "")] + [(e.kind, e.voter, e.ref, e.reason) for e in events[at:]]
@@ -229,10 +233,7 @@ def _rewritten(a: Device, at: int) -> list[Event]:
 def test_a_device_that_rewrites_an_entry_a_peer_holds_is_caught_with_both_signed_entries(
         trio: tuple[Device, Device, Device]) -> None:
     a, b, _ = trio
-    for n in range(1, 6):
-        a.ledger.check_in(voter(n))
-    b.take(a)
-    rewritten = _rewritten(a, 3)
+    rewritten = _rewritten(a, b, 3)
     refused = b.take(a, rewritten[2:])
     assert isinstance(refused, PageRefused) and "equivocation" in refused.reason
     [anomaly] = b.replica.anomalies()
@@ -249,10 +250,7 @@ def test_a_device_that_rewrites_an_entry_a_peer_holds_is_caught_with_both_signed
 def test_a_rewritten_history_continued_past_the_peers_head_is_an_equivocation_too(
         trio: tuple[Device, Device, Device]) -> None:
     a, b, _ = trio
-    for n in range(1, 6):
-        a.ledger.check_in(voter(n))
-    b.take(a)
-    rewritten = _rewritten(a, 3)
+    rewritten = _rewritten(a, b, 3)
     longer = signed_chain(a, a.installed.config.id, rewritten, [(Kind.CHECK_IN, voter(50), "", "")])
     refused = b.take(a, longer[5:])         # only entry 6', whose `prev` names the rewritten entry 5'
     assert isinstance(refused, PageRefused) and "equivocation" in refused.reason
@@ -295,3 +293,29 @@ def test_events_of_a_device_not_in_the_roster_are_refused(world: World, tmp_path
     finally:
         da.close()
         db.close()
+
+
+def test_a_kiosk_whose_clock_runs_behind_takes_the_consoles_time_as_its_best(
+        trio: tuple[Device, Device, Device], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pi that booted an hour behind must not refuse its peers: the console's beacon lifts its best time."""
+    import types
+
+    import kiosk.net.courier as courier_module
+    from kiosk.net import messages as m
+    from kiosk.net.courier import Courier
+    a, b, _ = trio
+    hour_ns = 3600 * 10**9
+    behind = types.SimpleNamespace(time_ns=lambda: time.time_ns() - hour_ns, monotonic=time.monotonic,
+                                   sleep=time.sleep)
+    monkeypatch.setattr(courier_module, "time", behind)      # this kiosk's wall clock is an hour behind
+    courier = Courier(b.installed)
+    replica = Replica(b.ledger, b.installed.authority_cert, b.cert, b.installed.claims.branches,
+                      roster=b.installed.roster(), now_ms=courier.best_time_ms)
+    page = signed_chain(a, a.installed.config.id, [], [(Kind.CHECK_IN, voter(1), "", "")],
+                        hlc_of=hybrid.pack(time.time_ns() // 1_000_000, 0))
+    refused = replica.store(a.id, a.cert, page)
+    assert isinstance(refused, PageRefused) and refused.reason.startswith("clock:")   # its own clock alone
+    courier._beacon(m.Beacon(time.time_ns() // 1_000_000))              # the console says what time it is
+    assert replica.store(a.id, a.cert, page) == Stored(1, 0)
+    courier._beacon(m.Beacon(time.time_ns() // 1_000_000 - 5 * 3600 * 1000))   # a console behind never lowers it
+    assert courier.best_time_ms() >= behind.time_ns() // 1_000_000 - 1000

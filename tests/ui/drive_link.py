@@ -75,7 +75,11 @@ def main() -> None:
          lambda: state().notice is not None and state().notice.value == "decision_arrived", 10),
         ("cases_decided", lambda: screen().ids.cases.dispatch("on_release"),
          lambda: state().screen.value == "cases" and case_status() == CaseStatus.DECIDED.value, 5),
-        ("recorded", record, lambda: state().screen.value == "done", 5),
+        # Before recording, the approved code's registry verdict: not found, which is why it was referred.
+        ("approval_shown", record, lambda: state().screen.value == "approval" and state().approval is not None
+         and state().approval.outcome.verdict.value == "not_found" and not state().approval.needs_head, 5),
+        ("recorded", lambda: app.root.ids.screens.get_screen("approval").ids.confirm.dispatch("on_release"),
+         lambda: state().screen.value == "done", 5),
         ("already_voted", lambda: (setattr(app.root.ids.screens.get_screen("ready").ids.code, "text",
                                            APPROVED_CODE), app.root.ids.screens.get_screen("ready").check()),
          lambda: state().outcome is not None and state().outcome.verdict.value == "already_voted", 8),

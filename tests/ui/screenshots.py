@@ -44,6 +44,18 @@ def drive_link(lang: str, out: Path) -> dict[str, object]:
                            Path(tmp), "800x480")
 
 
+def drive_approval(lang: str, out: Path) -> dict[str, object]:
+    """A fresh kiosk and console: a deceased person's code approved, refused to a poll worker, confirmed by the head."""
+    with tempfile.TemporaryDirectory() as tmp:
+        world = make_world(Path(tmp))
+        kiosk, console = world.installed(), world.console()
+        staff = StaffBook(kiosk.state / "staff.json")
+        staff.set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
+        staff.set_pin("w1", "کارمند شعبه", Role.WORKER, "2468")
+        return _under_xvfb("drive_approval.py", [str(kiosk.state), str(console.state), str(out), lang, "2468",
+                                                 "1357", PEOPLE["deceased"].code], Path(tmp), "800x480")
+
+
 def drive_duplicates(lang: str, out: Path) -> dict[str, object]:
     """Two kiosks of one branch that checked the same voters in while the LAN was split: alert, list, acknowledged."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,6 +129,7 @@ def main() -> None:
     for lang in ("fa", "en"):
         drive(lang, out / "1280x800", window="1280x800")
         drive_link(lang, out)
+        drive_approval(lang, out)
         drive_duplicates(lang, out)
         drive_summary(lang, out)
         drive_summary(lang, out / "1280x800", window="1280x800")

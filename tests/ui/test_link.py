@@ -17,8 +17,8 @@ def test_a_case_goes_to_the_console_and_its_approval_checks_the_person_in(tmp_pa
     results = report["results"]
     assert isinstance(results, list)
     assert [r["step"] for r in results] == ["linked", "case_delivered", "decision_arrived", "cases_decided",
-                                           "recorded", "already_voted", "console_sees_delivery"]
+                                           "approval_shown", "recorded", "already_voted", "console_sees_delivery"]
     for step in results:
         assert step["ok"], step
     assert results[0]["rep"] == "online"
-    assert len(list(tmp_path.glob("link-*.png"))) == 7
+    assert len(list(tmp_path.glob("link-*.png"))) == 8

@@ -65,6 +65,9 @@ class ConsoleCaseScreen(ConsoleView):
         self.ids.certificate.raw = self.t("console.case.birth_certificate",
                                           number=self.digits(number) if number else self.t("console.case.not_given"))
         self.ids.note.raw = self.t("console.case.note", note=form.note) if form.note.strip() else ""
+        device, _, seq = form.disputed.rpartition(":")
+        # Approving a disputed "already voted" undoes exactly this check-in: the representative sees which.
+        self.ids.disputed.raw = self.t("console.case.disputed", device=device, seq=int(seq)) if form.disputed else ""
         for box, problems in _BOXES.items():
             label, field = self.ids[f"{box}_label"], self.t(f"console.decision.{box}")
             found = [p for p in state.problems if p in problems]

@@ -1,0 +1,33 @@
+"""The real kiosk app and a real console: an approval the registry contradicts is recorded only on the head's word."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from screenshots import drive_approval
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_an_approved_deceased_code_needs_the_branch_head_on_the_real_app(tmp_path: Path, lang: str) -> None:
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
+    report = drive_approval(lang, tmp_path)
+    results = report["results"]
+    assert isinstance(results, list)
+    assert [r["step"] for r in results] == ["linked", "case_delivered", "decision_arrived", "cases_decided",
+                                           "approval_shown", "no_reason", "worker_pin", "head_confirmed"]
+    for step in results:
+        assert step["ok"], step
+        assert step["clipped"] == [], step   # the approval screen fits 800×480 with the head's part shown
+    by = {r["step"]: r for r in results}
+    # Before anything is recorded, staff see the registry's verdict on the approved code.
+    assert by["approval_shown"]["verdict"] == "deceased"
+    assert by["approval_shown"]["shown"] == {"fa": "فوت شده", "en": "Deceased"}[lang]
+    assert by["worker_pin"]["screen"] == "approval"   # the worker's own PIN does not stand in for the head's
+    [reason] = report["check_in_reasons"]
+    assert isinstance(reason, str) and "deceased" in reason and "branch head head" in reason
+    picked = {"fa": "ثبت احوال اطلاعات را اصلاح کرده است", "en": "Civil registration has corrected the record"}
+    assert reason.endswith(picked[lang])
+    assert len(list(tmp_path.glob("approval-*.png"))) == len(results)
