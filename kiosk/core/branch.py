@@ -30,6 +30,7 @@ class SyncStatus:
 
     peers: tuple[PeerSeen, ...] = ()
     refused: tuple[tuple[str, str], ...] = ()   # (device or service name, reason: election, branch, version, ...)
+    anomalies: int = 0      # records this kiosk holds that the rules refuse to count (kiosk.store.replica)
 
     @property
     def online(self) -> int:

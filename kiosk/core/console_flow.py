@@ -64,6 +64,7 @@ class ConsoleState:
     recent: tuple[RepCase, ...] = ()        # decided or withdrawn, newest first
     kiosks: tuple[KioskSeen, ...] = ()
     duplicates: tuple[KioskSeen, ...] = ()  # kiosks reporting double check-ins not yet acknowledged there
+    anomalies: tuple[KioskSeen, ...] = ()   # kiosks reporting records the rules refuse to count
     selected: RepCase | None = None
     problems: tuple[DecisionProblem, ...] = ()
     notice: ConsoleNotice | None = None
@@ -86,7 +87,8 @@ class ConsoleFlow:
         self._known = {case.case_id for case in cases}
         kiosks = tuple(book.kiosks())
         self.state = ConsoleState(cases=cases, recent=tuple(book.recent_decided()), kiosks=kiosks,
-                                  duplicates=reporting_duplicates(kiosks), alert=len(cases), last_activity=now(),
+                                  duplicates=reporting_duplicates(kiosks), anomalies=reporting_anomalies(kiosks),
+                                  alert=len(cases), last_activity=now(),
                                   accounts=tuple(staff.accounts()))
 
     def subscribe(self, listener: Callable[[ConsoleState], None]) -> None:
@@ -201,7 +203,7 @@ class ConsoleFlow:
     def _lists(self, cases: tuple[RepCase, ...]) -> dict[str, object]:
         kiosks = tuple(self._book.kiosks())
         return {"cases": cases, "recent": tuple(self._book.recent_decided()), "kiosks": kiosks,
-                "duplicates": reporting_duplicates(kiosks)}
+                "duplicates": reporting_duplicates(kiosks), "anomalies": reporting_anomalies(kiosks)}
 
     @staticmethod
     def _gone(case: RepCase) -> dict[str, object]:
@@ -236,3 +238,9 @@ def reporting_duplicates(kiosks: tuple[KioskSeen, ...]) -> tuple[KioskSeen, ...]
     """The kiosks whose last status reported double check-ins their staff have not acknowledged."""
     # Acknowledging is the kiosks' business: the console shows what they report until they report zero.
     return tuple(kiosk for kiosk in kiosks if kiosk.duplicates > 0)
+
+
+def reporting_anomalies(kiosks: tuple[KioskSeen, ...]) -> tuple[KioskSeen, ...]:
+    """The kiosks whose last status reported records the rules refuse to count (kept as evidence there)."""
+    # Evidence is never cleared: a kiosk keeps reporting it, and the console keeps showing it, all day.
+    return tuple(kiosk for kiosk in kiosks if kiosk.anomalies > 0)

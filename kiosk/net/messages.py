@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kiosk.core.cases import (CASE_ID, MAX_NAME, MAX_NOTE, MAX_REASON, MAX_REFERENCE, CaseForm, CaseReason,
-                              Decision, Ruling, decision_fields)
+from kiosk.core.cases import (CASE_ID, CHECK_IN_REF, MAX_NAME, MAX_NOTE, MAX_REASON, MAX_REFERENCE, CaseForm,
+                              CaseReason, Decision, Ruling, UndoAuthorization, decision_fields)
 from kiosk.core.jalali import parse_jalali
 from kiosk.trust.canonical import b64d, b64e
 
@@ -54,10 +54,15 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Decide:
-    """Console → kiosk: the representative's decision and the console's Ed25519 signature over it."""
+    """Console → kiosk: the representative's decision and the console's Ed25519 signature over it.
+
+    An approval of a disputed "already voted" also carries the console's authorization to undo
+    exactly the disputed check-in (kiosk.trust.decisions.sign_undo); None for every other decision.
+    """
 
     decision: Decision
     signature: bytes
+    undo: UndoAuthorization | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +90,20 @@ class Status:
     wall_ms: int
     software: str
     duplicates: int = 0     # double check-ins staff on the kiosk have not acknowledged yet
+    anomalies: int = 0      # records the rules refused to count (kiosk.store.replica.list_anomalies)
 
 
-Message = OpenCase | Ack | Decide | Cancel | Beacon | Status
+@dataclass(frozen=True, slots=True)
+class Revocations:
+    """Either way: the newest revocation list the sender holds, as the authority signed it (the receiver verifies)."""
+
+    signed: bytes
+
+
+# A list larger than this is not relayed (it would not fit one frame); it still travels by USB stick.
+MAX_REVOCATIONS = 40 * 1024
+
+Message = OpenCase | Ack | Decide | Cancel | Beacon | Status | Revocations
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,19 +128,23 @@ def encode(message: Message) -> bytes:
             body = {"type": "open_case", "case_id": message.case_id, "created": message.created,
                     "reason": f.reason.value, "first_name": f.first_name, "last_name": f.last_name,
                     "father_name": f.father_name, "birth_date": str(f.birth_date) if f.birth_date else "",
-                    "birth_certificate": f.birth_certificate, "note": f.note}
+                    "birth_certificate": f.birth_certificate, "note": f.note, "disputed": f.disputed}
         case Ack():
             body = {"type": "ack", "case_id": message.case_id, "step": message.step}
         case Decide():
-            body = {"type": "decide", **decision_fields(message.decision), "signature": b64e(message.signature)}
+            undo = message.undo
+            body = {"type": "decide", **decision_fields(message.decision), "signature": b64e(message.signature),
+                    "undo": undo.target if undo else "", "undo_signature": b64e(undo.signature) if undo else ""}
         case Cancel():
             body = {"type": "cancel", "case_id": message.case_id, "reason": message.reason}
         case Beacon():
             body = {"type": "beacon", "wall_ms": message.wall_ms}
+        case Revocations():
+            body = {"type": "revocations", "signed": b64e(message.signed)}
         case Status():
             body = {"type": "status", "branch": message.branch, "checkins_today": message.checkins_today,
                     "open_cases": message.open_cases, "wall_ms": message.wall_ms, "software": message.software,
-                    "duplicates": message.duplicates}
+                    "duplicates": message.duplicates, "anomalies": message.anomalies}
     return json.dumps({"v": VERSION, **body}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -132,13 +152,15 @@ def encode(message: Message) -> bytes:
 
 _FIELDS: dict[str, frozenset[str]] = {
     "open_case": frozenset({"case_id", "created", "reason", "first_name", "last_name", "father_name",
-                            "birth_date", "birth_certificate", "note"}),
+                            "birth_date", "birth_certificate", "note", "disputed"}),
     "ack": frozenset({"case_id", "step"}),
     "decide": frozenset({"case_id", "kiosk", "ruling", "national_code", "reference", "reason", "decided_at",
-                         "rep", "signature"}),
+                         "rep", "signature", "undo", "undo_signature"}),
     "cancel": frozenset({"case_id", "reason"}),
     "beacon": frozenset({"wall_ms"}),
-    "status": frozenset({"branch", "checkins_today", "open_cases", "wall_ms", "software", "duplicates"}),
+    "status": frozenset({"branch", "checkins_today", "open_cases", "wall_ms", "software", "duplicates",
+                         "anomalies"}),
+    "revocations": frozenset({"signed"}),
 }
 
 
@@ -211,8 +233,24 @@ def _message(raw: Any) -> Message:
             if not _VERSION_TEXT.match(software):
                 raise Malformed("status: bad software version")
             return Status(branch, _int(raw, "checkins_today", MAX_COUNT), _int(raw, "open_cases", MAX_COUNT),
-                          _int(raw, "wall_ms", 1 << 53), software, _int(raw, "duplicates", MAX_COUNT))
+                          _int(raw, "wall_ms", 1 << 53), software, _int(raw, "duplicates", MAX_COUNT),
+                          _int(raw, "anomalies", MAX_COUNT))
+        case "revocations":
+            return _revocations(raw)
     raise AssertionError(kind)
+
+
+def _revocations(raw: dict[str, Any]) -> Revocations:
+    value = raw["signed"]
+    if not isinstance(value, str) or len(value) > MAX_REVOCATIONS * 4 // 3 + 4:
+        raise Malformed("revocations: not a list of at most the relayed size")
+    try:
+        signed = b64d(value)
+    except (ValueError, TypeError) as exc:
+        raise Malformed("revocations: bad encoding") from exc
+    if not 0 < len(signed) <= MAX_REVOCATIONS:
+        raise Malformed("revocations: not a list of at most the relayed size")
+    return Revocations(signed)
 
 
 def _open_case(raw: dict[str, Any]) -> OpenCase:
@@ -231,7 +269,12 @@ def _open_case(raw: dict[str, Any]) -> OpenCase:
     if not all(n.strip() for n in names):
         raise Malformed("open_case: a name is empty")
     note = _text(raw, "note", MAX_NOTE, newlines=True)
-    form = CaseForm(names[0], names[1], names[2], birth, certificate, note, reason)
+    disputed = _text(raw, "disputed", 30)
+    if disputed and not CHECK_IN_REF.match(disputed):
+        raise Malformed("open_case: bad disputed check-in")
+    if disputed and reason is not CaseReason.DISPUTED:
+        raise Malformed("open_case: a disputed check-in on a case that disputes none")
+    form = CaseForm(names[0], names[1], names[2], birth, certificate, note, reason, disputed)
     return OpenCase(_case_id(raw), _when(raw, "created"), form)
 
 
@@ -246,15 +289,32 @@ def _decide(raw: dict[str, Any]) -> Decide:
     reference = _text(raw, "reference", MAX_REFERENCE)
     if not _REFERENCE.match(reference):
         raise Malformed("decide: bad reference")
-    try:
-        signature = b64d(raw["signature"])
-    except (ValueError, TypeError) as exc:
-        raise Malformed("decide: bad signature encoding") from exc
-    if len(signature) != 64:
-        raise Malformed("decide: bad signature length")
+    signature = _signature(raw, "signature")
     decision = Decision(_case_id(raw), _device(raw, "kiosk"), ruling, code, reference,
                         _text(raw, "reason", MAX_REASON), _when(raw, "decided_at"), _device(raw, "rep"))
-    return Decide(decision, signature)
+    return Decide(decision, signature, _undo(raw, ruling))
+
+
+def _undo(raw: dict[str, Any], ruling: Ruling) -> UndoAuthorization | None:
+    """The undo authorization of a decide message: both fields or neither, and only with an approval."""
+    target = _text(raw, "undo", 30)
+    if not target and raw["undo_signature"] == "":
+        return None
+    if not CHECK_IN_REF.match(target):
+        raise Malformed("decide: bad undo target")
+    if ruling is not Ruling.APPROVE:
+        raise Malformed("decide: an undo with a decision that approves nothing")
+    return UndoAuthorization(target, _signature(raw, "undo_signature"))
+
+
+def _signature(raw: dict[str, Any], key: str) -> bytes:
+    try:
+        signature = b64d(raw[key])
+    except (ValueError, TypeError) as exc:
+        raise Malformed(f"decide: bad {key} encoding") from exc
+    if len(signature) != 64:
+        raise Malformed(f"decide: bad {key} length")
+    return signature
 
 
 def _text(raw: dict[str, Any], key: str, limit: int, newlines: bool = False) -> str:

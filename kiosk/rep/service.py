@@ -5,7 +5,9 @@ console's branches (kiosk.net.channel). A case is acknowledged only once it is
 in the case book; a decision is sent only once it is in the book, and again on
 every reconnect until the kiosk acknowledges it — so a restart or a dropped
 connection on either side never loses a case or a decision, and case ids make
-every resend harmless.
+every resend harmless. Only kiosks the election's roster holds, unrevoked, are
+admitted; the newest revocation list the console holds goes to every kiosk on
+connect and whenever a newer one arrives.
 """
 from __future__ import annotations
 
@@ -15,16 +17,20 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from kiosk.core.cases import Decision, DecisionProblem, Ruling, check_decision, check_form
+from kiosk.core.cases import (CaseReason, Decision, DecisionProblem, Ruling, UndoAuthorization, check_decision,
+                              check_form)
 from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
 from kiosk.core.national_code import InvalidCode, ascii_digits_only, parse_national_code
 from kiosk.logbook import Event, log
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, Server, TlsIdentity
-from kiosk.rep.book import CaseBook, Clash
+from kiosk.rep.book import CaseBook, Clash, Signed
 from kiosk.state import Installed, load_signing_key
+from kiosk.trust import certs
 from kiosk.trust.certs import Role
-from kiosk.trust.decisions import sign_decision
+from kiosk.trust.decisions import sign_decision, sign_undo
+from kiosk.trust.live import LiveRoster, Refused
+from kiosk.trust.roster import Roster
 
 BEACON_SECONDS = 2.0
 CASE_BOOK = "cases.json"
@@ -34,7 +40,9 @@ class RepService:
     """The console's side of the branch LAN, and the case book its screens read (CaseBookPort)."""
 
     def __init__(self, installed: Installed, host: str = "0.0.0.0", port: int = 0,
-                 beacon_seconds: float = BEACON_SECONDS, wall_ms: Callable[[], int] | None = None) -> None:
+                 beacon_seconds: float = BEACON_SECONDS, wall_ms: Callable[[], int] | None = None,
+                 live: LiveRoster | None = None) -> None:
+        """`live` is the roster in force (one is made, and watched while serving, when none is given)."""
         if installed.claims.role is not Role.REP:
             raise ValueError("this device is not enrolled as a representative's console")
         self._installed = installed
@@ -49,7 +57,11 @@ class RepService:
         self._links: dict[str, Channel] = {}
         self._listeners: list[Callable[[], None]] = []
         self.identity = TlsIdentity.from_installed(installed)
-        policy = PeerPolicy(Role.KIOSK, frozenset(installed.claims.branches))
+        # Only enrolled, unrevoked kiosks, with the very certificate the roster holds; a newer list closes the rest.
+        self._owns_live = live is None
+        self.live = live or LiveRoster(installed)
+        self.live.subscribe(self._roster_changed)
+        policy = PeerPolicy(Role.KIOSK, frozenset(installed.claims.branches), roster=self.live.source)
         self._server = Server(self.identity, policy, self._serve, host=host, port=port)
 
     @property
@@ -58,11 +70,15 @@ class RepService:
         return self._server.port
 
     def start(self) -> None:
-        """Start accepting kiosks."""
+        """Start accepting kiosks, and watch for a revocation list a technician adds from a stick."""
         self._server.start()
+        if self._owns_live:
+            self.live.watch()
 
     def close(self) -> None:
         """Stop serving; every acknowledged case and every decision is already in the book."""
+        if self._owns_live:
+            self.live.close()
         self._server.close()
         self._book.close()
 
@@ -109,7 +125,12 @@ class RepService:
                             ascii_digits_only(reference.strip()) if ruling is Ruling.APPROVE else "",
                             reason.strip(), _iso(self._wall_ms()), self.identity.claims.device_id)
         signature = sign_decision(decision, self._election, self._key)
-        decided = self._book.decide(case_id, decision, signature)
+        undo = None
+        if ruling is Ruling.APPROVE and case.form.reason is CaseReason.DISPUTED and case.form.disputed:
+            # The representative ruled the disputed check-in was not this person's: authorize undoing exactly it.
+            undo = UndoAuthorization(case.form.disputed, sign_undo(self._election, case_id, case.kiosk,
+                                                                   decision.rep, case.form.disputed, self._key))
+        decided = self._book.decide(case_id, decision, signature, undo)
         if decided is None:
             return [DecisionProblem.CASE_CLOSED]
         log(Event.REP_DECIDED, case=case_id, ruling=ruling.value)
@@ -117,7 +138,7 @@ class RepService:
         with self._lock:
             link = self._links.get(case.kiosk)
         if link is not None:
-            self._send(link, m.Decide(decision, signature))
+            self._send(link, _decide(Signed(decision, signature, undo)))
         return decided
 
     # -- one kiosk's connection (on the server's thread for it) ----------------------------
@@ -131,8 +152,9 @@ class RepService:
         self._seen(kiosk, channel.peer.branches[0], online=True)
         try:
             self._send(channel, m.Beacon(self._wall_ms()))
-            for decision, signature in self._book.undelivered(kiosk):
-                self._send(channel, m.Decide(decision, signature))
+            self._send_revocations(channel)
+            for signed in self._book.undelivered(kiosk):
+                self._send(channel, _decide(signed))
             next_beacon = time.monotonic() + self._beacon
             while True:
                 payload = channel.receive(timeout=max(0.05, next_beacon - time.monotonic()))
@@ -165,14 +187,16 @@ class RepService:
                     self._notify()
                 signed = self._book.signed(message.case_id) if ended is RepCaseStatus.DECIDED else None
                 if signed is not None:
-                    self._send(channel, m.Decide(*signed))  # decided before the withdrawal arrived: it stands
+                    self._send(channel, _decide(signed))  # decided before the withdrawal arrived: it stands
                 self._send(channel, m.Ack(message.case_id, "cancel"))
             case m.Status():
                 skew = message.wall_ms - self._wall_ms()
                 self._seen(kiosk, message.branch if message.branch in channel.peer.branches
                            else channel.peer.branches[0], online=True,
                            checkins=message.checkins_today, open_cases=message.open_cases, skew=skew,
-                           duplicates=message.duplicates)
+                           duplicates=message.duplicates, anomalies=message.anomalies)
+            case m.Revocations():
+                self._revocations(kiosk, message)
             case m.Refused():
                 log(Event.MESSAGE_REFUSED, peer=kiosk, reason=message.reason)
             case _:
@@ -198,7 +222,8 @@ class RepService:
             self._notify()
 
     def _seen(self, kiosk: str, branch: str, online: bool, checkins: int | None = None,
-              open_cases: int | None = None, skew: int | None = None, duplicates: int | None = None) -> None:
+              open_cases: int | None = None, skew: int | None = None, duplicates: int | None = None,
+              anomalies: int | None = None) -> None:
         with self._lock:
             now = _iso(self._wall_ms())
             old = self._kiosks.get(kiosk) or KioskSeen(kiosk, branch, online, now, 0, 0, 0)
@@ -207,8 +232,33 @@ class RepService:
                 checkins_today=old.checkins_today if checkins is None else checkins,
                 open_cases=old.open_cases if open_cases is None else open_cases,
                 skew_ms=old.skew_ms if skew is None else skew,
-                duplicates=old.duplicates if duplicates is None else duplicates)
+                duplicates=old.duplicates if duplicates is None else duplicates,
+                anomalies=old.anomalies if anomalies is None else anomalies)
         self._notify()
+
+    def _revocations(self, kiosk: str, message: m.Revocations) -> None:
+        """A list a kiosk got by USB stick: kept if newer, and then relayed to every kiosk (_roster_changed)."""
+        result = self.live.offer(message.signed)
+        if isinstance(result, Refused):
+            log(Event.MESSAGE_REFUSED, peer=kiosk, reason=f"revocations: {result.reason}")
+
+    def _roster_changed(self, roster: Roster) -> None:
+        """A newer list or roster is in force: close the links it no longer admits, relay it to the others."""
+        with self._lock:
+            links = dict(self._links)
+        for kiosk, channel in links.items():
+            reason = roster.refusal(kiosk, certs.fingerprint(channel.peer_cert))
+            if reason is not None:
+                log(Event.PEER_SHUT_OUT, peer=kiosk, reason=reason)
+                channel.close()
+            else:
+                self._send_revocations(channel)
+
+    def _send_revocations(self, channel: Channel) -> None:
+        """The newest list this console holds, to one kiosk (it keeps it only if newer than its own)."""
+        signed = self.live.signed()
+        if signed is not None and len(signed) <= m.MAX_REVOCATIONS:
+            self._send(channel, m.Revocations(signed))
 
     def _send(self, channel: Channel, message: m.Message) -> None:
         try:
@@ -222,6 +272,10 @@ class RepService:
                 listener()
             except Exception as exc:  # a screen's listener must not stop the network
                 log(Event.LISTENER_FAILED, error=type(exc).__name__)
+
+
+def _decide(signed: Signed) -> m.Decide:
+    return m.Decide(signed.decision, signed.signature, signed.undo)
 
 
 def _iso(wall_ms: int) -> str:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
@@ -25,8 +24,11 @@ from kiosk.core.branch import SyncStatus
 from kiosk.core.closing import DaySummary, day_lines
 from kiosk.core.flow import CheckInFlow, Printed
 from kiosk.core.jalali import TEHRAN, JalaliDate, format_en, format_fa, persian_digits
+from kiosk.trust.manifest import Difference
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.lockdown import LockedDownApp
 from kiosk.ui.screens import KV
+from kiosk.ui.screens.approval import ApprovalScreen
 from kiosk.ui.screens.cases import CasesScreen
 from kiosk.ui.screens.done import DoneScreen
 from kiosk.ui.screens.duplicates import DuplicatesScreen
@@ -34,6 +36,7 @@ from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
 from kiosk.ui.screens.sign_in import SignInScreen
 from kiosk.ui.screens.staff import StaffScreen
+from kiosk.ui.screens.stopped import StoppedScreen, unfocus
 from kiosk.ui.screens.summary import SummaryScreen
 from kiosk.ui.screens.verdict import VerdictScreen
 from kiosk.ui.text import say
@@ -46,12 +49,13 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
     def __init__(self, bridge: FlowBridge, branch_code: str, **kw: Any) -> None:
         self.bridge = bridge
         self.branch_code = branch_code
+        self.stopped: StoppedScreen | None = None
         super().__init__(**kw)
         screens = self.ids.screens
         screens.transition = NoTransition()
         for view in (SignInScreen(bridge), ReadyScreen(bridge), VerdictScreen(bridge),
                      DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge),
-                     DuplicatesScreen(bridge), SummaryScreen(bridge)):
+                     DuplicatesScreen(bridge), SummaryScreen(bridge), ApprovalScreen(bridge)):
             screens.add_widget(view)
         bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh,
                     printer=self.refresh, rep=self.refresh, rep_skew_minutes=self.refresh, sync=self.refresh)
@@ -60,6 +64,8 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
 
     def refresh(self, *_: Any) -> None:
         """Follow the core's screen and redraw the status bar."""
+        if self.stopped is not None:
+            return   # the stop screen is all there is
         state, lang = self.bridge.state, self.bridge.lang
         self.ids.screens.current = state.screen.value
         reader = say(lang, f"status.reader.{self.bridge.reader}")
@@ -79,11 +85,25 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         self.ids.sync.raw = self.sync_text(self.bridge.sync, lang)
         self.ids.lang.raw = say(lang, "lang.switch")
 
+    def stop(self, difference: Difference) -> None:
+        """Only the stop screen from now on: no status bar, no developer panel, no screen of the flow."""
+        if self.stopped is not None:
+            return
+        unfocus([self, *self.ids.screens.screens])   # screens off the window keep their text boxes
+        self.stopped = StoppedScreen(difference, "kiosk")
+        self.clear_widgets()
+        self.add_widget(self.stopped)
+
     @staticmethod
     def sync_text(status: SyncStatus, lang: str) -> str:
-        """Two lines on the other kiosks of the branch: linked (and refused), then behind, in step or last contact."""
+        """Two lines on the other kiosks of the branch: linked (and refused), then behind, in step or last contact.
+
+        Records the rules refused to count take the second line once there are any: kept as evidence, they stay
+        for the rest of the day, and the first line still says whether the kiosk is cut off.
+        """
+        irregular = say(lang, "status.sync.anomalies", count=status.anomalies) if status.anomalies else ""
         if not status.peers and not status.refused:
-            return ""  # a branch with one kiosk: the cell takes no room
+            return irregular  # a branch with one kiosk: the cell takes no room unless there is evidence to show
         key = "status.sync.linked_refused" if status.refused else "status.sync.linked"
         linked = say(lang, key, online=status.online, refused=len(status.refused))
         contacts = [p.last_contact for p in status.peers if p.last_contact]
@@ -97,7 +117,7 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
             second = say(lang, "status.sync.in_step")
         else:
             second = ""
-        return "\n".join(line for line in (linked, second) if line)
+        return "\n".join(line for line in (linked, irregular or second) if line)
 
 
 class CardWiring:
@@ -219,7 +239,7 @@ class PrinterWiring:
         self._printer.close()
 
 
-class KioskApp(App):  # type: ignore[misc]
+class KioskApp(LockedDownApp):
     """Builds the root and feeds the core's clock; everything else is in the views and the core."""
 
     def __init__(self, flow: CheckInFlow, branch_code: str,
@@ -243,6 +263,14 @@ class KioskApp(App):  # type: ignore[misc]
             root.ids.dev_panel.add_widget(button)
         Clock.schedule_interval(lambda _dt: self.bridge.flow.tick(), 1.0)
         return root
+
+    def stop_serving(self, difference: Difference) -> None:
+        """An installed file changed under the running app: sign out, forget the person, show the stop screen.
+
+        Call on the Kivy thread, after the staff gate was closed (nobody signs in again).
+        """
+        self.bridge.flow.lock()
+        self.root.stop(difference)
 
 
 def monotonic() -> float:

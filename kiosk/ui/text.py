@@ -151,6 +151,23 @@ FA: dict[str, str] = {
     "notice.printer_paper_out": "چاپ نشد: کاغذ چاپگر تمام شده است.",
     "notice.printer_offline": "چاپ نشد: چاپگر وصل نیست.",
     "notice.printer_error": "چاپ نشد: چاپگر خطا دارد. کارشناس فنی را خبر کنید.",
+    # approvals (issue 12)
+    "approval.title": "پرونده {case_id} — تأیید نماینده فرماندار",
+    "approval.case_name": "نام پدر: {father} (آن‌چه در پرونده نوشته شده است)",
+    "approval.by_reference": "تأیید با شماره مرجع ثبت احوال: نام را با شخص مقایسه کنید.",
+    "approval.supersedes": "به تشخیص نماینده فرماندار، ثبت قبلی روی دستگاه {device} (شماره ثبت {seq}) مربوط به این شخص نیست و لغو می‌شود.",
+    "approval.head_needed": "وضعیت بالا با این تأیید هم‌خوان نیست: فقط رئیس شعبه با ذکر دلیل ثبت می‌کند.",
+    "approval.reason": "دلیل تأیید رئیس شعبه",
+    "approval.reason.registry": "ثبت احوال اطلاعات را اصلاح کرده است",
+    "approval.reason.identity": "هویت با شناسنامه بررسی شد",
+    "approval.reason.representative": "به دستور نماینده فرماندار",
+    "approval.pin": "رمز رئیس شعبه",
+    "approval.head_signed_in": "وضعیت بالا با این تأیید هم‌خوان نیست: رئیس شعبه، دلیل را بنویسید یا انتخاب کنید.",
+    "approval.confirm": "ثبت مشارکت",
+    "approval.confirm_head": "تأیید رئیس شعبه و ثبت",
+    "notice.head_confirmation": "دلیل را بنویسید یا انتخاب کنید؛ رئیس شعبه رمز خود را وارد کند.",
+    "notice.approval_reason": "دلیل را بنویسید یا انتخاب کنید (یک خط، حداکثر ۲۰۰ نویسه).",
+    "notice.approval_changed": "وضعیت این شخص تغییر کرده است. دوباره بررسی کنید.",
 }
 
 EN: dict[str, str] = {
@@ -297,6 +314,23 @@ EN: dict[str, str] = {
     "notice.printer_paper_out": "Not printed: the printer is out of paper.",
     "notice.printer_offline": "Not printed: the printer is offline.",
     "notice.printer_error": "Not printed: printer error. Call the technician.",
+    # approvals (issue 12)
+    "approval.title": "Case {case_id}: approved by the governor's representative",
+    "approval.case_name": "Father's name: {father} (as written on the case)",
+    "approval.by_reference": "Approved by civil-registration reference: compare the name with the person.",
+    "approval.supersedes": "The governor's representative ruled that the earlier record on device {device} (no. {seq}) was not this person's: it will be undone.",
+    "approval.head_needed": "The status above speaks against this approval: only the head of branch can record it, with a reason.",
+    "approval.reason": "Head of branch's reason",
+    "approval.reason.registry": "Civil registration has corrected the record",
+    "approval.reason.identity": "Identity checked against the birth certificate",
+    "approval.reason.representative": "On the governor's representative's instruction",
+    "approval.pin": "PIN of the head of branch",
+    "approval.head_signed_in": "The status above speaks against this approval: head of branch, type or pick your reason.",
+    "approval.confirm": "Record",
+    "approval.confirm_head": "Head of branch: record",
+    "notice.head_confirmation": "Type or pick a reason; the head of branch enters their PIN.",
+    "notice.approval_reason": "Type or pick a reason (one line, at most 200 characters).",
+    "notice.approval_changed": "This person's status has changed. Check again.",
 }
 
 CATALOGUES = {"fa": FA, "en": EN}
@@ -314,3 +348,56 @@ from kiosk.ui.text_console import EN_CONSOLE, FA_CONSOLE  # noqa: E402  (the con
 
 FA.update(FA_CONSOLE)
 EN.update(EN_CONSOLE)
+
+# integrity and lock-down (issue 12): the screen a device shows when its installed files are not as signed.
+FA.update({
+    "stopped.title": "این دستگاه متوقف شد",
+    "stopped.why": "فایل‌های نصب‌شده روی این دستگاه با بسته انتخابات امضاشده یکی نیست.",
+    "stopped.kiosk": "تا رفع مشکل، هیچ رأی‌دهنده‌ای با این دستگاه بررسی یا ثبت نمی‌شود.",
+    "stopped.console": "تا رفع مشکل، این دستگاه به دستگاه‌های شعبه پاسخ نمی‌دهد و تصمیمی ثبت نمی‌کند.",
+    "stopped.file": "فایل تغییرکرده: {what} ({name})، {how}",
+    "stopped.what.election": "تنظیمات انتخابات",
+    "stopped.what.registry": "پایگاه اطلاعات رأی‌دهندگان",
+    "stopped.what.authority": "گواهی ستاد انتخابات",
+    "stopped.what.export_key": "کلید رمز خروجی پایان رأی‌گیری",
+    "stopped.what.anchor": "گواهی مرجع صدور کارت هوشمند ملی",
+    "stopped.what.roster": "گواهی یکی از دستگاه‌های انتخابات",
+    "stopped.what.manifest": "فهرست امضاشده فایل‌های بسته انتخابات",
+    "stopped.what.other": "فایل بسته انتخابات",
+    "stopped.how.missing": "حذف شده یا خوانده نمی‌شود",
+    "stopped.how.resized": "اندازه آن تغییر کرده است",
+    "stopped.how.altered": "محتوای آن تغییر کرده است",
+    "stopped.how.unsigned": "امضای ستاد انتخابات روی آن معتبر نیست",
+    "stopped.call": "با کارشناس فنی تماس بگیرید.",
+    "stopped.technician": "کارشناس فنی: kiosk-provision selftest را اجرا کنید و بسته انتخابات را دوباره نصب کنید.",
+})
+EN.update({
+    "stopped.title": "This device has stopped",
+    "stopped.why": "Its installed files do not match the signed election package.",
+    "stopped.kiosk": "Until this is fixed, it checks and records no voter.",
+    "stopped.console": "Until this is fixed, it answers no kiosk and records no decision.",
+    "stopped.file": "Changed file: {what} ({name}), {how}",
+    "stopped.what.election": "election settings",
+    "stopped.what.registry": "voter registry",
+    "stopped.what.authority": "election authority's certificate",
+    "stopped.what.export_key": "close-of-voting export key",
+    "stopped.what.anchor": "smart national card authority's certificate",
+    "stopped.what.roster": "certificate of one of the election's devices",
+    "stopped.what.manifest": "signed list of the election package's files",
+    "stopped.what.other": "election package file",
+    "stopped.how.missing": "missing or unreadable",
+    "stopped.how.resized": "its size changed",
+    "stopped.how.altered": "its content changed",
+    "stopped.how.unsigned": "the authority's signature on it does not verify",
+    "stopped.call": "Call the technician.",
+    "stopped.technician": "Technician: run kiosk-provision selftest, then install the election package again.",
+})
+
+# anomalies (issue 12): records the rules refuse to count (an undo of another kiosk's check-in, a device that
+# signed two versions of one entry, a revoked device's entries), kept as evidence and counted on the status bar.
+FA.update({
+    "status.sync.anomalies": "ثبت ناهنجار: {count}",
+})
+EN.update({
+    "status.sync.anomalies": "Irregular records: {count}",
+})

@@ -9,7 +9,7 @@ import pytest
 from kiosk.core.cases import CaseReason, DecisionProblem, Ruling
 from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
 from kiosk.core.console_flow import (ConsoleFlow, ConsoleNotice, ConsoleScreen, ConsoleState, minutes_waiting,
-                                     reporting_duplicates, skew_shown)
+                                     reporting_anomalies, reporting_duplicates, skew_shown)
 from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from rep.fakes import FakeCaseBook, form
@@ -267,6 +267,25 @@ def test_double_check_ins_reported_by_kiosks_stay_on_every_screen_until_they_rep
     flow.book_changed()
     assert flow.state.duplicates == () and [k.duplicates for k in flow.state.kiosks] == [0, 0]
     assert reporting_duplicates((KioskSeen("ff0011aa22bb33cc", "1002", False, "", 0, 0, 0, 2),))[0].duplicates == 2
+
+
+def test_kiosks_reporting_irregular_records_are_named_on_every_screen_apart_from_double_check_ins(
+        book: FakeCaseBook, staff: StaffBook, clock: Clock) -> None:
+    book.seen(KioskSeen("ab12cd34ef567890", "1001", True, "2026-11-25T08:00:00+00:00", 41, 0, 0, anomalies=2))
+    book.seen(KioskSeen("c0ffee0012345678", "1001", True, "2026-11-25T08:00:00+00:00", 37, 0, 0, duplicates=1))
+    flow = ConsoleFlow(book, staff, clock)
+    assert [(k.device, k.anomalies) for k in flow.state.anomalies] == [("ab12cd34ef567890", 2)]  # before sign-in
+    assert [k.device for k in flow.state.duplicates] == ["c0ffee0012345678"]   # two different things
+    book.report_anomalies("c0ffee0012345678", 1)   # the rogue's page reached the second kiosk too
+    clock.now += 100
+    flow.book_changed()
+    assert [k.device for k in flow.state.anomalies] == ["ab12cd34ef567890", "c0ffee0012345678"]
+    assert flow.state.last_activity == 50_000.0    # a kiosk's report is not the representative's touch
+    signed_in(flow).show_kiosks()
+    assert flow.state.screen is ConsoleScreen.KIOSKS and len(flow.state.anomalies) == 2
+    flow.back()
+    assert len(flow.state.anomalies) == 2          # looking does not clear evidence
+    assert reporting_anomalies((KioskSeen("ff0011aa22bb33cc", "1002", False, "", 0, 0, 0),)) == ()
 
 
 def test_every_state_reaches_the_listeners(flow: ConsoleFlow, book: FakeCaseBook) -> None:

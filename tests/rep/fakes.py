@@ -21,9 +21,9 @@ def iso(at: dt.datetime) -> str:
 
 def form(first: str = "مریم", last: str = "رضایی", father: str = "حسن",
          born: JalaliDate | None = JalaliDate(1370, 5, 10), certificate: str = "۴۵۶", note: str = "",
-         reason: CaseReason = CaseReason.NO_CODE) -> CaseForm:
-    """A filled case form."""
-    return CaseForm(first, last, father, born, certificate, note, reason)
+         reason: CaseReason = CaseReason.NO_CODE, disputed: str = "") -> CaseForm:
+    """A filled case form (`disputed`: the check-in a disputed "already voted" is about)."""
+    return CaseForm(first, last, father, born, certificate, note, reason, disputed)
 
 
 class FakeCaseBook:
@@ -124,6 +124,12 @@ class FakeCaseBook:
         """A kiosk's status says how many double check-ins its staff have not acknowledged yet."""
         with self._lock:
             self._kiosks[device] = replace(self._kiosks[device], duplicates=count)
+        self._notify()
+
+    def report_anomalies(self, device: str, count: int) -> None:
+        """A kiosk's status says how many records it holds that the rules refuse to count."""
+        with self._lock:
+            self._kiosks[device] = replace(self._kiosks[device], anomalies=count)
         self._notify()
 
     def _notify(self) -> None:

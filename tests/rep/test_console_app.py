@@ -37,6 +37,10 @@ def test_the_representative_decides_cases_through_the_real_console(tmp_path: Pat
     assert by["reject_without_reason"]["problems"] == ["reason"]
     assert by["rejected"]["notice"] == "decided"
     assert by["case_withdrawn"]["notice"] == "case_gone"
+    # The disputed case says which check-in an approval would undo (the device, and its number in the screen's digits).
+    assert by["case"]["disputed"] == ""
+    assert "c0ffee0012345678" in by["case_three"]["disputed"]
+    assert {"fa": "۴۱", "en": "41"}[lang] in by["case_three"]["disputed"]
     assert report["decisions"] == [["E-AB12CD-0001", "approve", "0499370899", ""],
                                    ["E-AB12CD-0002", "reject", "", "مدارک شناسایی کافی نیست"]]
     assert all(by[s]["duplicates"] == "" for s in ("sign_in", "queue", "kiosks", "locked"))
@@ -44,6 +48,16 @@ def test_the_representative_decides_cases_through_the_real_console(tmp_path: Pat
     for step in ("duplicate_reported", "queue_with_duplicates", "kiosks_duplicates"):  # locked or not, any screen
         assert by[step]["duplicates"] == reported, by[step]
     assert by["duplicates_acknowledged"]["duplicates"] == ""
+    # Records a kiosk holds that count for nothing: named on every screen, locked or not, and in their column.
+    assert all(by[s]["anomalies"] == "" for s in ("sign_in", "queue", "kiosks", "locked", "duplicates_acknowledged"))
+    irregular = {"fa": "ثبت ناهنجار در شعبه: AB12CD", "en": "Irregular records reported by: AB12CD"}[lang]
+    for step in ("anomaly_reported", "anomaly_queue", "anomaly_locked", "anomaly_signed_in", "kiosks_anomalies"):
+        assert by[step]["anomalies"] == irregular, by[step]
+        assert by[step]["duplicates"] == ""     # not a double check-in
+    header, *rows = by["kiosks_anomalies"]["kiosk_rows"]
+    column = header.index({"fa": "ثبت ناهنجار", "en": "Irregular"}[lang])
+    assert [(row[0], row[column]) for row in rows[:3]] == [("AB12CD", {"fa": "۱", "en": "1"}[lang]), ("C0FFEE", ""),
+                                                           ("FF0011", "")]
     last = results[-1]
     assert last["alerts_attempted"] == 2
     assert last["alerts_played"] == (0 if AUDIO[lang] == "absent" else 2)

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import kivy
-from kivy.app import App
 from kivy.clock import Clock
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition
 
-from kiosk.core.console import CaseBookPort
-from kiosk.core.console_flow import ConsoleFlow, ConsoleState
+from kiosk.core.console import CaseBookPort, KioskSeen
+from kiosk.core.console_flow import ConsoleFlow, ConsoleStaffPort, ConsoleState
 from kiosk.core.jalali import persian_digits
 from kiosk.rep.ui.alert import AlertSound
 from kiosk.rep.ui.bridge import ConsoleBridge
@@ -21,9 +20,11 @@ from kiosk.rep.ui.screens.case import ConsoleCaseScreen
 from kiosk.rep.ui.screens.kiosks import ConsoleKiosksScreen
 from kiosk.rep.ui.screens.queue import ConsoleQueueScreen
 from kiosk.rep.ui.screens.sign_in import ConsoleSignInScreen
-from kiosk.store.staff import StaffBook
+from kiosk.trust.manifest import Difference
+from kiosk.ui.lockdown import LockedDownApp
 from kiosk.ui.screens import KV as KIOSK_KV
 from kiosk.ui.screens import load_kv
+from kiosk.ui.screens.stopped import StoppedScreen, unfocus
 from kiosk.ui.text import say
 
 
@@ -32,6 +33,7 @@ class ConsoleRoot(BoxLayout):  # type: ignore[misc]
 
     def __init__(self, bridge: ConsoleBridge, title: str, branches: tuple[str, ...], **kw: Any) -> None:
         self.bridge, self._title, self._branches = bridge, title, branches
+        self.stopped: StoppedScreen | None = None
         super().__init__(**kw)
         self.ids.screens.transition = NoTransition()
         for view in (ConsoleSignInScreen(bridge), ConsoleQueueScreen(bridge), ConsoleCaseScreen(bridge),
@@ -43,6 +45,8 @@ class ConsoleRoot(BoxLayout):  # type: ignore[misc]
 
     def refresh(self, *_: Any) -> None:
         """Follow the core's screen and redraw the status bar and the banner."""
+        if self.stopped is not None:
+            return   # the stop screen is all there is
         state: ConsoleState = self.bridge.state
         lang = self.bridge.lang
         self.ids.screens.current = state.screen.value
@@ -56,11 +60,22 @@ class ConsoleRoot(BoxLayout):  # type: ignore[misc]
         self.ids.lang.raw = say(lang, "console.lang.switch")
         self.ids.alert.raw = say(lang, "console.alert", count=state.alert) if state.alert > 0 else ""
         # Shown on every screen, even locked, until the kiosks report that their staff acknowledged.
-        kiosks = ("، " if lang == "fa" else ", ").join(short_device(k.device) for k in state.duplicates)
-        self.ids.duplicates.raw = say(lang, "console.duplicates.banner", kiosks=kiosks) if kiosks else ""
+        self.ids.duplicates.raw = kiosks_banner("console.duplicates.banner", state.duplicates, lang)
+        # Evidence kept on a kiosk (a rogue device's doing) is never cleared: shown all day, on every screen.
+        self.ids.anomalies.raw = kiosks_banner("console.anomalies.banner", state.anomalies, lang)
 
 
-class ConsoleApp(App):  # type: ignore[misc]
+    def stop(self, difference: Difference) -> None:
+        """Only the stop screen from now on: no status bar, no banner, no screen of the flow."""
+        if self.stopped is not None:
+            return
+        unfocus([self, *self.ids.screens.screens])   # screens off the window keep their text boxes
+        self.stopped = StoppedScreen(difference, "console")
+        self.clear_widgets()
+        self.add_widget(self.stopped)
+
+
+class ConsoleApp(LockedDownApp):
     """Builds the root, feeds the core's clock, and sounds the alert when new cases arrive."""
 
     def __init__(self, flow: ConsoleFlow, book: CaseBookPort, title: str, branches: tuple[str, ...],
@@ -81,6 +96,14 @@ class ConsoleApp(App):  # type: ignore[misc]
         Clock.schedule_interval(lambda _dt: self.bridge.flow.tick(), 1.0)
         return root
 
+    def stop_serving(self, difference: Difference) -> None:
+        """An installed file changed under the running console: sign out and show the stop screen (Kivy thread).
+
+        Call after the staff gate was closed; the caller then stops the service kiosks talk to.
+        """
+        self.bridge.flow.lock()
+        self.root.stop(difference)
+
     def _sound_alert(self, *_: Any) -> None:
         """Beep when the count of new cases rises (not when it is cleared)."""
         alert = self.bridge.state.alert
@@ -89,7 +112,13 @@ class ConsoleApp(App):  # type: ignore[misc]
         self._alert_heard = alert
 
 
-def build_console(book: CaseBookPort, staff: StaffBook, title: str, branches: tuple[str, ...],
+def kiosks_banner(key: str, kiosks: tuple[KioskSeen, ...], lang: str) -> str:
+    """A banner naming kiosks by the short form their case ids carry; "" (no banner) when there are none."""
+    named = ("، " if lang == "fa" else ", ").join(short_device(k.device) for k in kiosks)
+    return say(lang, key, kiosks=named) if named else ""
+
+
+def build_console(book: CaseBookPort, staff: ConsoleStaffPort, title: str, branches: tuple[str, ...],
                   lang: str = "fa") -> ConsoleApp:
     """The console app for the `kiosk-rep` command: the flow on a monotonic clock, the book's changes bridged."""
     return ConsoleApp(ConsoleFlow(book, staff, time.monotonic), book, title, branches, lang=lang)

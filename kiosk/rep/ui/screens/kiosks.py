@@ -1,4 +1,4 @@
-"""Every kiosk of the console's branches: online, last seen, check-ins, open cases, double check-ins, clock skew."""
+"""Every kiosk of the console's branches: online, last seen, check-ins, open cases, problems reported, clock skew."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +12,7 @@ from kiosk.rep.ui.screens import ConsoleRow, ConsoleView, short_device
 from kiosk.ui.widgets import BidiLabel
 
 _COLUMNS = (("device", 0.9), ("branch", 0.7), ("status", 0.8), ("last_seen", 0.9), ("checkins", 1.0),
-            ("open", 0.9), ("duplicates", 1.0), ("skew", 1.1))
+            ("open", 0.9), ("duplicates", 1.0), ("anomalies", 1.0), ("skew", 1.1))
 _GREEN, _RED, _AMBER = (0.05, 0.45, 0.15, 1), (0.7, 0.1, 0.1, 1), (0.6, 0.35, 0.0, 1)
 
 
@@ -39,11 +39,13 @@ class ConsoleKiosksScreen(ConsoleView):
             rows.add_widget(self._row(kiosk))
         online = sum(1 for k in kiosks if k.online)
         total = ConsoleRow(shade=[0.8, 0.83, 0.88, 1], height=dp(40))
-        # No total of double check-ins: every kiosk involved in one reports it, so a sum would count it twice.
+        # No total of double check-ins or irregular records: every kiosk that holds one reports it, so a sum
+        # would count it more than once.
         self.cells(total, [(self.t("console.kiosks.total"), 1.6),
                            (self.t("console.kiosks.total_online", online=online, total=len(kiosks)), 1.7),
                            (self.digits(sum(k.checkins_today for k in kiosks)), 1.0),
-                           (self.digits(sum(k.open_cases for k in kiosks)), 0.9), ("", 1.0), ("", 1.1)], bold=True)
+                           (self.digits(sum(k.open_cases for k in kiosks)), 0.9), ("", 1.0), ("", 1.0), ("", 1.1)],
+                   bold=True)
         rows.add_widget(total)
 
     def _row(self, kiosk: KioskSeen) -> ConsoleRow:
@@ -52,8 +54,9 @@ class ConsoleKiosksScreen(ConsoleView):
         seen = self.when(kiosk.last_seen) if kiosk.last_seen else self.t("console.kiosks.never")
         self.cells(row, [(short_device(kiosk.device), 0.9), (self.digits(kiosk.branch), 0.7), (status, 0.8),
                          (seen, 0.9), (self.digits(kiosk.checkins_today), 1.0), (self.digits(kiosk.open_cases), 0.9),
-                         (self.digits(kiosk.duplicates) if kiosk.duplicates else "", 1.0), (self._skew(kiosk), 1.1)],
-                   colors={2: _GREEN if kiosk.online else _RED, 6: _RED, 7: _AMBER})
+                         (self.digits(kiosk.duplicates) if kiosk.duplicates else "", 1.0),
+                         (self.digits(kiosk.anomalies) if kiosk.anomalies else "", 1.0), (self._skew(kiosk), 1.1)],
+                   colors={2: _GREEN if kiosk.online else _RED, 6: _RED, 7: _RED, 8: _AMBER})
         return row
 
     def _skew(self, kiosk: KioskSeen) -> str:
