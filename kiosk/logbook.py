@@ -196,6 +196,23 @@ class Tally:
         return None if due is None else max(0.0, due - now)
 
 
+_REFUSED_MESSAGES = Tally(Event.MESSAGE_REFUSED, ("peer", "reason"))
+
+
+def message_refused(peer: str, reason: str, **fields: Field) -> None:
+    """A message refused from an authenticated peer: the first per (peer, reason) now, repeats as counts.
+
+    An enrolled but stolen device could otherwise fill the security log with one line per bad message.
+    """
+    _REFUSED_MESSAGES.add((peer, reason), peer=peer, reason=reason, **fields)
+    _REFUSED_MESSAGES.flush()
+
+
+def flush_message_refusals() -> None:
+    """Write the counts still pending (a link ended: its flood, if any, is over)."""
+    _REFUSED_MESSAGES.flush(everything=True)
+
+
 def _stderr_is_journal() -> bool:
     """True when stderr is the journal stream systemd gave this service (JOURNAL_STREAM is "dev:inode").
 

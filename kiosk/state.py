@@ -7,7 +7,8 @@ Layout (all under STATE):
   packages/<id>/                      package files + device.crt + registry.key
   ledger.sqlite                       the ledger (WAL)
   staff.json                          staff accounts: scrypt PIN hashes, lock-outs (0600)
-  audit.log                           every log line the device wrote (no personal data)
+  audit.log, audit.log.security       every log line the device wrote (no personal data); its warnings
+                                      and errors go to the second, which never rotates
   exports.json, retired.json          the latest close-of-polls export; elections wiped after
   roster/<device>.pem                 devices enrolled after the package was built (authority-signed)
   revocations.json                    the newest revocation list the authority signed

@@ -118,7 +118,8 @@ def _print_build(result: BuildResult, elapsed: float) -> None:
             print(f"  … and {len(result.rejects) - 20} more", file=sys.stderr)
         print(f"  full report: {result.report}; use --skip-invalid to build without them", file=sys.stderr)
         return
-    print(f"package written to {result.package} in {elapsed:.1f} s")
+    built = json.loads((result.package / manifest.MANIFEST).read_bytes())
+    print(f"package (build {built['build']}) written to {result.package} in {elapsed:.1f} s")
     if result.rejects:
         print(f"{f.rejected} rows skipped; report {result.report}, rejected rows {result.rejects_file}")
     print(json.dumps({"voters": f.voters, "eligible": f.eligible, "underage": f.underage,

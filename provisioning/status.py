@@ -28,6 +28,7 @@ def device_status(state: Path, now: dt.datetime | None = None) -> dict[str, Any]
         "device": claims.device_id, "role": claims.role.value, "branches": list(claims.branches),
         "election": {"id": config.id, "day": str(config.day), "today_is_election_day": today == config.day},
         "package": {"manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(), "built": signed["created"],
+                    "build": signed.get("build"),
                     "voters": int(read_meta(installed.package_dir / "registry.sqlite").get("voters", "0"))},
         "ledger": _ledger_counts(state / LEDGER, claims.device_id),
         "last_export": _last_export(state),

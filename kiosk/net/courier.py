@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.cases import Case, CaseStatus, Decision, UndoAuthorization
 from kiosk.desk import approved_voter
-from kiosk.logbook import Event, log
+from kiosk.logbook import Event, flush_message_refusals, log, message_refused
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, TlsIdentity
 from kiosk.net.dialer import AddressBook, Dialled, dial
@@ -151,6 +151,7 @@ class Courier(Pokeable):
                 self._online.discard(device)
                 if self._channels.get(device) is channel:
                     del self._channels[device]
+            flush_message_refusals()
             self._publish()
 
     def _send_loop(self, device: str, channel: Channel) -> None:
@@ -205,9 +206,9 @@ class Courier(Pokeable):
             case m.Revocations():
                 self._revocations(console, message)
             case m.Refused():
-                log(Event.MESSAGE_REFUSED, peer=console, reason=message.reason)
+                message_refused(console, message.reason)
             case _:
-                log(Event.MESSAGE_REFUSED, peer=console, reason=f"unexpected {type(message).__name__} from a console")
+                message_refused(console, f"unexpected {type(message).__name__} from a console")
 
     def _decision(self, channel: Channel, outbox: CaseOutbox, message: m.Decide) -> None:
         decision, console = message.decision, channel.peer.device_id
@@ -238,7 +239,7 @@ class Courier(Pokeable):
         """A list relayed by the console: verified and kept if newer; the roster listeners do the rest."""
         result = self._live.offer(message.signed)
         if isinstance(result, Refused):
-            log(Event.MESSAGE_REFUSED, peer=console, reason=f"revocations: {result.reason}")
+            message_refused(console, f"revocations: {result.reason}")
 
     def _roster_changed(self, roster: Roster) -> None:
         """A newer list or roster: close the links to consoles it no longer admits, pass the list to the others."""

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kiosk.core.branch import PeerSeen, SyncStatus
-from kiosk.logbook import Event, log
+from kiosk.logbook import Event, flush_message_refusals, log, message_refused
 from kiosk.net import sync_messages as sm
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, Server, TlsIdentity
 from kiosk.net.dialer import AddressBook, Dialled, dial
@@ -255,6 +255,7 @@ class BranchSync(Pokeable):
             if sender.is_alive():
                 sender.join(timeout=10)
             ledger.close()
+            flush_message_refusals()
             self._publish()
 
     def _handle(self, peer: str, session: _Session, replica: Replica, message: sm.SyncMessage | Refused) -> None:
@@ -289,7 +290,7 @@ class BranchSync(Pokeable):
             case sm.Hello():
                 pass
             case Refused():
-                log(Event.MESSAGE_REFUSED, peer=peer, reason=f"sync: {message.reason}")
+                message_refused(peer, f"sync: {message.reason}")
         self._count_anomalies(replica, owed)
 
     def _count_anomalies(self, replica: Replica, owed: bool) -> None:

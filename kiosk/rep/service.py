@@ -21,7 +21,7 @@ from kiosk.core.cases import (CaseReason, Decision, DecisionProblem, Ruling, Und
                               check_form)
 from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
 from kiosk.core.national_code import InvalidCode, ascii_digits_only, parse_national_code
-from kiosk.logbook import Event, log
+from kiosk.logbook import Event, flush_message_refusals, log, message_refused
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, Server, TlsIdentity
 from kiosk.rep.book import CaseBook, Clash, Signed
@@ -169,6 +169,7 @@ class RepService:
             with self._lock:
                 if self._links.get(kiosk) is channel:
                     del self._links[kiosk]
+            flush_message_refusals()
             self._seen(kiosk, channel.peer.branches[0], online=False)
 
     def _handle(self, channel: Channel, message: m.Message | m.Refused) -> None:
@@ -198,23 +199,23 @@ class RepService:
             case m.Revocations():
                 self._revocations(kiosk, message)
             case m.Refused():
-                log(Event.MESSAGE_REFUSED, peer=kiosk, reason=message.reason)
+                message_refused(kiosk, message.reason)
             case _:
-                log(Event.MESSAGE_REFUSED, peer=kiosk, reason=f"unexpected {type(message).__name__} from a kiosk")
+                message_refused(kiosk, f"unexpected {type(message).__name__} from a kiosk")
 
     def _receive_case(self, channel: Channel, message: m.OpenCase) -> None:
         kiosk = channel.peer.device_id
         if not message.case_id.startswith(f"E-{kiosk[:6].upper()}-"):
-            log(Event.MESSAGE_REFUSED, peer=kiosk, reason="case id of another kiosk")
+            message_refused(kiosk, "case id of another kiosk")
             return
         problems = check_form(message.form, self._day)
         if problems:
-            log(Event.MESSAGE_REFUSED, peer=kiosk, reason=f"case form: {problems[0].value}")
+            message_refused(kiosk, f"case form: {problems[0].value}")
             return
         result = self._book.receive(kiosk, channel.peer.branches[0], message.case_id, message.created,
                                     message.form)
         if isinstance(result, Clash):
-            log(Event.MESSAGE_REFUSED, peer=kiosk, reason="case id clash")
+            message_refused(kiosk, "case id clash")
             return
         self._send(channel, m.Ack(message.case_id, "case"))
         if result.new:
@@ -240,7 +241,7 @@ class RepService:
         """A list a kiosk got by USB stick: kept if newer, and then relayed to every kiosk (_roster_changed)."""
         result = self.live.offer(message.signed)
         if isinstance(result, Refused):
-            log(Event.MESSAGE_REFUSED, peer=kiosk, reason=f"revocations: {result.reason}")
+            message_refused(kiosk, f"revocations: {result.reason}")
 
     def _roster_changed(self, roster: Roster) -> None:
         """A newer list or roster is in force: close the links it no longer admits, relay it to the others."""

@@ -36,7 +36,7 @@ from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
 from kiosk.ui.screens.sign_in import SignInScreen
 from kiosk.ui.screens.staff import StaffScreen
-from kiosk.ui.screens.stopped import StoppedScreen, unfocus
+from kiosk.ui.screens.stopped import StoppedScreen, stop_root
 from kiosk.ui.screens.summary import SummaryScreen
 from kiosk.ui.screens.verdict import VerdictScreen
 from kiosk.ui.text import say
@@ -87,12 +87,8 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
 
     def stop(self, difference: Difference) -> None:
         """Only the stop screen from now on: no status bar, no developer panel, no screen of the flow."""
-        if self.stopped is not None:
-            return
-        unfocus([self, *self.ids.screens.screens])   # screens off the window keep their text boxes
-        self.stopped = StoppedScreen(difference, "kiosk")
-        self.clear_widgets()
-        self.add_widget(self.stopped)
+        if self.stopped is None:
+            self.stopped = stop_root(self, difference, "kiosk")
 
     @staticmethod
     def sync_text(status: SyncStatus, lang: str) -> str:

@@ -25,6 +25,7 @@ def test_status_names_the_device_election_package_and_counts(world: World, capsy
     assert (status["device"], status["role"], status["branches"]) == (installed.claims.device_id, "kiosk", ["1001"])
     assert status["election"] == {"id": "test-1405", "day": "1405/03/01", "today_is_election_day": True}
     assert status["package"]["voters"] == len(PEOPLE) and len(status["package"]["manifest_sha256"]) == 64
+    assert status["package"]["build"] == 1          # the first package this authority built
     assert status["ledger"]["own_by_kind"] == {"check_in": 1} and status["ledger"]["other_kiosks"] == 0
     assert status["clock"]["tehran_time"] == "07:30"
     assert status["last_export"] is None

@@ -24,7 +24,7 @@ from kiosk.trust.manifest import Difference
 from kiosk.ui.lockdown import LockedDownApp
 from kiosk.ui.screens import KV as KIOSK_KV
 from kiosk.ui.screens import load_kv
-from kiosk.ui.screens.stopped import StoppedScreen, unfocus
+from kiosk.ui.screens.stopped import StoppedScreen, stop_root
 from kiosk.ui.text import say
 
 
@@ -67,12 +67,8 @@ class ConsoleRoot(BoxLayout):  # type: ignore[misc]
 
     def stop(self, difference: Difference) -> None:
         """Only the stop screen from now on: no status bar, no banner, no screen of the flow."""
-        if self.stopped is not None:
-            return
-        unfocus([self, *self.ids.screens.screens])   # screens off the window keep their text boxes
-        self.stopped = StoppedScreen(difference, "console")
-        self.clear_widgets()
-        self.add_widget(self.stopped)
+        if self.stopped is None:
+            self.stopped = stop_root(self, difference, "console")
 
 
 class ConsoleApp(LockedDownApp):

@@ -50,6 +50,15 @@ def what_file(name: str) -> str:
     return next((word for prefix, word in _WHAT_UNDER.items() if name.startswith(prefix)), "other")
 
 
+def stop_root(root: Any, difference: Difference, serves: Serves) -> StoppedScreen:
+    """Replace everything under an app's root (status bar, banners, the flow's screens) with the stop screen."""
+    unfocus([root, *root.ids.screens.screens])   # screens off the window keep their text boxes
+    stopped = StoppedScreen(difference, serves)
+    root.clear_widgets()
+    root.add_widget(stopped)
+    return stopped
+
+
 def unfocus(roots: Iterable[Any]) -> None:
     """No text box under `roots` keeps the keyboard: a focused box takes keys even off the screen (a wedge scanner)."""
     for root in roots:
