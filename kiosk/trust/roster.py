@@ -118,7 +118,7 @@ class RosterSource:
     `min_interval` seconds, so a stranger cannot make it read them on every message).
     """
 
-    def __init__(self, load: Callable[[], Roster], min_interval: float = 2.0) -> None:
+    def __init__(self, load: Callable[[], Roster], min_interval: float = 0.5) -> None:
         self._load = load
         self._min_interval = min_interval
         self._lock = threading.Lock()
