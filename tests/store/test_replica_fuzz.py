@@ -48,6 +48,8 @@ class Scene:
         self.m_cert = certs.cert_pem(malicious.device_cert)
         self.m_key = load_signing_key(malicious.state)
         self.m_head: Event | None = None
+        # Knowing m's certificate is a write of its own (the devices table), not an event: make it up front.
+        assert not isinstance(self.replica._key(self.m, self.m_cert), PageRefused)
         own = honest.open_ledger()
         try:
             for n, v in enumerate(VOTERS):
