@@ -83,6 +83,32 @@ def parse_jalali(text: str) -> JalaliDate | None:
     return JalaliDate(year, month, day)
 
 
+# Years a Jalali date on our documents can plausibly carry: the oldest living person was
+# born after 1280 (1901), and no election of this appliance's life is after 1499 (2121).
+# A four-digit year of 1900 or more is a Gregorian year written where a Jalali one belongs.
+PLAUSIBLE_YEARS = range(1280, 1500)
+_GREGORIAN_YEARS = range(1900, 2200)
+
+
+def gregorian_lookalike(text: str) -> JalaliDate | None:
+    """The Jalali form of `text` when it reads as a Gregorian YYYY/MM/DD (or YYYY-MM-DD) date.
+
+    Operators paste Gregorian dates from spreadsheets; jdatetime accepts year 2026
+    as a Jalali year (622 years from now), so a check by calendar alone lets a
+    one-year-old through. The caller refuses and shows this form as the hint.
+    """
+    parts = ascii_digits_only(text.strip()).replace("-", "/").split("/")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts) or len(parts[0]) != 4:
+        return None
+    year, month, day = (int(p) for p in parts)
+    if year not in _GREGORIAN_YEARS:
+        return None
+    try:
+        return JalaliDate.from_gregorian(_dt.date(year, month, day))
+    except ValueError:
+        return None
+
+
 def is_leap(year: int) -> bool:
     """True when the Jalali year has an Esfand 30."""
     return bool(jdatetime.date(year, 1, 1).isleap())
