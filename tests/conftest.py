@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import World, make_world  # noqa: E402
 from kiosk.logbook import stop_audit_log  # noqa: E402
+from no_skip import pytest_runtest_logreport, pytest_sessionfinish, pytest_terminal_summary  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +25,4 @@ def no_audit_log_left_open() -> Iterator[None]:
 def world(tmp_path: Path) -> World:
     """An authority with the small known registry; devices are made per test."""
     return make_world(tmp_path)
+
