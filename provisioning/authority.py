@@ -5,7 +5,6 @@ import datetime as dt
 import fcntl
 import json
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
-from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
+from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping, config_from_toml
 from kiosk.logbook import Event, log
 from kiosk.store.atomic import write_atomic
 from kiosk.store.documents import open_documents
@@ -49,14 +48,13 @@ class Enrolled:
 def load_election_toml(path: Path) -> ElectionConfig:
     """Read and validate an election TOML file."""
     try:
-        with open(path, "rb") as f:
-            return config_from_mapping(tomllib.load(f))
+        return config_from_toml(path.read_bytes(), str(path))
     except FileNotFoundError as exc:
         raise AuthorityRefused(f"election config not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise AuthorityRefused(f"election config is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise AuthorityRefused(f"election config cannot be read: {path}: {exc.strerror}") from exc
     except ConfigRefused as exc:
-        raise AuthorityRefused(f"election config: {exc}") from exc
+        raise AuthorityRefused(f"election config {path}: {exc}") from exc
 
 
 class Authority:
@@ -77,9 +75,10 @@ class Authority:
     @classmethod
     def init(cls, folder: Path, config: ElectionConfig) -> Authority:
         """Create the root key and certificate for one election; refuses to overwrite."""
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if (folder / KEY).exists() or (folder / CERT).exists():
             raise AuthorityRefused(f"{folder} already holds an authority; use a new folder per election")
+        os.chmod(folder, 0o700)   # the root key, the export key, the reports: the authority's alone, whatever the umask
         key, cert = certs.new_authority(config.id, config.name, config.day.to_gregorian())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

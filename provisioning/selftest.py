@@ -42,6 +42,9 @@ from kiosk.trust import certs, manifest
 SETTLE_SECONDS = 3.0
 # A clock this far past the election day is wrong (or the device holds last election's package).
 LATE_DAYS = 30
+# No election is provisioned two years ahead: a day further off is a wrong clock or a wrong election
+# date (a Gregorian year taken as a Jalali one puts the election six centuries away).
+EARLY_DAYS = 730
 _PROBE_BYTES = 64 * 1024
 _MB = 1024 * 1024
 # Failures a check turns into its own FAIL (serial.SerialException is an OSError; ValueError
@@ -233,7 +236,7 @@ def check_storage(folder: Path, min_free_mb: int = 200) -> Check:
 
 
 def check_clock(installed: Installed, now: dt.datetime) -> Check:
-    """FAIL when the clock is before the package was built (a Pi without RTC) or long past the election day."""
+    """FAIL when the clock is before the package was built (a Pi without RTC), or far from the election day."""
     signed = json.loads((installed.package_dir / manifest.MANIFEST).read_bytes())
     built = dt.datetime.fromisoformat(str(signed["created"]))
     tehran = now.astimezone(TEHRAN)
@@ -243,6 +246,12 @@ def check_clock(installed: Installed, now: dt.datetime) -> Check:
         return Check("clock", Outcome.FAIL, f"reads {shown}, before the package was built "
                                             f"({built.astimezone(TEHRAN):%Y-%m-%d %H:%M} Tehran): set the clock")
     days = (tehran.date() - election.to_gregorian()).days
+    if days < -EARLY_DAYS:
+        return Check("clock", Outcome.FAIL, f"reads {shown}, about {-days // 365} years before the election day "
+                                            f"{election}: set the clock, or check the election's date")
+    if days > EARLY_DAYS:
+        return Check("clock", Outcome.FAIL, f"reads {shown}, about {days // 365} years after the election day "
+                                            f"{election}: set the clock, or install this election's package")
     if days > LATE_DAYS:
         return Check("clock", Outcome.FAIL, f"reads {shown}, {days} days after the election day {election}: "
                                             "set the clock, or install this election's package")

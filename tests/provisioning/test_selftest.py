@@ -16,13 +16,13 @@ import pytest
 
 from drivers.card.fake import FakeCardReader
 from drivers.card.minting import CardAuthority
-from drivers.card.pcsc import PcscReader, list_readers
+from drivers.card.pcsc import PcscReader
 from drivers.card.reader import ReaderStatus
 from drivers.card.virtual import Misbehaviour, VirtualCard
-from drivers.errors import ReaderError
 from drivers.hardware import HardwareSettings
 from drivers.printer import FakePrinter, SerialEscposPrinter
 from drivers.scanner import SerialScanner
+from disks import read_only
 from helpers import PEOPLE, World, write_csv, write_election
 from kiosk.core.jalali import TEHRAN, JalaliDate
 from kiosk.state import Installed
@@ -60,7 +60,11 @@ def installed(tmp_path: Path, card_ca: CardAuthority) -> Installed:
     than 30 days behind the package build (which happens now), where no clock
     passes: so this election's day follows the real date.
     """
-    day = JalaliDate.from_gregorian(dt.datetime.now(TEHRAN).date() + dt.timedelta(days=10))
+    return _provisioned(tmp_path, card_ca, days_ahead=10)
+
+
+def _provisioned(tmp_path: Path, card_ca: CardAuthority, days_ahead: int) -> Installed:
+    day = JalaliDate.from_gregorian(dt.datetime.now(TEHRAN).date() + dt.timedelta(days=days_ahead))
     election = write_election(tmp_path / "config", day=str(day))
     (election.parent / "nid-ca.pem").write_bytes(card_ca.pem())
     toml = election.read_text("utf-8").replace("[[branches]]", 'card_trust_anchors = ["nid-ca.pem"]\n\n[[branches]]', 1)
@@ -200,7 +204,7 @@ def test_a_missing_scanner_port_fails_with_the_reason_and_no_printer_is_skipped(
 
 @contextlib.contextmanager
 def _unwritable(folder: Path) -> Iterator[None]:
-    """No new file can be made in `folder`: its mode for a user, the immutable attribute for root."""
+    """No new file can be made in `folder`: its mode for a user, a read-only bind mount for root (any file system)."""
     if os.geteuid() != 0:
         folder.chmod(0o555)
         try:
@@ -208,12 +212,8 @@ def _unwritable(folder: Path) -> Iterator[None]:
         finally:
             folder.chmod(0o755)
         return
-    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
-        pytest.skip("running as root on a file system without the immutable attribute")
-    try:
+    with read_only(folder):
         yield
-    finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
 def test_a_state_folder_that_cannot_be_written_fails_storage(installed: Installed) -> None:
@@ -251,6 +251,22 @@ def test_a_clock_long_past_the_election_day_fails(installed: Installed) -> None:
     assert item.outcome is Outcome.FAIL and "31 days after the election day" in item.detail
     on_time = _clock(installed, late - dt.timedelta(days=1))
     assert on_time.outcome is Outcome.PASS and "30 days ago" in on_time.detail
+
+
+def test_an_election_day_years_away_fails_the_clock(tmp_path: Path, card_ca: CardAuthority) -> None:
+    """A clock (or an election date) three years off is wrong, not "in 1096 days"; one within a year passes."""
+    far = _provisioned(tmp_path / "far", card_ca, days_ahead=3 * 365 + 1)
+    item = _clock(far, _good_time(far))
+    assert item.outcome is Outcome.FAIL
+    assert f"about 3 years before the election day {far.config.day}: set the clock, or check the election's date" \
+        in item.detail
+    near = _provisioned(tmp_path / "near", card_ca, days_ahead=300)
+    assert _clock(near, _good_time(near)).outcome is Outcome.PASS
+
+
+def test_a_clock_years_past_the_election_day_says_years(installed: Installed) -> None:
+    item = _clock(installed, _tehran(installed.config.day, 9) + dt.timedelta(days=5 * 365 + 2))
+    assert item.outcome is Outcome.FAIL and "about 5 years after the election day" in item.detail
 
 
 def test_a_tampered_package_file_fails_the_package_item(installed: Installed) -> None:
@@ -293,20 +309,20 @@ def test_a_printer_port_that_does_not_exist_is_offline(tmp_path: Path) -> None:
 
 # -- the real PC/SC stack ------------------------------------------------------------------------
 
-def test_pcscd_down_is_a_clear_reader_failure() -> None:
-    try:
-        list_readers()
-    except ReaderError:
-        pass
-    else:
-        pytest.skip("pcscd is running on this machine")
-    reader = PcscReader()
-    try:
-        item = check_reader(reader)
-    finally:
-        reader.close()
-    assert item.outcome is Outcome.FAIL
-    assert item.detail.startswith("PC/SC service unavailable") and "pcscd" in item.detail
+def test_pcscd_down_is_a_clear_reader_failure(installed: Installed, tmp_path: Path) -> None:
+    """The technician's command on a device whose pcscd is down: the reader fails, saying to start pcscd.
+
+    libpcsclite finds pcscd at PCSCLITE_CSOCK_NAME; pointing it at a socket nobody serves is a
+    machine without pcscd, whether or not this one runs its own (socket-activated on Debian).
+    """
+    env = {**os.environ, "PCSCLITE_CSOCK_NAME": str(tmp_path / "no-pcscd.comm")}
+    done = subprocess.run([sys.executable, "-m", "provisioning.device_cli", "selftest", "--state", str(installed.state),
+                           "--card-wait", "0", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1, done.stderr
+    items = {c["item"]: c for c in json.loads(done.stdout)["checks"]}
+    assert items["reader"]["outcome"] == "fail"
+    assert items["reader"]["detail"].startswith("PC/SC service unavailable") and "pcscd" in items["reader"]["detail"]
+    assert items["card"] == {"item": "card", "outcome": "skipped", "detail": "no reader to read a card with"}
 
 
 def test_a_reader_name_that_matches_nothing_fails_and_lists_the_readers(pcscd: None) -> None:
