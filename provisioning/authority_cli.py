@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,7 +16,9 @@ from kiosk.logbook import configure
 from kiosk.store.registry import RegistryError, read_meta
 from kiosk.trust import bundle, certs, manifest, revocation
 from provisioning.authority import Authority, AuthorityRefused, load_election_toml
-from provisioning.package import BuildResult, add_envelope, add_roster_entry, build_package
+from provisioning.extract_input import ENCODINGS
+from provisioning.package import (DEFAULT_MAX_REJECTED, BuildResult, add_envelope, add_roster_entry, build_package,
+                                  remove_stale_builds, share_text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +39,20 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument("--voters", type=Path, required=True, help="civil-registry extract (CSV)")
     package.add_argument("--out", type=Path, required=True, help="package folder to create")
     package.add_argument("--skip-invalid", action="store_true",
-                         help="build even with rejected rows (they go to the authority's reports folder)")
+                         help="build even with rejected rows (they go to the authority's reports folder), "
+                              "as long as they are no more than --max-rejected of the rows")
+    package.add_argument("--max-rejected", type=_share, default=DEFAULT_MAX_REJECTED, metavar="SHARE",
+                         help="the largest share of rejected rows a build may skip with --skip-invalid: "
+                              "a percentage such as 1%% or a fraction such as 0.01 (default 1%%); "
+                              "a build with no voters is refused whatever this says")
+    package.add_argument("--pad-codes", action="store_true",
+                         help="give 8- and 9-digit national codes their leading zeros back (an extract whose "
+                              "zeros a spreadsheet dropped); without it those rows are refused, since a code "
+                              "that lost a digit can pass the checksum as another person's; padded codes are "
+                              "counted in the figures")
+    package.add_argument("--encoding", choices=ENCODINGS, default=None,
+                         help="the extract's encoding when it is not UTF-8: cp1256 (Windows-1256) or utf-16; "
+                              "without it a file in another encoding is refused with the way to convert it")
     seal = sub.add_parser("seal", help="add envelopes for devices enrolled after a package was built")
     seal.add_argument("--dir", type=Path, required=True)
     seal.add_argument("--package", type=Path, required=True)
@@ -60,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk-authority`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
+    # Keys, reports and packages are the authority's alone: nothing this command writes is for others to read.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     configure()
     try:
@@ -98,11 +117,27 @@ def _enroll(args: argparse.Namespace) -> None:
     print(f"enrolled device {claims.device_id} as {claims.role.value} for branch {', '.join(claims.branches)}")
 
 
+def _share(text: str) -> float:
+    """--max-rejected: `1%` or `0.01`; a bare number must be a fraction below 1 (is `1` one percent or all?)."""
+    t = text.strip()
+    try:
+        share = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        share = math.nan
+    if not 0 <= share <= 1 or (not t.endswith("%") and share >= 1):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share: write a percentage such as 1% "
+                                         "or a fraction such as 0.01")
+    return share
+
+
 def _package(args: argparse.Namespace) -> int:
     authority = Authority(args.dir)
     config = load_election_toml(args.election)
+    for folder in remove_stale_builds(args.out):
+        print(f"removed {folder.name}, left beside {args.out.name} by a build that was interrupted")
     started = time.perf_counter()
-    result = build_package(authority, config, args.election.parent, args.voters, args.out, args.skip_invalid)
+    result = build_package(authority, config, args.election.parent, args.voters, args.out, args.skip_invalid,
+                           pad_codes=args.pad_codes, max_rejected=args.max_rejected, encoding=args.encoding)
     elapsed = time.perf_counter() - started
     _print_build(result, elapsed)
     return 0 if result.package is not None else 1
@@ -111,19 +146,29 @@ def _package(args: argparse.Namespace) -> int:
 def _print_build(result: BuildResult, elapsed: float) -> None:
     f = result.figures
     if result.package is None:
-        print(f"kiosk-authority: build refused: {f.rejected} rejected rows; nothing was written", file=sys.stderr)
+        print(f"kiosk-authority: build refused: {result.refusal}", file=sys.stderr)
         for r in result.rejects[:20]:
-            print(f"  line {r.line}: {r.problem.value}", file=sys.stderr)
+            print(f"  line {r.line}: {r.reason}", file=sys.stderr)
         if len(result.rejects) > 20:
             print(f"  … and {len(result.rejects) - 20} more", file=sys.stderr)
-        print(f"  full report: {result.report}; use --skip-invalid to build without them", file=sys.stderr)
+        hint = "; use --skip-invalid to build without them" if result.skippable else ""
+        print(f"  full report: {result.report}{hint}", file=sys.stderr)
         return
     built = json.loads((result.package / manifest.MANIFEST).read_bytes())
     print(f"package (build {built['build']}) written to {result.package} in {elapsed:.1f} s")
     if result.rejects:
-        print(f"{f.rejected} rows skipped; report {result.report}, rejected rows {result.rejects_file}")
-    print(json.dumps({"voters": f.voters, "eligible": f.eligible, "underage": f.underage,
-                      "deceased": f.deceased, "suspended": f.suspended, "rejected": f.rejected}))
+        print(f"{f.rejected} rows skipped ({share_text(f.rejected / (f.voters + f.rejected))}); "
+              f"report {result.report}, rejected rows {result.rejects_file}")
+    if f.padded_codes:
+        print(f"{_count(f.padded_codes, 'national code')} of 8 or 9 digits given leading zeros (--pad-codes)")
+    if f.names_normalised:
+        print(f"{_count(f.names_normalised, 'row')} had names normalised (Arabic ي ى ك as Persian ی ک, "
+              "stray ZWNJs and spaces removed)")
+    print(f.to_json())
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def _seal(folder: Path, package: Path) -> None:
@@ -197,6 +242,10 @@ def _collect(args: argparse.Namespace) -> int:
     write_atomic(saved, json.dumps(report_json(report), ensure_ascii=False, indent=1).encode(), mode=0o600)
     print("\n".join(report_lines(report)))
     print(f"report saved: {saved}")
+    if not report.bundles and not report.refused:
+        print("kiosk-authority: none of the files given is a bundle (*.kexport): nothing was collected",
+              file=sys.stderr)
+        return 1
     return 1 if report.refused else 0
 
 

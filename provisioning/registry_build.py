@@ -20,7 +20,8 @@ from pathlib import Path
 from kiosk.core.eligibility import ElectionRules, Verdict
 from kiosk.core.national_code import parse_national_code
 from kiosk.store.registry import RecordSealer, RegistryKeys, RegistryWriter
-from provisioning.voters_csv import RowChecker, RowProblem, Rejected, check_header, split_line
+from provisioning.extract_input import ExtractRefused
+from provisioning.voters_csv import GAP_BYTES, RowChecker, RowProblem, Rejected, check_header, detail_of, split_line
 
 CHUNK_BYTES = 256 << 10  # small chunks measured fastest: sorted lists and fresh B-trees stay in cache
 CATEGORIES = (Verdict.ELIGIBLE, Verdict.UNDERAGE, Verdict.DECEASED, Verdict.SUSPENDED)
@@ -34,24 +35,27 @@ _SPOILED_TABLE = "CREATE TABLE IF NOT EXISTS spoiled (k BLOB NOT NULL, line INTE
 MAX_CHUNKS = 400
 
 
-class ExtractRefused(Exception):
-    """The extract as a whole cannot be read (header, encoding of the CSV structure)."""
-
-
 @dataclass(slots=True)
 class ChunkResult:
     """What one byte range produced, besides its rows in its chunk table."""
 
     counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     rejects: list[Rejected] = field(default_factory=list)
+    padded: int = 0
+    normalised: int = 0
 
 
 @dataclass(slots=True)
 class RegistryBuild:
-    """Counts per category of the rows that made it into the registry, and every rejected line."""
+    """Counts per category of the rows that made it into the registry, and every rejected line.
+
+    `padded` and `normalised` count accepted rows whose code was padded or whose names were normalised.
+    """
 
     counts: list[int]
     rejects: list[Rejected]
+    padded: int = 0
+    normalised: int = 0
 
 
 def plan_chunks(path: Path) -> tuple[list[tuple[int, int, int]], int]:
@@ -90,10 +94,11 @@ def read_header(path: Path) -> None:
 class _Worker:
     """Per-process state: the keys, the rules, and this process's part table."""
 
-    def __init__(self, source: Path, parts_dir: Path, registry_key: bytes, rules: ElectionRules) -> None:
+    def __init__(self, source: Path, parts_dir: Path, registry_key: bytes, rules: ElectionRules,
+                 pad_codes: bool) -> None:
         self.source = source
         self.keys = RegistryKeys.derive(registry_key)
-        self.checker = RowChecker(rules)
+        self.checker = RowChecker(rules, pad_codes)
         self.db = sqlite3.connect(parts_dir / f"part-{os.getpid()}.sqlite", isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
@@ -103,12 +108,18 @@ class _Worker:
         """Check and seal the rows of one byte range into this process's part table."""
         with open(self.source, "rb") as f:
             f.seek(start)
-            lines = f.read(end - start).decode("utf-8", errors="surrogateescape").split("\n")
+            data = f.read(end - start)
+        lines = data.decode("utf-8", errors="surrogateescape").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         result = ChunkResult()
         sealer = RecordSealer(self.keys, start=index << 32)
-        index_of, seal, check = self.keys.index_of, sealer.seal, self.checker.check_line
+        checker = self.checker
+        checker.padded = checker.normalised = 0
+        # Doubled spaces or ZWNJs are rare: one search of the chunk's bytes spares the clean chunks a search per line.
+        careful = any(gap in data for gap in GAP_BYTES)
+        index_of, seal = self.keys.index_of, sealer.seal
+        check = checker.check_line_careful if careful else checker.check_line
         rows: list[tuple[bytes, int, int, bytes]] = []
         # Keys of valid codes on rejected rows: a good row with the same code is a duplicate too.
         spoiled: list[tuple[bytes, int]] = []
@@ -120,8 +131,8 @@ class _Worker:
             for line_no, line in enumerate(lines, start=first_line):
                 checked = check(line)
                 if isinstance(checked, RowProblem):
-                    rejects.append(Rejected(line_no, checked))
                     fields = split_line(line)
+                    rejects.append(Rejected(line_no, checked, detail_of(checked, fields)))
                     code = parse_national_code(fields[0]) if fields else None
                     if isinstance(code, str):
                         spoiled.append((index_of(code), line_no))
@@ -134,6 +145,7 @@ class _Worker:
         finally:
             if gc_was_enabled:
                 gc.enable()
+        result.padded, result.normalised = checker.padded, checker.normalised
         rows.sort()
         self.db.execute("BEGIN")
         self.db.execute(_CHUNK_TABLE.format(n=index))
@@ -149,9 +161,9 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _init_worker(source: Path, parts_dir: Path, registry_key: bytes, rules: ElectionRules) -> None:
+def _init_worker(source: Path, parts_dir: Path, registry_key: bytes, rules: ElectionRules, pad_codes: bool) -> None:
     global _worker
-    _worker = _Worker(source, parts_dir, registry_key, rules)
+    _worker = _Worker(source, parts_dir, registry_key, rules, pad_codes)
 
 
 def _run_chunk(task: tuple[int, int, int, int]) -> ChunkResult:
@@ -160,23 +172,25 @@ def _run_chunk(task: tuple[int, int, int, int]) -> ChunkResult:
 
 
 def build_registry(source: Path, out: Path, registry_key: bytes, election_id: str, rules: ElectionRules,
-                   workers: int | None = None) -> RegistryBuild:
-    """Check and seal every row of `source` into a new registry at `out`."""
+                   workers: int | None = None, pad_codes: bool = False) -> RegistryBuild:
+    """Check and seal every row of `source` (UTF-8, lines ending in \\n) into a new registry at `out`."""
     read_header(source)
     chunks, _ = plan_chunks(source)
+    if not chunks:
+        raise ExtractRefused("voter extract holds no voters, only its header: nothing was built")
     parts_dir = out.parent / f".{out.name}.parts"
     parts_dir.mkdir()
     tasks = [(i, s, e, line) for i, (s, e, line) in enumerate(chunks)]
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     if workers <= 1:
-        worker = _Worker(source, parts_dir, registry_key, rules)
+        worker = _Worker(source, parts_dir, registry_key, rules, pad_codes)
         try:
             results = [worker.run(*t) for t in tasks]
         finally:
             worker.close()
     else:
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers, _init_worker, (source, parts_dir, registry_key, rules)) as pool:
+        with ctx.Pool(workers, _init_worker, (source, parts_dir, registry_key, rules, pad_codes)) as pool:
             results = pool.map(_run_chunk, tasks, chunksize=1)
             pool.close()
             pool.join()
@@ -184,7 +198,7 @@ def build_registry(source: Path, out: Path, registry_key: bytes, election_id: st
     rejects = [rej for r in results for rej in r.rejects]
     _merge(parts_dir, out, registry_key, election_id, counts, rejects)
     rejects.sort(key=lambda r: r.line)
-    return RegistryBuild(counts, rejects)
+    return RegistryBuild(counts, rejects, sum(r.padded for r in results), sum(r.normalised for r in results))
 
 
 def _merge(parts_dir: Path, out: Path, registry_key: bytes, election_id: str,

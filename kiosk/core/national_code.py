@@ -67,6 +67,19 @@ def parse_national_code(raw: str) -> str | InvalidCode:
     return _validate_canonical(code)
 
 
+def zeros_added(raw: str) -> int:
+    """How many leading zeros parse_national_code adds to `raw` (0 for ten digits or a refused input).
+
+    Padding is right for a code whose leading zeros a spreadsheet dropped and wrong for one
+    that lost a digit, which can still pass the checksum; the registry build pads only when
+    the authority asks, and counts the codes it padded.
+    """
+    if len(raw) == 10 and raw.isascii() and raw.isdigit():
+        return 0
+    text = raw.strip().translate(_TRANSLATION)
+    return 10 - len(text) if 8 <= len(text) <= 9 and _ASCII_DIGITS.issuperset(text) else 0
+
+
 def _validate_canonical(code: str) -> str | InvalidCode:
     if code == code[0] * 10:
         return InvalidCode(CodeProblem.REPEATED_DIGIT)

@@ -12,6 +12,7 @@ from kiosk.core.national_code import (
     is_valid_national_code,
     parse_national_code,
     to_ascii_digits,
+    zeros_added,
 )
 
 PERSIAN = "۰۱۲۳۴۵۶۷۸۹"
@@ -95,6 +96,15 @@ def test_spaces_and_dashes_are_dropped(raw: str) -> None:
 @pytest.mark.parametrize("raw", ["84575948", "084575948", "۸۴۵۷۵۹۴۸", "12345679"])
 def test_eight_and_nine_digits_are_left_padded(raw: str) -> None:
     assert parse_national_code(raw) == to_ascii_digits(raw).rjust(10, "0")
+
+
+@pytest.mark.parametrize("raw, zeros", [
+    ("84575948", 2), ("084575948", 1), ("۸۴۵۷۵۹۴۸", 2), (" 84575948\t", 2), ("8-457594-8", 2),
+    ("0084575948", 0), ("۰۰۸۴۵۷۵۹۴۸", 0), ("008-457594-8", 0), ("4575948", 0), ("00084575948", 0), ("abc", 0), ("", 0),
+])
+def test_zeros_added_tells_the_registry_build_which_codes_were_padded(raw: str, zeros: int) -> None:
+    """The kiosk keeps padding what staff type; the build refuses or counts it (a lost digit can pass the checksum)."""
+    assert zeros_added(raw) == zeros
 
 
 @pytest.mark.parametrize("raw", ["4575948", "00084575948", "12345678901", "1", "۴۵۷۵۹۴۸"])

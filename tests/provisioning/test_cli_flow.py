@@ -91,7 +91,8 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
 def test_the_package_figures_agree_with_the_synthetic_extract(flow: Flow) -> None:
     s, f = flow.synth, flow.figures
     assert f == {"voters": 2000, "eligible": s["eligible"], "underage": s["underage"],
-                 "deceased": s["deceased"], "suspended": s["suspended"], "rejected": 0}
+                 "deceased": s["deceased"], "suspended": s["suspended"], "rejected": 0,
+                 "padded_codes": 0, "names_normalised": 0}
     assert s["birthday_on_election_day"] == 1
 
 

@@ -23,10 +23,10 @@ _ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 def _build(world: World, name: str = "PKG", skip_invalid: bool = False, election: Path | None = None,
-           workers: int | None = None) -> BuildResult:
+           workers: int | None = None, **kw: Any) -> BuildResult:
     election = election or world.election
     return build_package(world.authority, load_election_toml(election), election.parent, world.voters,
-                         world.root / name, skip_invalid, workers)
+                         world.root / name, skip_invalid, workers, **kw)
 
 
 def _write_raw(path: Path, rows: list[bytes], prefix: bytes = b"") -> None:
@@ -123,6 +123,25 @@ BAD_ROWS = [
                  "national code appears more than once", [2, 8], id="duplicate-in-persian-digits"),
     pytest.param(f"{_C},\xff\xfe".encode("latin-1") + ",نوری,یوسف,1365/07/07,female,alive".encode(),
                  "empty, overlong or malformed name", [8], id="non-utf8-name"),
+    pytest.param(dataclasses.replace(_GOOD, first="نر\x00س").row().encode(), "empty, overlong or malformed name",
+                 [8], id="a-stray-nul-is-a-bad-row-not-a-utf-16-file"),
+    pytest.param(dataclasses.replace(_GOOD, first="نر\ufffdس").row().encode(), "empty, overlong or malformed name",
+                 [8], id="replacement-character-of-a-broken-conversion"),
+    pytest.param(dataclasses.replace(_GOOD, code=code(7, office=0)[2:]).row().encode(),
+                 "national code has 8 or 9 digits: a code that lost a digit can pass the checksum and be filed "
+                 "under another person; if a spreadsheet dropped leading zeros, build with --pad-codes", [8],
+                 id="eight-digit-code-without-pad-codes"),
+    pytest.param(dataclasses.replace(_GOOD, born="1990/05/01").row().encode(),
+                 "birth date looks Gregorian, not Jalali (as a Jalali date: 1369/02/11)", [8],
+                 id="gregorian-birth-date"),
+    pytest.param(dataclasses.replace(_GOOD, born="2001-03-04").row().encode(),
+                 "birth date looks Gregorian, not Jalali (as a Jalali date: 1379/12/14)", [8],
+                 id="gregorian-birth-date-with-dashes"),
+    pytest.param(dataclasses.replace(_GOOD, born="۱۹۹۰/۰۵/۰۱").row().encode(),
+                 "birth date looks Gregorian, not Jalali (as a Jalali date: 1369/02/11)", [8],
+                 id="gregorian-birth-date-in-persian-digits"),
+    pytest.param(dataclasses.replace(_GOOD, born="1190/01/01").row().encode(),
+                 "birth year is not a plausible Jalali year (1280–1499)", [8], id="implausible-jalali-year"),
 ]
 
 
@@ -130,15 +149,18 @@ BAD_ROWS = [
 def test_a_bad_row_refuses_the_build_leaves_nothing_and_is_reported(
         world: World, row: bytes, reason: str, lines: list[int]) -> None:
     _write_raw(world.voters, [*_people_rows(), row])
-    result = _build(world)
+    result = _build(world, max_rejected=1.0)   # one bad row in seven: the share rule has its own tests
     assert result.package is None
     assert _leftovers(world.root) == []
-    assert [(r.line, r.problem.value) for r in result.rejects] == [(n, reason) for n in lines]
+    assert [(r.line, r.reason) for r in result.rejects] == [(n, reason) for n in lines]
     assert result.figures.rejected == len(lines)
     reports = list((world.authority.folder / "reports").glob("*-report.txt"))
     assert reports == [result.report]
     text = reports[0].read_text("utf-8").splitlines()
-    assert text == ["build refused", *(f"line {n}: {reason}" for n in lines)]
+    rows = "1 rejected row" if len(lines) == 1 else f"{len(lines)} rejected rows"
+    assert text[0] == f"build refused: {rows}; nothing was written"
+    assert json.loads(text[1])["rejected"] == len(lines)
+    assert text[2:] == [f"line {n}: {reason}" for n in lines]
     assert not (world.authority.folder / "registry-keys").exists()
 
 
@@ -148,7 +170,7 @@ def test_skip_invalid_builds_without_the_rejects_and_keeps_them_out_of_the_packa
     _write_raw(world.voters, [*_people_rows(), dataclasses.replace(_GOOD, gender="x").row().encode(),
                               dup.row().encode()])
     state, cert = world.device("k1")
-    result = _build(world, skip_invalid=True)
+    result = _build(world, skip_invalid=True, max_rejected=0.5)
     assert result.package == world.root / "PKG"
     assert [(r.line, r.problem.name) for r in result.rejects] == [
         (2, "DUPLICATE_CODE"), (8, "BAD_GENDER"), (9, "DUPLICATE_CODE")]
@@ -179,7 +201,7 @@ def test_a_build_cut_into_many_chunks_finds_the_same_lines_and_figures(
     monkeypatch.setattr(registry_build, "CHUNK_BYTES", 100)
     assert len(registry_build.plan_chunks(world.voters)[0]) > 5
     state, cert = world.device("k1")
-    result = _build(world, skip_invalid=True, workers=3)
+    result = _build(world, skip_invalid=True, workers=3, max_rejected=0.1)
     assert [(r.line, r.problem.name) for r in result.rejects] == [
         (2, "DUPLICATE_CODE"), (8, "BAD_GENDER"), (39, "DUPLICATE_CODE")]
     assert _figures(result) == (35, 31, 2, 1, 1, 3)
@@ -191,7 +213,7 @@ def test_a_build_cut_into_many_chunks_finds_the_same_lines_and_figures(
 
 def test_a_code_also_on_a_malformed_row_is_still_a_duplicate(world: World) -> None:
     _write_raw(world.voters, [*_people_rows(), dataclasses.replace(PEOPLE["eligible"], gender="x").row().encode()])
-    result = _build(world, skip_invalid=True)
+    result = _build(world, skip_invalid=True, max_rejected=0.5)
     assert sorted(r.line for r in result.rejects) == [2, 8]
     assert result.figures.eligible == 1
 
