@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     """Run one `kiosk hw` subcommand; 0 on success, 1 on a device failure."""
+    os.umask(0o077)   # as `kiosk` itself: what the bench tool saves is the technician's alone
     port, baud = getattr(args, "port", None), getattr(args, "baud", 9600)
     settings = HardwareSettings(simulate=args.simulate, reader=args.reader, printer_port=port, printer_baud=baud,
                                 scanner_port=port, scanner_baud=baud)

@@ -15,6 +15,7 @@ small. Everything else goes to a rotating file.
 from __future__ import annotations
 
 import heapq
+import io
 import json
 import logging
 import logging.handlers
@@ -98,6 +99,7 @@ class Event(Enum):
     DECISION_RECORDED = ("K121", logging.INFO, "the representative's signed decision was recorded")
     DECISION_REFUSED = ("N122", logging.WARNING, "a decision was refused: bad signature or unknown case")
     CASE_CANCELLED = ("K122", logging.INFO, "staff withdrew a case")
+    STATE_DISK_FULL = ("K130", logging.ERROR, "a write failed on a full state disk: nothing recorded, staff told")
     CLOCK_SKEW = ("N130", logging.WARNING, "this device's clock differs from the console's beyond the bound")
     REP_CASE_RECEIVED = ("R100", logging.INFO, "the console received a new case")
     REP_DECIDED = ("R101", logging.INFO, "the representative decided a case")
@@ -246,6 +248,37 @@ def configure(state: Path | None = None) -> None:
     _LOGGER.propagate = False
 
 
+def _open_private(path: str, encoding: str | None, errors: str | None) -> io.TextIOWrapper:
+    """Append to `path`, created owner-only (and made so if an older version left it readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    except OSError:
+        pass   # another user's file: written as it is
+    return open(fd, "a", encoding=encoding, errors=errors)
+
+
+class _PrivateRotating(logging.handlers.RotatingFileHandler):
+    """The audit log: 0600 like every file that says what the device did; a write that fails is dropped."""
+
+    def _open(self) -> io.TextIOWrapper:
+        return _open_private(self.baseFilename, self.encoding, self.errors)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass   # a full disk: the journal keeps the line, and no traceback reaches the technician's screen
+
+
+class _PrivateFile(logging.FileHandler):
+    """The security log, 0600; a write that fails is dropped (see _PrivateRotating)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        return _open_private(self.baseFilename, self.encoding, self.errors)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 class _AuditHandler(logging.Handler):
     """The device's own record of what happened (no personal data, like every log line).
 
@@ -256,10 +289,10 @@ class _AuditHandler(logging.Handler):
     def __init__(self, state: Path, rotate_bytes: int, kept: int, security_bytes: int) -> None:
         super().__init__(logging.INFO)
         stamped = logging.Formatter("%(asctime)s %(message)s")
-        self._rotating = logging.handlers.RotatingFileHandler(state / AUDIT_LOG, maxBytes=rotate_bytes,
-                                                              backupCount=kept, encoding="utf-8")
+        self._rotating = _PrivateRotating(state / AUDIT_LOG, maxBytes=rotate_bytes, backupCount=kept,
+                                          encoding="utf-8")
         try:
-            self._security = logging.FileHandler(state / SECURITY_LOG, encoding="utf-8")
+            self._security = _PrivateFile(state / SECURITY_LOG, encoding="utf-8")
         except OSError:
             self._rotating.close()
             raise
@@ -281,8 +314,11 @@ class _AuditHandler(logging.Handler):
                 "msg": _line(Event.SECURITY_LOG_FULL, {"bytes": self._security_bytes, "next": AUDIT_LOG})}))
 
     def close(self) -> None:
-        self._rotating.close()
-        self._security.close()
+        for handler in (self._rotating, self._security):
+            try:
+                handler.close()
+            except OSError:
+                pass   # the last lines could not be flushed to a full disk
         super().close()
 
     def _size(self) -> int:

@@ -195,11 +195,11 @@ class Installed:
         """The registry, ready for lookups."""
         return Registry(self.package_dir / "registry.sqlite", self.registry_key)
 
-    def open_ledger(self) -> Ledger:
-        """This device's ledger for this election."""
+    def open_ledger(self, read_only: bool = False) -> Ledger:
+        """This device's ledger for this election (`read_only`: for a look that must work on a full disk)."""
         consoles = {m.device_id: m.public_key for m in self.roster().of(certs.Role.REP, self.claims.branches)}
         return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state),
-                      RegistryKeys.derive(self.registry_key).index_check, rep_keys=consoles.get)
+                      RegistryKeys.derive(self.registry_key).index_check, rep_keys=consoles.get, read_only=read_only)
 
     def revocations(self) -> revocation.RevocationList:
         """The newest signed revocation list this device holds (an empty one before any arrived)."""

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from drivers.errors import DriverError
@@ -35,6 +37,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     wp.add_argument("--out", type=Path, help="with --force: where to try a last export carrying the reason")
 
 
+def _owner_only(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command under umask 077: the export record, a last export, the audit log are the owner's alone."""
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        previous = os.umask(0o077)
+        try:
+            return run(args)
+        finally:
+            os.umask(previous)
+    return wrapped
+
+
+@_owner_only
 def run_export(args: argparse.Namespace) -> int:
     """Export, then show the summary (Persian first) and print it if a printer is set."""
     try:
@@ -85,6 +100,7 @@ def _print_summary(settings: HardwareSettings, installed: Installed, summary: Cl
         return PrintResult.OFFLINE
 
 
+@_owner_only
 def run_wipe(args: argparse.Namespace) -> int:
     """Wipe, or say exactly why not."""
     if args.force and not (args.reason or "").strip():
@@ -103,4 +119,7 @@ def run_wipe(args: argparse.Namespace) -> int:
             print(f"no last export could be written: {done.export_problem}")
     print(f"device wiped{f' after election {done.election}' if done.election else ''}; "
           "run kiosk-provision init to provision it again")
+    if done.left:
+        shown = ", ".join(done.left[:5]) + (f" and {len(done.left) - 5} more" if len(done.left) > 5 else "")
+        print(f"left {len(done.left)} entries the device did not write (move them before init): {shown}")
     return 0

@@ -11,6 +11,7 @@ recorded as verified, which is what `wipe` asks for.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from kiosk.rep.book import CaseBook
 from kiosk.rep.service import CASE_BOOK
 from kiosk.state import EXPORTS, LEDGER, Installed, load_signing_key
 from kiosk.store.atomic import fsync_dir, write_atomic
-from kiosk.store.ledger import Event, Kind, LedgerCorrupt, event_row, verify_chain
+from kiosk.store.ledger import Event, Kind, LedgerCorrupt, connect_read_only, event_row, verify_chain
 from kiosk.trust import bundle, certs
 
 FORMAT = 1
@@ -74,7 +75,10 @@ def _kiosk_snapshot(installed: Installed) -> Snapshot:
     path = installed.state / LEDGER
     if not path.exists():
         return Snapshot([], {}, [], ClosingSummary(), _fingerprint([], []), [])
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = connect_read_only(path)   # a full state disk still exports
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+        db.close()   # a ledger file that was created but never written (its first write failed)
+        return Snapshot([], {}, [], ClosingSummary(), _fingerprint([], []), [])
     try:
         db.execute("BEGIN")  # one read snapshot for events and cases alike
         events = [Event(r[0], r[1], r[2], Kind(r[3]), bytes(r[4]), r[5], r[6], r[7], bytes(r[8]), bytes(r[9]),
@@ -141,7 +145,11 @@ def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | Non
     installed = Installed.open(state)
     recipient = installed.export_recipient()
     now = now or dt.datetime.now(dt.timezone.utc)
-    snap = snapshot(installed)
+    try:
+        snap = snapshot(installed)
+    except sqlite3.Error as exc:
+        raise ExportRefused(f"this device's records cannot be read ({exc}); free space on the state disk "
+                            "and export again") from exc
     claims = installed.claims
     device = claims.device_id
     mine = [e for e in snap.events if e.device == device]
@@ -167,49 +175,112 @@ def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | Non
     stamp = now.astimezone(TEHRAN).strftime("%Y%m%dT%H%M%S")
     name = f"{installed.config.id}-{'-'.join(claims.branches)}-{device}-{stamp}"
     path = out / f"{name}{bundle.SUFFIX}"
-    digest = _write_and_read_back(path, data)
     today = JalaliDate.from_gregorian(now.astimezone(TEHRAN).date())
     kiosk = claims.role is certs.Role.KIOSK
-    _write_to_medium(out / f"{name}.summary.txt", "\n".join([
+    summary = "\n".join([
         f"{installed.config.id} · branch {', '.join(claims.branches)} · device {device} · {today} "
         f"{now.astimezone(TEHRAN):%H:%M}", *summary_lines(snap.summary, "en", kiosk), "",
-        *summary_lines(snap.summary, "fa", kiosk), ""]).encode())
-    write_atomic(state / EXPORTS, json.dumps({
-        "file": path.name, "sha256": digest, "size": len(data), "created": created, "verified": True,
-        "fingerprint": snap.fingerprint, "own_events": own, "cases": len(snap.cases),
-        "wipe_reason": wipe_reason}).encode(), mode=0o600)
+        *summary_lines(snap.summary, "fa", kiosk), ""]).encode()
+    medium = _Medium(out, len(data) + len(summary))
+    try:
+        digest = medium.write_and_read_back(path, data)
+        medium.write(out / f"{name}.summary.txt", summary)
+    except ExportRefused:
+        medium.take_back()   # a bundle without its summary, or half a bundle, is not an export
+        raise
+    try:
+        write_atomic(state / EXPORTS, json.dumps({
+            "file": path.name, "sha256": digest, "size": len(data), "created": created, "verified": True,
+            "fingerprint": snap.fingerprint, "own_events": own, "cases": len(snap.cases),
+            "wipe_reason": wipe_reason}).encode(), mode=0o600)
+    except OSError as exc:
+        # The bundle is whole and reads back: keep it for the authority, but wipe must not take it as done.
+        log(LogEvent.EXPORT_REFUSED, reason=f"export record not written: {exc.strerror}")
+        raise ExportRefused(f"the bundle {path.name} is on the stick and reads back, but this device could not "
+                            f"record it ({exc.strerror}), so wipe will not accept it; free space on the state "
+                            "disk and export again") from exc
     log(LogEvent.EXPORTED, device=device, events=own, held=len(snap.events), cases=len(snap.cases), sha256=digest)
     return Exported(path, digest, own, len(snap.events), len(snap.cases), snap.summary)
 
 
-def _write_and_read_back(path: Path, data: bytes) -> str:
-    """Write the bundle durably, then read it from the medium: the hash of what is really there."""
-    digest = hashlib.sha256(data).hexdigest()
-    _write_to_medium(path, data)
-    try:
-        again = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise ExportRefused(f"the bundle cannot be read back from {path.parent}: {exc.strerror}") from exc
-    if again != digest:
-        raise ExportRefused(f"the bundle read back from {path.parent} differs from what was written; "
-                            "use another medium")
-    return digest
+class _Medium:
+    """The export's folder on the stick, and what this export put there, so a failure takes back only that."""
 
+    def __init__(self, out: Path, needs: int) -> None:
+        self._out = out
+        self._needs = needs             # bytes of the bundle and its summary, for the message on a full stick
+        self._made: list[Path] = []     # files and folders this export created, oldest first
 
-def _write_to_medium(path: Path, data: bytes) -> None:
-    """Temporary file, fsync, rename, fsync of the folder: no chmod, which a FAT stick refuses."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ExportRefused(f"cannot write to {path.parent}: {exc.strerror}") from exc
+    def write_and_read_back(self, path: Path, data: bytes) -> str:
+        """Write the bundle durably, then read it from the medium: the hash of what is really there."""
+        digest = hashlib.sha256(data).hexdigest()
+        self.write(path, data)
+        try:
+            again = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ExportRefused(f"the bundle cannot be read back from {self._out}: {exc.strerror}; "
+                                "use another medium") from exc
+        if again != digest:
+            raise ExportRefused(f"the bundle read back from {self._out} differs from what was written; "
+                                "use another medium")
+        return digest
+
+    def write(self, path: Path, data: bytes) -> None:
+        """Temporary file, fsync, rename, fsync of the folder: no chmod, which a FAT stick refuses."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            self._folder()
+            existed = path.exists()
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            if not existed:
+                self._made.append(path)
+            fsync_dir(path.parent)
+        except OSError as exc:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass   # a read-only stick refuses even this; nothing was written there
+            raise ExportRefused(self._problem(exc)) from exc
+
+    def take_back(self) -> None:
+        """Remove what this export wrote (never a file it found there), newest first; folders only if empty."""
+        for made in reversed(self._made):
+            try:
+                if made.is_dir() and not made.is_symlink():
+                    made.rmdir()
+                else:
+                    made.unlink()
+            except OSError:
+                pass   # a read-only or vanished stick: nothing more can be taken back
+        self._made.clear()
+
+    def _folder(self) -> None:
+        if self._out.exists() and not self._out.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(self._out))
+        missing = [p for p in [self._out, *self._out.parents] if not p.exists()]
+        for folder in reversed(missing):
+            folder.mkdir()
+            self._made.append(folder)
+
+    def _problem(self, exc: OSError) -> str:
+        """What went wrong on the stick, in the technician's terms, and what to do."""
+        out = self._out
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            return (f"{out} is not a folder (a file has that name or stands in its path): give --out a folder "
+                    "on the USB stick; nothing was left on it")
+        if exc.errno == errno.EROFS:
+            return (f"{out} is read-only (is the stick's write-protect switch on?); nothing was left on it; "
+                    "use a writable stick")
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return (f"{out} is full (the export needs {-(-self._needs // 1024)} KiB); nothing was left on it; "
+                    "free space on the stick or use another one")
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return f"{out} cannot be written: permission denied; nothing was left on it; use another folder or stick"
+        return f"cannot write to {out}: {exc.strerror}; nothing was left on it; use another stick"
 
 
 def latest_export(state: Path) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from kiosk.core.jalali import TEHRAN, JalaliDate
 from kiosk.state import LEDGER, Installed
-from kiosk.store.ledger import ledger_identity
+from kiosk.store.ledger import connect_read_only, ledger_identity
 from kiosk.store.registry import read_meta
 from kiosk.trust import manifest
 from provisioning.export import latest_export
@@ -48,7 +48,7 @@ def _ledger_counts(path: Path, device: str) -> dict[str, Any]:
     identity = ledger_identity(path)
     if identity is None:
         return {"events": 0}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = connect_read_only(path)  # works on a full or read-only state disk too
     try:
         own = dict(db.execute("SELECT kind, count(*) FROM events WHERE device = ? GROUP BY kind", (device,)))
         others = db.execute("SELECT count(DISTINCT device), count(*) FROM events WHERE device != ?",

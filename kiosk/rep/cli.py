@@ -35,7 +35,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk-rep`; exit 0 when the window closes, 1 on a refusal."""
-    args = _parser().parse_args(argv)
+    previous = os.umask(0o077)   # the case book and the audit log are for this device's owner only
+    try:
+        return _main(_parser().parse_args(argv))
+    finally:
+        os.umask(previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the console parses its own options
     configure(getattr(args, "state", None))
     changed = recheck_installed(args.state / CURRENT, Part.SMALL) if (args.state / CURRENT).is_dir() else None
@@ -44,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         installed = Installed.open(args.state)
         if installed.claims.role is not Role.REP:
-            raise StateRefused("this device is not enrolled as a representative's console")
+            raise StateRefused("this device is not enrolled as a representative's console "
+                               "(it is a kiosk: start it with kiosk app)")
         if not StaffBook(args.state / STAFF).accounts():
             raise StateRefused("no PIN is set: run kiosk-provision staff --account rep --role head")
         claim_app_lock(args.state)   # held until this process ends

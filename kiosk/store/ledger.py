@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -22,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.hlc import HybridClock
 from kiosk.core.outcome import AlreadyCheckedIn, Recorded
-from kiosk.core.undo import UndoRuling, UndoSeen, rule_undos, target_device
+from kiosk.core.text_limits import MAX_EVENT_TEXT, TextRefused, check_text
+from kiosk.core.undo import UndoRuling, UndoSeen, check_undo_reason, rule_undos, target_device
 from kiosk.trust.canonical import canonical_json
 from kiosk.trust.decisions import undo_authorized
 
@@ -53,11 +56,65 @@ class Kind(Enum):
     DUPLICATE_SEEN = "duplicate_seen"   # staff acknowledged a voter checked in on two kiosks during a partition
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """The ledger file opened for reading only, even on a full or read-only disk.
+
+    A read of a WAL database first creates and sizes its -shm file, which a full
+    or read-only disk refuses; when it does and the -wal holds nothing, the main
+    file is the whole ledger and is read as immutable. A -wal with entries in it
+    is never skipped: the error stands.
+    """
+    uri = f"file:{urllib.parse.quote(str(path))}"
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create the ledger owner-only before SQLite does (its -wal and -shm take the same mode).
+
+    Best effort: on a read-only disk or another user's file SQLite opens it as it is, and says what fails.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)   # a ledger made before this version
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """The ledger for looking only; a missing or never-written one is an empty ledger in memory."""
+    if path.exists():
+        db = connect_read_only(path)
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            return db
+        db.close()
+    db = sqlite3.connect(":memory:")
+    db.executescript(_SCHEMA)
+    return db
+
+
 def ledger_identity(path: Path) -> tuple[dict[str, str], int] | None:
     """(meta, number of events) of a ledger file without opening it for writing; None if absent or unreadable."""
     if not path.exists():
         return None
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        db = connect_read_only(path)
+    except sqlite3.DatabaseError:
+        return None
     try:
         meta = dict(db.execute("SELECT name, value FROM meta"))
         count = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
@@ -139,24 +196,34 @@ def _wall_millis() -> int:
 
 
 class Ledger:
-    """One device's ledger file, opened for appending its own events."""
+    """One device's ledger file, opened for appending its own events (or, `read_only`, for looking only).
+
+    A read-only ledger writes nothing, not even the file: a missing one reads as empty.
+    """
 
     def __init__(self, path: Path, election_id: str, device_id: str,
-                 signing_key: ed25519.Ed25519PrivateKey, index_check: str, rep_keys: RepKeys | None = None) -> None:
+                 signing_key: ed25519.Ed25519PrivateKey, index_check: str, rep_keys: RepKeys | None = None,
+                 read_only: bool = False) -> None:
         self.device_id = device_id
         self._election = election_id
         self._key = signing_key
         self._rep_keys: RepKeys = rep_keys or (lambda _rep: None)
         self._authorized: dict[tuple[str, int], bool] = {}
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        if read_only:
+            self._db = _read_only(path)
+        else:
+            _private_file(path)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
         # The voter keys in here are only meaningful under one election's index key.
         for name, value, refusal in (("election", election_id, "this ledger belongs to another election"),
                                      ("index_check", index_check, "this ledger was kept under another registry index")):
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (name, value))
-            if self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0] != value:
+            if not read_only:
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (name, value))
+            kept = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            if kept is not None and kept[0] != value:
                 self._db.close()
                 raise LedgerCorrupt(refusal)
         last = self._db.execute("SELECT max(hlc) FROM events").fetchone()[0] or 0
@@ -261,9 +328,16 @@ class Ledger:
         return self._append(kind, voter, ref, reason)
 
     def undo(self, device: str, seq: int, reason: str) -> Recorded | UndoRefused:
-        """Cancel a live check-in with a reason, as an event of its own (nothing is deleted)."""
+        """Cancel a live check-in with a reason, as an event of its own (nothing is deleted).
+
+        A reason branch sync could not carry (too long, a line break) is refused before anything is written.
+        """
         if not reason.strip():
             return UndoRefused("an undo needs a reason")
+        try:
+            reason = check_undo_reason(reason)
+        except TextRefused as exc:
+            return UndoRefused(str(exc))
         if device != self.device_id:
             return UndoRefused("only the kiosk that recorded a check-in can undo it")
         with self._immediate():
@@ -273,13 +347,16 @@ class Ledger:
                 return UndoRefused("no such check-in")
             if not any((c.device, c.seq) == (device, seq) for c in self.live_check_ins(row[0])):
                 return UndoRefused("that check-in is already undone")
-            event = self._append(Kind.UNDO, row[0], f"{device}:{seq}", reason.strip())
+            event = self._append(Kind.UNDO, row[0], f"{device}:{seq}", reason)
         return Recorded(event.seq, event.wall)
 
     def _immediate(self) -> _Transaction:
         return _Transaction(self._db)
 
     def _append(self, kind: Kind, voter: bytes, ref: str, reason: str) -> Event:
+        # Never sign what branch sync would refuse: the peers would refuse every later page of this ledger.
+        check_text(ref, "a ledger entry's reference", MAX_EVENT_TEXT)
+        check_text(reason, "a ledger entry's reason", MAX_EVENT_TEXT)
         head = self._db.execute(
             "SELECT seq, hash, hlc FROM events WHERE device = ? ORDER BY seq DESC LIMIT 1", (self.device_id,)
         ).fetchone()

@@ -7,6 +7,7 @@ own key, a bundle of another authority.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from helpers import PEOPLE, World, make_world
 from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling
 from kiosk.rep.book import CaseBook
 from kiosk.rep.service import CASE_BOOK
-from kiosk.state import LEDGER, Installed, load_signing_key
+from kiosk.state import EXPORTS, LEDGER, Installed, load_signing_key
 from kiosk.store.replica import Replica
 from kiosk.trust import bundle, certs
 from provisioning.authority_cli import main as authority_main
@@ -217,6 +218,24 @@ def test_a_device_whose_ledger_lost_a_row_does_not_export(branches: Branches) ->
     with pytest.raises(ExportRefused, match="gap in the ledger: expected entry 1, found 2"):
         export(state, branches.usb)
     assert not list(branches.usb.glob("*.kexport"))
+
+
+def test_an_export_whose_summary_cannot_be_written_takes_back_its_bundle_and_nothing_else(
+        branches: Branches) -> None:
+    branches.check_in("k1", ELIGIBLE)
+    state, device = branches.kiosks["k1"].state, branches.kiosks["k1"].claims.device_id
+    earlier = export(state, branches.usb, now=dt.datetime(2026, 5, 22, 6, 0, tzinfo=dt.timezone.utc))
+    branches.check_in("k1", BIRTHDAY)
+    # 07:00 UTC is 10:30 in Tehran: where this export's summary goes, a folder of that name already stands.
+    blocked = branches.usb / f"test-1405-1001-{device}-20260522T103000.summary.txt"
+    blocked.mkdir()
+    with pytest.raises(ExportRefused) as refused:
+        export(state, branches.usb, now=dt.datetime(2026, 5, 22, 7, 0, tzinfo=dt.timezone.utc))
+    assert sorted(p.name for p in branches.usb.iterdir()) == sorted(
+        [earlier.path.name, earlier.path.name.replace(bundle.SUFFIX, ".summary.txt"), blocked.name])
+    assert str(refused.value) == f"cannot write to {branches.usb}: Is a directory; nothing was left on it; " \
+                                 "use another stick"
+    assert json.loads((state / EXPORTS).read_text())["file"] == earlier.path.name   # wipe still sees the old one
 
 
 def test_the_commands_show_the_summary_print_it_and_exit_by_outcome(branches: Branches,
