@@ -148,9 +148,9 @@ def main() -> None:
 
 def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
     """Give the branch head and the representative PINs, then open the console and the kiosk app, if there is a display."""
-    print("\nThe technician sets the branch head's PIN (1357 in this demo) and the representative's (2468):")
-    for state, account, name, pin in (("STATE", "head", "رئیس شعبه", "1357"), ("STATE2", "head", "رئیس شعبه", "1357"),
-                                      ("REP", "rep", "نماینده فرماندار", "2468")):
+    print("\nThe technician sets the branch head's PIN (135790 in this demo) and the representative's (246802):")
+    for state, account, name, pin in (("STATE", "head", "رئیس شعبه", "135790"), ("STATE2", "head", "رئیس شعبه", "135790"),
+                                      ("REP", "rep", "نماینده فرماندار", "246802")):
         print(f"$ kiosk-provision staff --state {state} --account {account} --name '{name}'")
         subprocess.run([provision, "staff", "--state", state, "--account", account, "--name", name],
                        cwd=DEMO, input=f"{pin}\n", text=True, check=True)
@@ -169,8 +169,8 @@ def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
               f"  cd {DEMO} && {shlex.join(second)}\n"
               "or see every screen with ./dev screenshots.")
         return
-    print("\nStarting the representative's console (PIN 2468) and two kiosks of branch 1001 side by side\n"
-          "(PIN 1357; the purple buttons insert fake cards). Check a voter in on one kiosk and insert the same\n"
+    print("\nStarting the representative's console (PIN 246802) and two kiosks of branch 1001 side by side\n"
+          "(PIN 135790; the purple buttons insert fake cards). Check a voter in on one kiosk and insert the same\n"
           "card on the other: already voted. Refer someone, decide the case on the console. Closing the first\n"
           "kiosk's window ends the demo.")
     helpers = [subprocess.Popen(console, cwd=DEMO), subprocess.Popen(second, cwd=DEMO)]

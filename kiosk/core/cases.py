@@ -7,10 +7,10 @@ from enum import Enum
 
 from kiosk.core.jalali import JalaliDate
 from kiosk.core.national_code import ascii_digits_only, is_valid_national_code
+# The wire's limits (kiosk.net.messages decodes by them), re-exported where the case form's checks live.
+from kiosk.core.text_limits import MAX_NAME as MAX_NAME, MAX_NOTE as MAX_NOTE, MAX_REASON as MAX_REASON
+from kiosk.core.text_limits import MAX_REFERENCE as MAX_REFERENCE, text_problem
 
-MAX_NAME = 64
-MAX_NOTE = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # "device:seq" of one check-in: a device id and a ledger sequence number (branch sync bounds it by 2**40).
 CHECK_IN_REF = re.compile(r"^[0-9a-f]{16}:[1-9][0-9]{0,12}$")
 
@@ -119,8 +119,6 @@ class NotApproved:
     reason: str
 
 
-MAX_REFERENCE = 32
-MAX_REASON = 200
 _REFERENCE = re.compile(r"^[0-9A-Za-z/\-]{1,32}$")
 CASE_ID = re.compile(r"^E-[0-9A-F]{6}-[0-9]{4,9}$")
 
@@ -130,14 +128,14 @@ def check_form(form: CaseForm, election_day: JalaliDate) -> list[FormProblem]:
     problems = []
     for value, problem in ((form.first_name, FormProblem.FIRST_NAME), (form.last_name, FormProblem.LAST_NAME),
                            (form.father_name, FormProblem.FATHER_NAME)):
-        if not (0 < len(value.strip()) <= MAX_NAME) or _CONTROL.search(value):
+        if text_problem(value.strip(), MAX_NAME, required=True) is not None:   # kept stripped, sent as kept
             problems.append(problem)
     if form.birth_date is None or form.birth_date > election_day:
         problems.append(FormProblem.BIRTH_DATE)
     certificate = ascii_digits_only(form.birth_certificate.strip())
     if certificate and not (certificate.isascii() and certificate.isdigit() and len(certificate) <= 10):
         problems.append(FormProblem.BIRTH_CERTIFICATE)
-    if len(form.note) > MAX_NOTE or _CONTROL.sub("", form.note.replace("\n", " ")) != form.note.replace("\n", " "):
+    if text_problem(form.note.strip(), MAX_NOTE, newlines=True) is not None:
         problems.append(FormProblem.NOTE)
     return problems
 
@@ -151,7 +149,7 @@ def check_decision(ruling: Ruling, national_code: str, reference: str, reason: s
         problems.append(DecisionProblem.REFERENCE)
     if ruling is Ruling.APPROVE and not (national_code or reference):
         problems.append(DecisionProblem.CODE_OR_REFERENCE)
-    if len(reason) > MAX_REASON or _CONTROL.search(reason) or (ruling is Ruling.REJECT and not reason.strip()):
+    if text_problem(reason, MAX_REASON, required=ruling is Ruling.REJECT) is not None:
         problems.append(DecisionProblem.REASON)
     return problems
 

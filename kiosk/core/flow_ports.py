@@ -106,7 +106,7 @@ class StaffPort(Protocol):
         ...
 
     def set_pin(self, account: str, name: str, role: Role, pin: str) -> None:
-        """Create or replace an account; ValueError for a PIN that is not 4–8 digits."""
+        """Create or replace an account; ValueError for a PIN that is not 6–8 digits or a name that is not one line."""
         ...
 
     def reset_lockout(self, account: str) -> None:

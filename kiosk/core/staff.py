@@ -1,8 +1,15 @@
-"""Staff sign-in, as the core sees it: roles and the closed set of sign-in answers."""
+"""Staff sign-in, as the core sees it: roles, the closed set of sign-in answers, and what a new PIN must be."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
+from kiosk.core.national_code import ascii_digits_only
+from kiosk.core.text_limits import MAX_STAFF_NAME, check_text
+
+# Six digits at least: a copied staff.json must not fall to an offline guess of every 4-digit PIN in a minute
+# (scrypt makes each guess cost tens of milliseconds; 10^6 of them take hours, 10^8 days).
+PIN_DIGITS = (6, 8)
 
 
 class Role(Enum):
@@ -41,3 +48,20 @@ class NoSuchAccount:
 
 
 SignIn = Granted | WrongPin | Locked | NoSuchAccount
+
+
+class PinRefused(ValueError):
+    """A new PIN that is not 6 to 8 digits."""
+
+
+def normalise_pin(pin: str) -> str:
+    """ASCII digits of a new PIN typed in any digit script; PinRefused if it is not 6 to 8 digits."""
+    digits = ascii_digits_only(pin.strip())
+    if not (digits.isascii() and digits.isdigit() and PIN_DIGITS[0] <= len(digits) <= PIN_DIGITS[1]):
+        raise PinRefused(f"a PIN is {PIN_DIGITS[0]} to {PIN_DIGITS[1]} digits")
+    return digits
+
+
+def check_staff_name(name: str) -> str:
+    """A staff member's name as the sign-in list shows it (stripped); TextRefused if empty, too long or not one line."""
+    return check_text(name.strip(), "the name", MAX_STAFF_NAME, required=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from kiosk.core.text_limits import MAX_UNDO_REASON, check_text
+
 
 @dataclass(frozen=True, slots=True)
 class UndoSeen:
@@ -34,6 +36,15 @@ class UndoRuling:
 
 FOREIGN = "an undo of another device's check-in without the representative's authorization"
 WRONG_VOTER = "an undo that names a check-in of another voter"
+
+
+def check_undo_reason(reason: str) -> str:
+    """The reason as the undo event keeps it (stripped); TextRefused if branch sync's wire would refuse it.
+
+    The reason travels whole in the undo event to every kiosk of the branch: one that is too long or holds a
+    line break would make the peers refuse every later page of this kiosk's ledger.
+    """
+    return check_text(reason.strip(), "the reason", MAX_UNDO_REASON, required=True)
 
 
 def target_device(target: str) -> str:

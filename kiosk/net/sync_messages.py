@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.core.text_limits import MAX_EVENT_TEXT
 from kiosk.net.messages import Malformed, Refused, parse_strict
 from kiosk.store.ledger import Event, Kind
 from kiosk.trust.canonical import b64d, b64e
@@ -118,8 +119,8 @@ def _event(device: str, raw: Any) -> Event:
     # A signature is 64 bytes, or absent: a relayed copy holds only each page's newest one.
     if len(voter_b) > 32 or len(prev_b) != 32 or len(hash_b) != 32 or len(sig_b) not in (0, 64):
         raise Malformed("page: bad field length")
-    return Event(device, _int(seq, 1 << 40, low=1), _int(hlc, 1 << 62), _KINDS[kind], voter_b, _text(ref, 400),
-                 _text(reason, 400), _text(wall, 40), prev_b, hash_b, sig_b)
+    return Event(device, _int(seq, 1 << 40, low=1), _int(hlc, 1 << 62), _KINDS[kind], voter_b,
+                 _text(ref, MAX_EVENT_TEXT), _text(reason, MAX_EVENT_TEXT), _text(wall, 40), prev_b, hash_b, sig_b)
 
 
 def _text(value: Any, limit: int) -> str:

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from kiosk.core import hlc as hybrid
 from kiosk.core.branch import Duplicate
 from kiosk.core.outcome import Recorded
+from kiosk.core.text_limits import MAX_EVENT_TEXT
 from kiosk.store.ledger import Event, Kind, Ledger, event_hash, event_row, genesis
 from kiosk.trust import certs
 from kiosk.trust.roster import Roster, RosterSource
@@ -202,7 +203,8 @@ class Replica:
         """Staff saw the double check-in: a signed ledger event (it syncs like any other) and the alert clears."""
         refs = ",".join(duplicate.check_ins)
         with self._ledger.transaction():
-            event = self._ledger.append(Kind.DUPLICATE_SEEN, duplicate.voter, refs, f"acknowledged by {account}")
+            event = self._ledger.append(Kind.DUPLICATE_SEEN, duplicate.voter, _within_wire(duplicate.check_ins),
+                                        f"acknowledged by {account}")
             self._db.execute("UPDATE duplicates SET acknowledged = ? WHERE voter = ? AND check_ins = ?",
                              (event.wall, duplicate.voter, refs))
         return Recorded(event.seq, event.wall)
@@ -370,3 +372,18 @@ def _page_problem(events: Sequence[Event], device: str, election: str) -> str | 
             return f"entry {e.seq} of {device} goes back in time"
         seq, prev, last_hlc = e.seq, e.hash, e.hlc
     return None
+
+
+def _within_wire(check_ins: Sequence[str]) -> str:
+    """The acknowledged check-ins as an event ref the peers accept: as many as fit, then how many more.
+
+    Nothing reads the ref back (the voter's hash is what clears the alert), but a ref over the
+    wire's limit would make every peer refuse this kiosk's pages from then on.
+    """
+    whole = ",".join(check_ins)
+    if len(whole) <= MAX_EVENT_TEXT:
+        return whole
+    shown = 0
+    while len(",".join([*check_ins[:shown + 1], f"+{len(check_ins) - shown - 1} more"])) <= MAX_EVENT_TEXT:
+        shown += 1
+    return ",".join([*check_ins[:shown], f"+{len(check_ins) - shown} more"])

@@ -14,26 +14,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.core.lockout import LockState, after_failure, tries_left
-from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
+from kiosk.core.staff import (PIN_DIGITS, Granted, Locked, NoSuchAccount, PinRefused, Role, SignIn, WrongPin,
+                              check_staff_name, normalise_pin)
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.documents import open_documents
 
 # scrypt at n=2^14, r=8: about 16 MB and tens of milliseconds per check on a Pi,
 # which is what makes a stolen staff file slow to brute-force.
 _N, _R, _P = 1 << 14, 8, 1
-PIN_DIGITS = (4, 8)
+__all__ = ["PIN_DIGITS", "PinRefused", "StaffBook", "normalise_pin"]
 
 
-class PinRefused(ValueError):
-    """A PIN that is not 4 to 8 digits."""
+def _typed_digits(pin: str) -> str:
+    """The ASCII digits typed at sign-in, or "" for anything that cannot be a PIN (it counts as a wrong one).
 
-
-def normalise_pin(pin: str) -> str:
-    """ASCII digits of a PIN typed in any digit script; PinRefused if it is not 4–8 digits."""
+    Any length up to the longest is checked against the hash: an account set before PINs had to be 6 digits
+    long still signs in with its 4 digits (a new PIN must be 6 to 8; kiosk.core.staff).
+    """
     digits = ascii_digits_only(pin.strip())
-    if not (digits.isascii() and digits.isdigit() and PIN_DIGITS[0] <= len(digits) <= PIN_DIGITS[1]):
-        raise PinRefused("a PIN is 4 to 8 digits")
-    return digits
+    return digits if digits.isascii() and digits.isdigit() and len(digits) <= PIN_DIGITS[1] else ""
 
 
 def _hash(pin: str, salt: bytes) -> bytes:
@@ -48,12 +47,18 @@ class StaffBook:
         self._now = clock
 
     def set_pin(self, account: str, name: str, role: Role, pin: str) -> None:
-        """Create or replace an account's PIN (and clear its lock-out)."""
+        """Create or replace an account's PIN (and clear its lock-out).
+
+        PinRefused for a PIN that is not 6 to 8 digits, TextRefused for a name the sign-in list cannot show on
+        one line; both are ValueErrors, and nothing is written.
+        """
         if not account or len(account) > 32:
             raise ValueError("account id: 1 to 32 characters")
+        name = check_staff_name(name)
+        digits = normalise_pin(pin)
         salt = os.urandom(16)
         record = {"account": account, "name": name, "role": role.value, "salt": salt.hex(),
-                  "hash": _hash(normalise_pin(pin), salt).hex(), "failures": 0, "locked_until": 0.0}
+                  "hash": _hash(digits, salt).hex(), "failures": 0, "locked_until": 0.0}
         with open_documents(self._path) as db:
             table = db.table("staff")
             table.remove(lambda d: d.get("account") == account)
@@ -76,10 +81,7 @@ class StaffBook:
             state = LockState(int(record["failures"]), float(record["locked_until"]))
             if state.locked(now):
                 return Locked(state.locked_until - now)
-            try:
-                digits = normalise_pin(pin)
-            except PinRefused:
-                digits = ""
+            digits = _typed_digits(pin)
             expected = bytes.fromhex(record["hash"])
             if digits and hmac.compare_digest(_hash(digits, bytes.fromhex(record["salt"])), expected):
                 table.update({"failures": 0, "locked_until": 0.0}, lambda d: d.get("account") == account)

@@ -12,6 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.cases import Decision, decision_fields
+from kiosk.core.text_limits import MAX_UNDO_REASON, check_text
 from kiosk.trust.canonical import b64d, b64e, canonical_json
 
 _CONTEXT = "kiosk decision v1"
@@ -60,8 +61,14 @@ def sign_undo(election_id: str, case_id: str, kiosk: str, rep: str, target: str,
 
 
 def undo_reason(case_id: str, rep: str, signature: bytes) -> str:
-    """The undo event's reason text that carries the authorization (well under the 400-character limit)."""
-    return f"{_UNDO_PREFIX}{case_id}:{rep}:{b64e(signature)}"
+    """The undo event's reason text that carries the authorization, checked against branch sync's limit.
+
+    Nothing typed goes into it: the prefix, a case id (18 characters at most, kiosk.core.cases.CASE_ID),
+    the console's device id (16) and the signature (88 in base64) make 139 at most of the 400 that fit.
+    TextRefused otherwise, before anything is signed into the ledger.
+    """
+    return check_text(f"{_UNDO_PREFIX}{case_id}:{rep}:{b64e(signature)}", "the representative's undo authorization",
+                      MAX_UNDO_REASON)
 
 
 def parse_undo_reason(reason: str) -> tuple[str, str, bytes] | None:

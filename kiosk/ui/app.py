@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from kivy.base import ExceptionManager
 from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
@@ -26,6 +27,7 @@ from kiosk.core.flow import CheckInFlow, Printed
 from kiosk.core.jalali import TEHRAN, JalaliDate, format_en, format_fa, persian_digits
 from kiosk.trust.manifest import Difference
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.disk_full import DiskFullHandler, DiskFullNotice, watch_disk_full
 from kiosk.ui.lockdown import LockedDownApp
 from kiosk.ui.screens import KV
 from kiosk.ui.screens.approval import ApprovalScreen
@@ -244,6 +246,8 @@ class KioskApp(LockedDownApp):
         self.bridge = FlowBridge(flow, lang=lang)
         self._branch, self._dev = branch_code, dev_buttons or []
         self.title = "Polling-branch kiosk"
+        self.disk_full: DiskFullNotice | None = None   # shown while the state disk is full
+        self._disk_watch: DiskFullHandler | None = None
 
     def build(self) -> KioskRoot:
         path = str(KV / "common.kv")
@@ -258,7 +262,22 @@ class KioskApp(LockedDownApp):
             button.bind(on_release=lambda _b, act=action: act())
             root.ids.dev_panel.add_widget(button)
         Clock.schedule_interval(lambda _dt: self.bridge.flow.tick(), 1.0)
+        self._disk_watch = watch_disk_full(self.show_disk_full)
         return root
+
+    def show_disk_full(self) -> None:
+        """A write failed on a full state disk: say so over whatever screen shows, and keep running."""
+        if self.disk_full is None:
+            self.disk_full = DiskFullNotice()
+            self.disk_full.bind(on_dismiss=lambda *_: setattr(self, "disk_full", None))
+            self.disk_full.open()
+
+    def on_stop(self) -> None:
+        """The disk-full handler is this app's; another app in the same process starts without it."""
+        if self._disk_watch is not None:
+            ExceptionManager.remove_handler(self._disk_watch)
+            self._disk_watch = None
+        super().on_stop()
 
     def stop_serving(self, difference: Difference) -> None:
         """An installed file changed under the running app: sign out, forget the person, show the stop screen.

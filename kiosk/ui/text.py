@@ -85,7 +85,7 @@ FA: dict[str, str] = {
     "staff.row": "{name} — {role}",
     "staff.role.head": "رئیس شعبه",
     "staff.role.worker": "عضو شعبه",
-    "notice.pin_refused": "رمز باید ۴ تا ۸ رقم باشد.",
+    "notice.pin_refused": "رمز باید ۶ تا ۸ رقم باشد.",
     "notice.worker_added": "عضو شعبه افزوده شد.",
     "notice.wrong_pin": "رمز نادرست است. {detail} تلاش دیگر باقی است.",
     "notice.locked_out": "حساب برای {detail} ثانیه قفل است.",
@@ -248,7 +248,7 @@ EN: dict[str, str] = {
     "staff.row": "{name} — {role}",
     "staff.role.head": "head of branch",
     "staff.role.worker": "poll worker",
-    "notice.pin_refused": "A PIN is 4 to 8 digits.",
+    "notice.pin_refused": "A PIN is 6 to 8 digits.",
     "notice.worker_added": "Poll worker added.",
     "notice.wrong_pin": "Wrong PIN. {detail} tries left.",
     "notice.locked_out": "Account locked for {detail} s.",
@@ -400,4 +400,22 @@ FA.update({
 })
 EN.update({
     "status.sync.anomalies": "Irregular records: {count}",
+})
+
+# a full state disk (issue 13): the notice over the app when a write fails, Persian then English on one card.
+FA.update({
+    "disk_full.title": "حافظه دستگاه پر است",
+    "disk_full.body": "آخرین کار ثبت نشد؛ اگر ثبت مشارکت بود، این رأی‌دهنده ثبت نشده است. "
+                      "دستگاه روشن می‌ماند، اما تا رفع مشکل چیزی در آن ثبت نمی‌شود.",
+    "disk_full.call": "با کارشناس فنی تماس بگیرید.",
+    "disk_full.technician": "کارشناس فنی: روی حافظه پوشه وضعیت دستگاه جا باز کنید؛ سپس دوباره ثبت کنید.",
+    "disk_full.close": "بستن",
+})
+EN.update({
+    "disk_full.title": "The device's storage is full",
+    "disk_full.body": "What was just done was not recorded: if it was a check-in, this voter is not checked in. "
+                      "The device stays on, but records nothing until this is fixed.",
+    "disk_full.call": "Call the technician.",
+    "disk_full.technician": "Technician: free space on the disk of the device's state folder, then record again.",
+    "disk_full.close": "Close",
 })

@@ -43,7 +43,7 @@ def book() -> FakeCaseBook:
 @pytest.fixture
 def staff(tmp_path: Path, clock: Clock) -> StaffBook:
     staff = StaffBook(tmp_path / "staff.json", clock)
-    staff.set_pin("rep", "نماینده فرماندار", Role.HEAD, "2468")
+    staff.set_pin("rep", "نماینده فرماندار", Role.HEAD, "246802")
     return staff
 
 
@@ -53,7 +53,7 @@ def flow(book: FakeCaseBook, staff: StaffBook, clock: Clock) -> ConsoleFlow:
 
 
 def signed_in(flow: ConsoleFlow) -> ConsoleFlow:
-    flow.sign_in("rep", "2468")
+    flow.sign_in("rep", "246802")
     assert flow.state.screen is ConsoleScreen.QUEUE
     return flow
 
@@ -64,15 +64,15 @@ def test_sign_in_refuses_a_wrong_pin_then_locks_out_and_lets_the_right_one_in(fl
     flow.sign_in("rep", "1111")
     assert (flow.state.screen, flow.state.notice, flow.state.notice_detail) == \
         (ConsoleScreen.SIGN_IN, ConsoleNotice.WRONG_PIN, 2.0)
-    flow.sign_in("nobody", "2468")
+    flow.sign_in("nobody", "246802")
     assert flow.state.notice is ConsoleNotice.UNKNOWN_ACCOUNT
     flow.sign_in("rep", "1111")
     flow.sign_in("rep", "1111")
     assert flow.state.notice is ConsoleNotice.LOCKED_OUT and flow.state.notice_detail == 30.0
-    flow.sign_in("rep", "2468")  # the right PIN is not even checked while locked
+    flow.sign_in("rep", "246802")  # the right PIN is not even checked while locked
     assert (flow.state.screen, flow.state.notice) == (ConsoleScreen.SIGN_IN, ConsoleNotice.LOCKED_OUT)
     clock.now += 31
-    flow.sign_in("rep", "۲۴۶۸")
+    flow.sign_in("rep", "۲۴۶۸۰۲")
     assert (flow.state.screen, flow.state.account, flow.state.notice) == (ConsoleScreen.QUEUE, "rep", None)
 
 

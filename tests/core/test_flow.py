@@ -36,8 +36,8 @@ def setup(world: World, tmp_path: Path) -> tuple[CheckInFlow, Clock, list[FlowSt
     ledger, registry = installed.open_ledger(), installed.open_registry()
     desk = Desk(registry, ledger, installed.config.rules)
     staff = StaffBook(tmp_path / "staff.json", clock := Clock())
-    staff.set_pin("head", "رئیس", Role.HEAD, "1357")
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("head", "رئیس", Role.HEAD, "135790")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
     flow = CheckInFlow(desk, staff, clock, cases=cases, idle_lock_seconds=300, done_seconds=4)
     seen: list[FlowState] = []
@@ -50,7 +50,7 @@ def test_a_voter_from_sign_in_to_done_and_back_to_ready(setup: tuple[CheckInFlow
     assert flow.state.screen is Screen.SIGN_IN
     flow.code_entered(PEOPLE["eligible"].code)  # nothing happens while locked
     assert flow.state.screen is Screen.SIGN_IN
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     assert (flow.state.screen, flow.state.role) == (Screen.READY, Role.WORKER)
     flow.code_entered(PEOPLE["eligible"].code)
     assert flow.state.screen is Screen.VERDICT and flow.state.outcome is not None
@@ -77,7 +77,7 @@ def test_a_voter_from_sign_in_to_done_and_back_to_ready(setup: tuple[CheckInFlow
 def test_other_verdicts_are_shown_and_cannot_be_confirmed(setup: tuple[CheckInFlow, Clock, list[FlowState]],
                                                           who: str, verdict: Verdict) -> None:
     flow, _, _ = setup
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.code_entered(PEOPLE[who].code)
     assert flow.state.outcome is not None and flow.state.outcome.verdict is verdict
     flow.confirm()
@@ -88,7 +88,7 @@ def test_other_verdicts_are_shown_and_cannot_be_confirmed(setup: tuple[CheckInFl
 
 def test_invalid_not_found_and_untrusted_card(setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
     flow, _, _ = setup
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.code_entered("12345")
     assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.INVALID_CODE
     flow.cancel()
@@ -110,11 +110,11 @@ def test_wrong_pins_lock_out_and_idle_time_locks_the_kiosk(setup: tuple[CheckInF
     flow.sign_in("w1", "0000")
     flow.sign_in("w1", "0000")
     assert (flow.state.notice, flow.state.notice_detail) == (Notice.LOCKED_OUT, 30.0)
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     assert flow.state.screen is Screen.SIGN_IN and flow.state.notice is Notice.LOCKED_OUT
-    flow.sign_in("nobody", "2468")
+    flow.sign_in("nobody", "246802")
     assert flow.state.notice is Notice.UNKNOWN_ACCOUNT
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     assert flow.state.screen is Screen.READY and flow.require_head()
     clock.now += 299
     flow.tick()
@@ -128,9 +128,9 @@ def test_hardware_trouble_is_a_notice_and_a_full_disk_records_nothing(world: Wor
     installed = world.installed()
     desk = BrokenDisk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
     staff = StaffBook(tmp_path / "staff.json")
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     flow = CheckInFlow(desk, staff, Clock())
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     assert not flow.require_head() and flow.state.notice is Notice.HEAD_ONLY
     flow.card_read(PEOPLE["eligible"].code, certificate_trusted=True)
     flow.card_removed()
@@ -146,7 +146,7 @@ def test_hardware_trouble_is_a_notice_and_a_full_disk_records_nothing(world: Wor
 def test_a_case_for_the_representative_is_checked_kept_and_listed(
         setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
     flow, _, _ = setup
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.code_entered("0000000019")
     flow.escalate()
     assert flow.state.screen is Screen.ESCALATION and flow.state.case_reason is CaseReason.NOT_FOUND
@@ -183,22 +183,24 @@ def test_cases_survive_a_restart_and_are_numbered_per_kiosk(world: World) -> Non
 
 def test_the_head_adds_a_poll_worker_who_can_then_sign_in(setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
     flow, _, _ = setup
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.show_staff()  # a poll worker cannot manage staff
     assert flow.state.screen is Screen.READY and flow.state.notice is Notice.HEAD_ONLY
     flow.lock()
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     flow.show_staff()
     assert flow.state.screen is Screen.STAFF
     flow.add_worker("زهرا کاظمی", "12")
     assert flow.state.notice is Notice.PIN_REFUSED
-    flow.add_worker("زهرا کاظمی", "۹۸۷۶")
+    flow.add_worker("زهرا کاظمی", "۹۸۷۶")   # four digits: an offline guess from a copied staff.json
+    assert flow.state.notice is Notice.PIN_REFUSED
+    flow.add_worker("زهرا کاظمی", "۹۸۷۶۵۴")
     assert flow.state.notice is Notice.WORKER_ADDED
     added = [a for a in flow.state.accounts if a[1] == "زهرا کاظمی"]
     assert len(added) == 1 and added[0][2] is Role.WORKER
     flow.cancel()
     flow.lock()
-    flow.sign_in(added[0][0], "9876")
+    flow.sign_in(added[0][0], "987654")
     assert (flow.state.screen, flow.state.role) == (Screen.READY, Role.WORKER)
 
 
@@ -209,9 +211,9 @@ def test_a_decision_arriving_tells_staff_and_an_approval_checks_the_person_in_on
     ledger, registry = installed.open_ledger(), installed.open_registry()
     cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
     staff = StaffBook(tmp_path / "staff.json", clock := Clock())
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     flow = CheckInFlow(Desk(registry, ledger, installed.config.rules), staff, clock, cases=cases)
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.escalate()
     flow.submit_case("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "", "")
     approved, withdrawn = flow.state.last_case, None

@@ -63,8 +63,8 @@ def kiosk(world: World, tmp_path: Path) -> Iterator[Kiosk]:
     installed = world.installed()
     ledger, registry = installed.open_ledger(), installed.open_registry()
     staff = StaffBook(tmp_path / "staff.json")
-    staff.set_pin("head", "رئیس", Role.HEAD, "1357")
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("head", "رئیس", Role.HEAD, "135790")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     desk = Desk(registry, ledger, installed.config.rules)
     cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
     flow = CheckInFlow(desk, staff, Clock(), cases=cases)
@@ -85,7 +85,7 @@ def open_approval(kiosk: Kiosk, case_id: str) -> None:
 def test_an_approval_against_the_registry_is_shown_and_recorded_only_on_the_heads_word(
         kiosk: Kiosk, who: str, verdict: Verdict) -> None:
     flow = kiosk.flow
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     case_id = kiosk.approved(PEOPLE[who].code)
     open_approval(kiosk, case_id)
     # Nothing is recorded yet: staff see the registry's verdict on the approved code, with the record's name.
@@ -99,12 +99,12 @@ def test_an_approval_against_the_registry_is_shown_and_recorded_only_on_the_head
     assert flow.state.notice is Notice.APPROVAL_REASON
     flow.confirm_approval("ثبت احوال اطلاعات را اصلاح کرده است")  # a reason, but no head
     assert flow.state.notice is Notice.HEAD_CONFIRMATION
-    flow.confirm_approval("ثبت احوال اطلاعات را اصلاح کرده است", pin="2468")  # the worker's own PIN
+    flow.confirm_approval("ثبت احوال اطلاعات را اصلاح کرده است", pin="246802")  # the worker's own PIN
     assert flow.state.notice is Notice.WRONG_PIN
     assert kiosk.check_ins(case_id) == [] and flow.state.screen is Screen.APPROVAL
     assert kiosk.desk.check(PEOPLE[who].code).verdict is verdict
 
-    flow.confirm_approval("ثبت احوال اطلاعات را اصلاح کرده است", pin="۱۳۵۷")  # the head's PIN, on this kiosk
+    flow.confirm_approval("ثبت احوال اطلاعات را اصلاح کرده است", pin="۱۳۵۷۹۰")  # the head's PIN, on this kiosk
     assert flow.state.screen is Screen.DONE and flow.state.checkins == 1
     [event] = kiosk.check_ins(case_id)
     assert "ثبت احوال اطلاعات را اصلاح کرده است" in event.reason and "branch head head" in event.reason
@@ -127,7 +127,7 @@ def test_the_desk_itself_refuses_an_override_without_the_head(kiosk: Kiosk) -> N
 
 def test_the_head_signed_in_confirms_with_a_reason_and_no_pin(kiosk: Kiosk) -> None:
     flow = kiosk.flow
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     case_id = kiosk.approved(PEOPLE["suspended"].code)
     open_approval(kiosk, case_id)
     assert flow.state.approval is not None and flow.state.approval.needs_head and flow.state.notice is None
@@ -141,7 +141,7 @@ def test_the_head_signed_in_confirms_with_a_reason_and_no_pin(kiosk: Kiosk) -> N
 
 def test_an_approval_of_someone_already_checked_in_needs_the_head_and_then_shows_as_a_double(kiosk: Kiosk) -> None:
     flow = kiosk.flow
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     person = PEOPLE["eligible"].code
     flow.code_entered(person)
     flow.confirm()
@@ -149,9 +149,9 @@ def test_an_approval_of_someone_already_checked_in_needs_the_head_and_then_shows
     open_approval(kiosk, case_id)
     assert flow.state.approval is not None and flow.state.approval.outcome.verdict is Verdict.ALREADY_VOTED
     assert flow.state.approval.outcome.previous is not None and flow.state.approval.needs_head
-    flow.confirm_approval("هویت با شناسنامه بررسی شد", pin="2468")
+    flow.confirm_approval("هویت با شناسنامه بررسی شد", pin="246802")
     assert flow.state.screen is Screen.APPROVAL and kiosk.check_ins(case_id) == []
-    flow.confirm_approval("هویت با شناسنامه بررسی شد", pin="1357")
+    flow.confirm_approval("هویت با شناسنامه بررسی شد", pin="135790")
     assert flow.state.screen is Screen.DONE
     voter = kiosk.registry.voter_key(person)
     assert len(kiosk.ledger.live_check_ins(voter)) == 2  # both stand: the branch sees a double check-in
@@ -162,7 +162,7 @@ def test_an_approval_of_someone_already_checked_in_needs_the_head_and_then_shows
 def test_an_eligible_or_unknown_approved_person_is_recorded_by_any_staff_after_the_verdict_is_shown(
         kiosk: Kiosk) -> None:
     flow = kiosk.flow
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     for national_code, verdict in ((PEOPLE["eligible"].code, Verdict.ELIGIBLE), (code(77), Verdict.NOT_FOUND)):
         case_id = kiosk.approved(national_code)
         open_approval(kiosk, case_id)
@@ -177,7 +177,7 @@ def test_an_eligible_or_unknown_approved_person_is_recorded_by_any_staff_after_t
 
 def test_back_from_the_approval_records_nothing_and_a_lock_forgets_it(kiosk: Kiosk) -> None:
     flow = kiosk.flow
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     case_id = kiosk.approved(PEOPLE["deceased"].code)
     open_approval(kiosk, case_id)
     flow.cancel()
@@ -213,7 +213,7 @@ def test_an_undo_authorization_the_ledger_cannot_verify_undoes_nothing_and_then_
     kiosk.installed.open_outbox(kiosk.ledger).record_decision(decision, bytes(64), voter,
                                                              UndoAuthorization(target, rogue))
     flow = kiosk.flow
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     open_approval(kiosk, case.case_id)
     assert flow.state.approval is not None and flow.state.approval.supersedes == target
     flow.confirm_approval()

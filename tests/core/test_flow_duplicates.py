@@ -60,8 +60,8 @@ Setup = tuple[CheckInFlow, Clock, FakeDuplicates]
 @pytest.fixture
 def staff(tmp_path: Path) -> StaffBook:
     staff = StaffBook(tmp_path / "staff.json")
-    staff.set_pin("head", "رئیس", Role.HEAD, "1357")
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("head", "رئیس", Role.HEAD, "135790")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     return staff
 
 
@@ -77,7 +77,7 @@ def setup(world: World, staff: StaffBook) -> Setup:
 def test_a_double_check_in_is_a_notice_on_the_screen_staff_are_on_and_the_idle_timer_keeps_running(
         setup: Setup) -> None:
     flow, clock, port = setup
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     assert flow.state.notice is None and flow.state.duplicates == ()
     flow.code_entered(PEOPLE["eligible"].code)
     clock.now += 299
@@ -94,7 +94,7 @@ def test_a_double_check_in_is_a_notice_on_the_screen_staff_are_on_and_the_idle_t
 
 def test_the_same_double_check_in_told_again_does_not_bring_the_notice_back(setup: Setup) -> None:
     flow, _, port = setup
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     port.found(1)
     flow.duplicates_changed()
     flow.code_entered("12345")
@@ -114,7 +114,7 @@ def test_found_while_locked_the_notice_waits_for_whoever_signs_in(setup: Setup) 
     flow.duplicates_changed()
     assert (flow.state.screen, flow.state.notice) == (Screen.SIGN_IN, Notice.WRONG_PIN)
     assert len(flow.state.duplicates) == 1
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     assert (flow.state.screen, flow.state.notice) == (Screen.READY, Notice.DUPLICATE_CHECK_IN)
 
 
@@ -125,7 +125,7 @@ def test_a_kiosk_started_with_double_check_ins_shows_them_at_sign_in(staff: Staf
     port.found(3)
     flow = CheckInFlow(desk, staff, Clock(), duplicates=port)
     assert len(flow.state.duplicates) == 1 and flow.state.notice is None
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     assert flow.state.notice is Notice.DUPLICATE_CHECK_IN
 
 
@@ -133,7 +133,7 @@ def test_any_staff_acknowledges_each_one_with_their_account_then_ready_again(set
     flow, _, port = setup
     port.found(1)
     port.found(2)
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.show_duplicates()
     assert (flow.state.screen, flow.state.notice, len(flow.state.duplicates)) == (Screen.DUPLICATES, None, 2)
     flow.acknowledge_duplicate(2)  # no such row: nothing happens
@@ -152,7 +152,7 @@ def test_any_staff_acknowledges_each_one_with_their_account_then_ready_again(set
 
 def test_back_from_the_list_and_the_list_only_from_ready(setup: Setup) -> None:
     flow, _, port = setup
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.show_duplicates()
     assert flow.state.screen is Screen.READY  # nothing to show
     port.found(1)
@@ -173,7 +173,7 @@ def test_back_from_the_list_and_the_list_only_from_ready(setup: Setup) -> None:
 def test_a_full_disk_records_nothing_and_keeps_the_row(setup: Setup) -> None:
     flow, _, port = setup
     port.found(1)
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     flow.show_duplicates()
     port.fail_next = OSError(28, "No space left on device")
     flow.acknowledge_duplicate(0)
@@ -188,7 +188,7 @@ def test_a_kiosk_without_branch_sync_has_no_double_check_ins(world: World, staff
     installed = world.installed()
     desk = Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
     flow = CheckInFlow(desk, staff, Clock())  # the constructor calls of before still work
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.duplicates_changed()
     flow.show_duplicates()
     flow.acknowledge_duplicate(0)
@@ -207,7 +207,7 @@ def test_a_voter_checked_in_on_two_kiosks_is_acknowledged_in_the_ledger(world: W
     stored = replica.store(device, certs.cert_pem(two.device_cert), list(other.events(device)))
     assert getattr(stored, "duplicates", None) == 1, stored
     flow = CheckInFlow(Desk(registry, ledger, one.config.rules), staff, Clock(), duplicates=replica)
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     assert flow.state.notice is Notice.DUPLICATE_CHECK_IN
     [duplicate] = flow.state.duplicates
     assert duplicate.voter == voter and len(duplicate.check_ins) == 2

@@ -82,8 +82,8 @@ def branch(world: World, tmp_path: Path) -> Branch:
     outbox.raise_case(CaseForm("مریم", "رضایی", "حسن", None, "", "", CaseReason.NO_CODE))   # still open
     newest = max(dt.datetime.fromisoformat(w) for (w,) in ledger.connection.execute("SELECT wall FROM events"))
     staff = StaffBook(tmp_path / "staff.json", clock := Clock())
-    staff.set_pin("head", "رئیس", Role.HEAD, "1357")
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("head", "رئیس", Role.HEAD, "135790")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     desk = Desk(registry, ledger, one.config.rules)
     flow = CheckInFlow(desk, staff, clock, cases=CaseDesk(outbox, one.config.rules, ledger, registry),
                        summary=DayFigures(ledger, outbox, now=lambda: newest), idle_lock_seconds=300)
@@ -119,11 +119,11 @@ def test_only_the_branch_head_opens_it_from_the_staff_screen_and_back_returns_th
     flow = branch.flow
     flow.show_summary()                                     # locked: nothing happens
     assert flow.state.screen is Screen.SIGN_IN and flow.state.summary is None
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     flow.show_summary()
     assert (flow.state.screen, flow.state.notice, flow.state.summary) == (Screen.READY, Notice.HEAD_ONLY, None)
     flow.lock()
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     flow.show_staff()
     flow.show_summary()
     assert flow.state.screen is Screen.SUMMARY and flow.state.summary is not None
@@ -136,7 +136,7 @@ def test_only_the_branch_head_opens_it_from_the_staff_screen_and_back_returns_th
 
 def test_a_check_in_made_since_shows_when_the_summary_is_opened_again(branch: Branch) -> None:
     flow = branch.flow
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     flow.show_staff()
     flow.show_summary()
     assert flow.state.summary is not None and flow.state.summary.kiosk.check_ins == 2
@@ -155,7 +155,7 @@ def test_a_check_in_made_since_shows_when_the_summary_is_opened_again(branch: Br
 
 def test_the_idle_lock_closes_the_summary(branch: Branch) -> None:
     flow = branch.flow
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     flow.show_staff()
     flow.show_summary()
     branch.clock.now += 299
@@ -168,7 +168,7 @@ def test_the_idle_lock_closes_the_summary(branch: Branch) -> None:
 
 def test_printing_says_how_it_went_and_one_job_runs_at_a_time(branch: Branch) -> None:
     flow = branch.flow
-    flow.sign_in("head", "1357")
+    flow.sign_in("head", "135790")
     flow.show_staff()
     flow.show_summary()
     flow.print_summary()

@@ -31,5 +31,5 @@ def test_a_bad_pin_or_an_uninitialised_device_is_refused_and_nothing_is_written(
     assert refused.returncode == 1 and "not initialised" in refused.stderr
     init_device(state)
     short = _staff(state, "12")
-    assert short.returncode == 1 and "4 to 8 digits" in short.stderr
+    assert short.returncode == 1 and "6 to 8 digits" in short.stderr
     assert not (state / "staff.json").exists()

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from helpers import World
 from kiosk.core import hlc as hybrid
+from kiosk.core.branch import Duplicate
 from kiosk.store.ledger import Event, Kind, Ledger, LedgerCorrupt, event_hash, genesis, verify_chain
 from kiosk.store.replica import AnomalyKind, PageRefused, Replica, Stored
 from kiosk.state import Installed, load_signing_key
@@ -319,3 +320,18 @@ def test_a_kiosk_whose_clock_runs_behind_takes_the_consoles_time_as_its_best(
     assert replica.store(a.id, a.cert, page) == Stored(1, 0)
     courier._beacon(m.Beacon(time.time_ns() // 1_000_000 - 5 * 3600 * 1000))   # a console behind never lowers it
     assert courier.best_time_ms() >= behind.time_ns() // 1_000_000 - 1000
+
+
+def test_acknowledging_a_voter_checked_in_on_many_kiosks_signs_an_event_the_peers_accept(
+        trio: tuple[Device, Device, Device]) -> None:
+    """Forty check-ins of one voter make a ref longer than the wire's 400 characters: it is cut, never refused."""
+    a, b, _ = trio
+    many = tuple(f"kiosk-1001-{n:02d}-spare-unit:{n + 1}" for n in range(40))
+    assert len(",".join(many)) > 400
+    a.replica.acknowledge(Duplicate(voter(9), many, "2026-05-22T08:00:00+00:00", ""), "head")
+    seen = a.events()[-1]
+    assert seen.kind is Kind.DUPLICATE_SEEN
+    assert len(seen.ref) <= 400 and seen.ref.startswith(many[0] + ",") and seen.ref.endswith(" more")
+    shown = seen.ref.split(",")
+    assert shown[-1] == f"+{40 - (len(shown) - 1)} more"
+    assert isinstance(b.take(a), Stored)

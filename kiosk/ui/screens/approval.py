@@ -5,12 +5,13 @@ from typing import Any
 
 from kivy.properties import ListProperty
 
-from kiosk.core.approval import ApprovalCheck
+from kiosk.core.approval import MAX_HEAD_REASON, ApprovalCheck
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import format_en, format_fa
 from kiosk.core.staff import Role
 from kiosk.text.persian import is_rtl, shape_line
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.limits import PIN_MAX, limit_box, limit_pin_box
 from kiosk.ui.screens import View, load_kv
 from kiosk.ui.screens.verdict import BAND, ledger_time
 
@@ -26,7 +27,9 @@ class ApprovalScreen(View):
         load_kv("approval")
         super().__init__(bridge, name="approval", **kwargs)
         self.ids.keypad.target = self.ids.pin
-        self.ids.keypad.max_length = 8
+        self.ids.keypad.max_length = PIN_MAX
+        limit_box(self.ids.reason, MAX_HEAD_REASON)
+        limit_pin_box(self.ids.pin)
         self._heights = {box: self.ids[box].height for box in ("reason", "pin")}
         self._side = self.ids.side.size_hint_x
         # Kivy's text box draws Persian letters unjoined; a shaped line under it shows the reason as typed.

@@ -6,8 +6,10 @@ from typing import Any
 
 from kiosk.core.jalali import MONTHS_EN, MONTHS_FA, JalaliDate, persian_digits
 from kiosk.core.national_code import ascii_digits_only
+from kiosk.core.text_limits import MAX_NAME, MAX_NOTE
 from kiosk.text.persian import is_rtl, shape_line
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.limits import limit_box
 from kiosk.ui.screens import View, load_kv
 
 FIELDS = ("first", "last", "father", "certificate", "note")
@@ -25,7 +27,10 @@ class EscalationScreen(View):
         load_kv("escalation")
         super().__init__(bridge, name="escalation", **kwargs)
         for box in ("first", "last", "father"):
+            limit_box(self.ids[box], MAX_NAME)
             self.ids[box].bind(text=self._preview)
+        limit_box(self.ids.certificate, 10)         # a birth-certificate number: ten digits at most
+        limit_box(self.ids.note, MAX_NOTE, newlines=True)   # the case message carries the note's line breaks
         self._dates()
 
     def _dates(self) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 
 from kiosk.ui.screens.accounts import AccountPicker
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.limits import PIN_MAX, limit_pin_box
 from kiosk.ui.screens import View, load_kv
 
 
@@ -15,7 +16,8 @@ class SignInScreen(AccountPicker, View):
         load_kv("sign_in")
         super().__init__(bridge, name="sign_in", **kwargs)
         self.ids.keypad.target = self.ids.pin
-        self.ids.keypad.max_length = 8
+        self.ids.keypad.max_length = PIN_MAX
+        limit_pin_box(self.ids.pin)
 
     def render(self) -> None:
         self.ids.title.raw = self.t("sign_in.title")

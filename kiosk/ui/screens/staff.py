@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kiosk.core.text_limits import MAX_STAFF_NAME
 from kiosk.text.persian import is_rtl, shape_line
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.limits import PIN_MAX, limit_box, limit_pin_box
 from kiosk.ui.screens import View, load_kv
 from kiosk.ui.widgets import BidiLabel
 
@@ -16,7 +18,9 @@ class StaffScreen(View):
         load_kv("staff")
         super().__init__(bridge, name="staff", **kwargs)
         self.ids.keypad.target = self.ids.pin
-        self.ids.keypad.max_length = 8
+        self.ids.keypad.max_length = PIN_MAX
+        limit_box(self.ids.name, MAX_STAFF_NAME)
+        limit_pin_box(self.ids.pin)
         self.ids.name.bind(text=lambda *_: setattr(self.ids.preview, "raw", self.ids.name.text))
 
     def add(self) -> None:

@@ -4,17 +4,19 @@ from __future__ import annotations
 from typing import Any
 
 from kiosk.core.cases import DecisionProblem, Ruling
+from kiosk.core.text_limits import MAX_REASON, MAX_REFERENCE
 from kiosk.core.jalali import format_en, format_fa
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.core.console_flow import ConsoleNotice, minutes_waiting
 from kiosk.rep.ui.bridge import ConsoleBridge
 from kiosk.rep.ui.screens import ConsoleView
 from kiosk.text.persian import is_rtl
+from kiosk.ui.limits import limit_box
 
 # Each problem is shown on the label of the box it is about.
 _BOXES = {"code": (DecisionProblem.CODE, DecisionProblem.CODE_OR_REFERENCE),
           "reference": (DecisionProblem.REFERENCE,), "reason": (DecisionProblem.REASON,)}
-_LIMITS = {"code": 10, "reference": 32}
+_LIMITS = {"code": 10, "reference": MAX_REFERENCE}
 _DARK, _RED = (0.08, 0.08, 0.1, 1), (0.7, 0.1, 0.1, 1)
 
 
@@ -26,6 +28,8 @@ class ConsoleCaseScreen(ConsoleView):
         self._keypad_to("code")
         for box in _LIMITS:
             self.ids[box].bind(focus=lambda _w, focused, box=box: self._keypad_to(box) if focused else None)
+            limit_box(self.ids[box], _LIMITS[box])
+        limit_box(self.ids.reason, MAX_REASON)      # the decide message carries at most this much, on one line
         # Kivy's text box draws Persian letters unjoined; a shaped line under it shows the reason as typed.
         self.ids.reason.bind(text=self._preview)
 

@@ -6,6 +6,7 @@ from typing import Any
 from kiosk.rep.ui.bridge import ConsoleBridge
 from kiosk.rep.ui.screens import ConsoleView
 from kiosk.text.persian import is_rtl, shape_line
+from kiosk.ui.limits import PIN_MAX, limit_pin_box
 from kiosk.ui.screens.accounts import AccountPicker
 
 
@@ -15,7 +16,8 @@ class ConsoleSignInScreen(AccountPicker, ConsoleView):
     def __init__(self, bridge: ConsoleBridge, **kwargs: Any) -> None:
         super().__init__(bridge, "sign_in", **kwargs)
         self.ids.keypad.target = self.ids.pin
-        self.ids.keypad.max_length = 8
+        self.ids.keypad.max_length = PIN_MAX
+        limit_pin_box(self.ids.pin)
 
     def render(self) -> None:
         self.ids.title.raw = self.t("console.sign_in.title")
