@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -98,6 +99,7 @@ class Report:
 
     bundles: list[Collected] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    skipped: list[Refusal] = field(default_factory=list)   # files given that are not bundles at all (no claim)
     branches: dict[str, ClosingSummary] = field(default_factory=dict)
     console_cases: dict[str, int] = field(default_factory=dict)   # outcome → cases in the consoles' books
     cross_branch: list[CrossBranch] = field(default_factory=list)
@@ -121,6 +123,10 @@ def collect(authority: Authority, files: Sequence[Path], voters_csv: Path | None
     relayed: list[Chain] = []
     cases: dict[str, list[dict[str, Any]]] = {}
     for path in files:
+        skip = not_a_bundle(path)
+        if skip is not None:
+            report.skipped.append(Refusal(path.name, skip))
+            continue
         try:
             opened = _open(authority, export_key, path)
         except BundleRefused as exc:
@@ -161,6 +167,28 @@ def collect(authority: Authority, files: Sequence[Path], voters_csv: Path | None
     return report
 
 
+def not_a_bundle(path: Path) -> str | None:
+    """Why a file given to collect is no bundle at all (skipped with a note), or None for one to open.
+
+    `collect /media/usb/*` also names the .summary.txt files export writes beside
+    the bundles, and whatever else is on the stick. A file that claims to be a
+    bundle, by its name or by its first bytes, is opened, and refused if it fails.
+    """
+    if path.name.endswith(bundle.SUFFIX):
+        return None
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            return "a folder, not a bundle"
+        if not stat.S_ISREG(info.st_mode):
+            return "not a bundle (not a regular file)"
+        with open(path, "rb") as f:
+            head = f.read(len(bundle.MAGIC))
+    except OSError as exc:
+        return f"not a bundle (cannot be read: {exc.strerror or exc})"
+    return None if head == bundle.MAGIC else "not a bundle"
+
+
 @dataclass
 class _Opened:
     """What one verified bundle holds."""
@@ -185,7 +213,10 @@ def _open(authority: Authority, export_key: Any, path: Path) -> _Opened:
 
 def _read(authority: Authority, export_key: Any, path: Path) -> _Opened:
     try:
-        if path.stat().st_size > MAX_BUNDLE:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):   # a folder or a pipe named like a bundle: never read (a pipe blocks)
+            raise BundleRefused("not a regular file")
+        if info.st_size > MAX_BUNDLE:
             raise BundleRefused("bundle is larger than any device writes")
         data = path.read_bytes()
     except OSError as exc:
@@ -393,6 +424,7 @@ def report_lines(report: Report) -> list[str]:
     """The report as the authority reads it on screen (the double check-in list names people: authority only)."""
     lines = [f"collected {len(report.bundles)} bundles; refused {len(report.refused)}"]
     lines += [f"REFUSED  {r.file}: {r.reason}" for r in report.refused]
+    lines += [f"skipped {s.file}: {s.reason}" for s in report.skipped]
     for b in report.bundles:
         forced = f"; forced wipe: {b.wipe_reason}" if b.wipe_reason else ""
         lines.append(f"  ok  {b.file}: {b.role} {b.device}, branch {', '.join(b.branches)}, "
@@ -427,6 +459,7 @@ def report_json(report: Report) -> dict[str, Any]:
     return {
         "bundles": [asdict(b) for b in report.bundles],
         "refused": [asdict(r) for r in report.refused],
+        "skipped": [asdict(r) for r in report.skipped],
         "branches": {b: {"check_ins": s.check_ins, "undone": s.undone, "escalations": dict(s.escalations),
                          "by_hour": {f"{h:02d}": n for h, n in sorted(s.by_hour.items())}}
                      for b, s in sorted(report.branches.items())},

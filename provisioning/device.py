@@ -31,9 +31,9 @@ from kiosk.store.registry import Registry, RegistryError, RegistryKeys
 from kiosk.trust import certs, envelope, manifest, revocation
 from kiosk.trust.live import Refused, adopt_revocations, check_revocations
 from kiosk.trust.roster import ROSTER_DIR, member_from_pem
+from provisioning.device_folder import BUILDS, NotADeviceFolder, check_fresh, read_marker, write_marker
 
 _CHUNK = 1 << 20
-BUILDS = "build.json"   # in STATE: the newest package build installed, with its election and authority
 
 
 class InstallRefused(Exception):
@@ -41,13 +41,24 @@ class InstallRefused(Exception):
 
 
 def init_device(state: Path) -> x509.CertificateSigningRequest:
-    """Create the device's signing and unwrap keys and its enrollment request; never overwrites keys."""
+    """Create the device's signing and unwrap keys and its enrollment request; never overwrites keys.
+
+    Only in a missing or empty folder, or one that is already this device's
+    state: keys written into another folder (the authority's) would make a
+    later wipe delete what is not the device's.
+    """
+    try:
+        check_fresh(state)
+    except NotADeviceFolder as exc:
+        raise InstallRefused(str(exc)) from exc
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     if (state / SIGNING_KEY).exists() or (state / UNWRAP_KEY).exists():
         raise InstallRefused(f"{state} already holds device keys; wipe it before initialising again")
-    (state / KEYS).mkdir(mode=0o700, exist_ok=True)
     signing = ed25519.Ed25519PrivateKey.generate()
     unwrap = x25519.X25519PrivateKey.generate()
+    # The marker first: a folder left by a crash part-way through is still known as this device's.
+    write_marker(state, certs.device_id_for(signing.public_key()))
+    (state / KEYS).mkdir(mode=0o700, exist_ok=True)
     for path, key in ((state / SIGNING_KEY, signing), (state / UNWRAP_KEY, unwrap)):
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
@@ -62,6 +73,11 @@ def install(state: Path, package: Path, cert_path: Path, authority_cert_path: Pa
     log(Event.INSTALL_STARTED)
     try:
         installed = _install(state, package, cert_path, authority_cert_path)
+    except OSError as exc:
+        refused = InstallRefused(f"cannot write in {state}: {exc.strerror or exc}; free space on the device's "
+                                 "storage and install again")
+        log(Event.INSTALL_REFUSED, reason=str(refused))
+        raise refused from exc
     except InstallRefused as exc:
         log(Event.INSTALL_REFUSED, reason=str(exc))
         raise
@@ -95,11 +111,22 @@ def _install(state: Path, package: Path, cert_path: Path, authority_cert_path: P
     ledger_fits = _ledger_fits(state, election["election"], RegistryKeys.derive(registry_key).index_check)
     installed = _stage_and_swap(state, package, signed, cert_path, registry_key, authority)
     _record_build(state, signed, authority)
+    _mark_enrolled(state, claims)
     if not ledger_fits:
         _remove_empty_ledger(state)
     if revocations is not None:
         adopt_revocations(state, authority, election["election"], revocations)   # kept only if newer
     return installed
+
+
+def _mark_enrolled(state: Path, claims: certs.DeviceClaims) -> None:
+    """Add the role the device was enrolled as to its marker; only informative (the certificate is the authority)."""
+    marker = read_marker(state)
+    if marker is not None and marker.get("role") != claims.role.value:
+        try:
+            write_marker(state, claims.device_id, claims.role.value)
+        except OSError:
+            pass   # the package is installed; the marker still names the device, which is what wipe needs
 
 
 def _revocations(package: Path, authority: x509.Certificate, election_id: str) -> bytes | None:
@@ -188,7 +215,7 @@ def _record_build(state: Path, signed: manifest.Manifest, authority: x509.Certif
     """Keep the newest build installed of this election: an older one stays refused whatever befalls the package."""
     newest = max(signed.build, _installed_build(state, signed.election_id, authority) or 0)
     write_atomic(state / BUILDS, json.dumps({"election": signed.election_id, "authority": certs.fingerprint(authority),
-                                             "build": newest}).encode())
+                                             "build": newest}).encode(), mode=0o600)
 
 
 def _check_device_cert(pem: bytes, authority: x509.Certificate, signing: ed25519.Ed25519PrivateKey,
@@ -275,7 +302,7 @@ def _copy_roster(package: Path, staging: Path, authority: x509.Certificate) -> N
         member = member_from_pem(pem, authority)
         if member is None or member.device_id != path.stem:
             raise InstallRefused(f"package roster entry {path.name} is not a certificate of this authority")
-        write_atomic(staging / ROSTER_DIR / path.name, pem)
+        write_atomic(staging / ROSTER_DIR / path.name, pem, mode=0o600)
 
 
 def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_path: Path,
@@ -287,6 +314,7 @@ def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_
     # touches the folder `current` points at until the symlink has moved.
     package_id = f"{hashlib.sha256(signed.to_bytes()).hexdigest()[:16]}-{os.urandom(4).hex()}"
     staging = Path(tempfile.mkdtemp(prefix=".install-", dir=packages))
+    target = Path(PACKAGES) / package_id
     try:
         for name, expected in sorted(signed.files.items()):
             if name.startswith("envelopes/"):
@@ -305,14 +333,21 @@ def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_
         _check_registry(staging, registry_key, signed.election_id)
         write_atomic(staging / "installed.json", json.dumps({
             "package": package_id, "installed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }).encode())
+        }).encode(), mode=0o600)
         fsync_dir(staging)
         os.rename(staging, packages / package_id)
-        _swap_current(state, Path(PACKAGES) / package_id)
-    except BaseException:
+        _swap_current(state, target)
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if made_packages:
-            shutil.rmtree(packages, ignore_errors=True)
+        if not _points_at(state / CURRENT, target):   # renamed, but the swap failed: not left half-installed
+            shutil.rmtree(packages / package_id, ignore_errors=True)
+            (state / f".{CURRENT}.new").unlink(missing_ok=True)
+            if made_packages:
+                shutil.rmtree(packages, ignore_errors=True)
+        if isinstance(exc, OSError):   # a full or failing disk: nothing of this install is left
+            raise InstallRefused(f"cannot copy the package into {state}: {exc.strerror or exc}; nothing was "
+                                 "changed (the previous install, if any, keeps serving): free space on the "
+                                 "device's storage and install again") from exc
         raise
     _remove_other_packages(packages, package_id)
     return Installed.open(state)
@@ -330,6 +365,13 @@ def _check_registry(staging: Path, registry_key: bytes, election_id: str) -> Non
     registry.close()
     if config.id != election_id or registry.election_id != election_id:
         raise InstallRefused("package parts name different elections")
+
+
+def _points_at(link: Path, target: Path) -> bool:
+    try:
+        return Path(os.readlink(link)) == target
+    except OSError:
+        return False
 
 
 def _swap_current(state: Path, target: Path) -> None:

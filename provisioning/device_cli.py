@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from kiosk.store.staff import StaffBook
 from kiosk.trust import certs
 from provisioning import closing_cli, selftest
 from provisioning.device import InstallRefused, init_device, install
+from provisioning.device_folder import is_device_folder
 from provisioning.status import device_status
 from provisioning.update import update
 
@@ -47,8 +49,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kiosk-provision`; exit 0 on success, 1 on a refusal, 2 on bad usage."""
-    args = _parser().parse_args(argv)
-    configure(getattr(args, "state", None))
+    previous = os.umask(0o077)   # keys, registry, ledger, logs: nothing this tool writes is for other users
+    try:
+        return _main(_parser().parse_args(argv))
+    finally:
+        os.umask(previous)       # for callers in the same process (tests); a command-line run ends here anyway
+
+
+def _main(args: argparse.Namespace) -> int:
+    state: Path | None = getattr(args, "state", None)
+    # The audit log only in a device's own folder: a refused init or wipe writes nothing into another one.
+    configure(state if state is not None and is_device_folder(state) else None)
     try:
         match args.command:
             case "init":
@@ -77,7 +88,19 @@ def main(argv: list[str] | None = None) -> int:
     except StateRefused as exc:
         print(f"kiosk-provision: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:   # a full, read-only or failing disk: say which file, never a traceback
+        print(f"kiosk-provision: {args.command} failed: {_where(exc, state)}: {exc.strerror or exc} "
+              "(free space on the disk, or check that it is writable)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _where(exc: OSError, state: Path | None) -> str:
+    """The file an error names, or its folder when it is a temporary file nobody asked for."""
+    if not exc.filename:
+        return str(state)
+    path = Path(str(exc.filename))
+    return str(path.parent) if path.name.startswith(".") and path.name.endswith(".tmp") else str(path)
 
 
 def _update(args: argparse.Namespace) -> int:

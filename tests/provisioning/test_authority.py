@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,21 @@ def test_an_authority_certificate_that_is_not_ours_is_refused(tmp_path: Path) ->
               .sign(other_key, None))
     with pytest.raises(certs.CertificateRefused, match="not self-signed"):
         certs.authority_election(forged)
+
+
+@pytest.mark.parametrize("made", ["missing", "existing"])
+def test_the_authority_folder_is_the_authoritys_alone_whatever_the_umask(tmp_path: Path, made: str) -> None:
+    """The folder holds the root key, the export key and the reports: no other account may list or enter it."""
+    folder = tmp_path / "AUTH"
+    if made == "existing":
+        folder.mkdir(mode=0o755)
+        os.chmod(folder, 0o755)                        # made beforehand in a shell, as a technician would
+    election = write_election(tmp_path / "config")
+    previous = os.umask(0o022)
+    try:
+        done = subprocess.run([str(Path(sys.executable).parent / "kiosk-authority"), "init", "--dir", str(folder),
+                               "--election", str(election)], capture_output=True, text=True, timeout=120)
+    finally:
+        os.umask(previous)
+    assert done.returncode == 0, done.stderr
+    assert _mode(folder) == 0o700

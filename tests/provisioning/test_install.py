@@ -7,6 +7,8 @@ import os
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from disks import fill, small_disk
 from helpers import PEOPLE, World, code, make_world
 from kiosk.cli import main as kiosk_main
 from kiosk.logbook import AUDIT_LOG
@@ -410,16 +413,23 @@ def test_a_ledger_of_another_election_blocks_installing_a_new_election(
 
 def test_a_device_that_served_no_one_can_move_to_a_new_election(
         device: Device, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A technician's self-test opens the ledger; the install must then refuse or leave a serving kiosk."""
+    """The app started once (so made an empty ledger of the old election) but checked no one in: no block.
+
+    The install is accepted, the empty ledger of test-1405 is dropped, and the
+    kiosk then serves next-1406 from a fresh ledger of that election.
+    """
     install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
-    _check(device.state, PEOPLE["eligible"].code, capsys)
+    Installed.open(device.state).open_ledger().close()   # as the app does when it starts
+    assert (device.state / LEDGER).exists()
     nxt = make_world(tmp_path / "next", election_id="next-1406")
     cert = _enroll_in(nxt, device.state, tmp_path)
-    try:
-        install(device.state, nxt.package(), cert, nxt.authority.folder / "authority.crt")
-    except InstallRefused:
-        return
-    assert kiosk_main(["check", "--state", str(device.state), PEOPLE["eligible"].code]) == 0, capsys.readouterr().err
+    installed = install(device.state, nxt.package(), cert, nxt.authority.folder / "authority.crt")
+    assert installed.config.id == Installed.open(device.state).config.id == "next-1406"
+    assert _check(device.state, PEOPLE["eligible"].code, capsys)["verdict"] == "eligible"
+    assert _checkin(device.state, PEOPLE["eligible"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
+    assert kiosk_main(["ledger", "verify", "--state", str(device.state)]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert (counts["events"], counts["live_check_ins"]) == (1, 1)
 
 
 # -- builds: an older build of the installed election is refused -----------------------------------------
@@ -509,3 +519,66 @@ def test_a_changed_installed_file_is_named_by_the_part_of_the_recheck_that_reads
         assert other is None     # the other part does not read that file
     assert found[Part.ALL] == caught
     assert installed.verify_files() == caught.message()
+
+
+# -- issue 13: the real command on a full disk, and what it leaves readable -------------------------------
+
+TOOL = str(Path(sys.executable).parent / "kiosk-provision")
+
+
+def _provision(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TOOL, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-install", "over-an-installed-package"])
+def test_an_install_onto_a_full_disk_is_refused_and_leaves_no_partial_files(
+        world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], first: bool) -> None:
+    with small_disk(world.root / "kiosk1", 1024) as state:
+        _, cert = world.device("kiosk1")
+        crt = world.authority.folder / "authority.crt"
+        if not first:
+            install(state, world.package("FIRST"), cert, crt)
+            assert "recorded" in _checkin(state, PEOPLE["eligible"].code, capsys)
+            link = os.readlink(state / CURRENT)
+        pkg = world.package("NEXT")
+        before = _snapshot(state)
+        fill(state)
+
+        done = _provision("install", "--state", state, "--package", pkg, "--cert", cert, "--authority", crt)
+
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        assert done.stderr == (f"kiosk-provision: refused: cannot copy the package into {state}: No space left on "
+                               "device; nothing was changed (the previous install, if any, keeps serving): free "
+                               "space on the device's storage and install again\n")
+        for filler in state.glob(".filler*"):          # room again, so the ledger can be read and compared
+            filler.unlink()
+        assert _snapshot(state) == before              # no staging folder, no half-written file
+        if first:
+            assert not os.path.lexists(state / CURRENT) and not (state / "packages").exists()
+            return
+        assert os.readlink(state / CURRENT) == link and [p.name for p in (state / "packages").iterdir()] == [
+            os.path.basename(link)]
+        installed = Installed.open(state)
+        assert installed.verify_files() is None
+        registry = installed.open_registry()
+        try:
+            assert registry.lookup(PEOPLE["birthday_today"].code) is not None
+        finally:
+            registry.close()
+
+
+def test_what_the_command_installs_is_readable_by_the_device_account_only(
+        device: Device, tmp_path: Path) -> None:
+    pkg = device.world.package()
+    previous = os.umask(0o022)                        # a technician's shell, as Debian sets it
+    try:
+        done = _provision("install", "--state", device.state, "--package", pkg, "--cert", device.cert,
+                          "--authority", device.authority_crt)
+    finally:
+        os.umask(previous)
+    assert done.returncode == 0, done.stderr
+    readable = [p.relative_to(device.state).as_posix() for p in (device.state / "packages").rglob("*")
+                if p.stat().st_mode & 0o077]
+    assert readable == []
+    marker = json.loads((device.state / "kiosk-device.json").read_text("utf-8"))
+    assert (marker["device"], marker["role"]) == (device.device_id, "kiosk")   # the role it was enrolled as

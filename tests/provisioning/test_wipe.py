@@ -1,6 +1,11 @@
 """Wipe after the polls, and what a re-provisioned device refuses afterwards."""
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,9 +105,6 @@ def test_a_re_provisioned_device_refuses_the_old_elections_package_and_peers(wor
 
 
 def test_wipe_is_refused_while_the_app_runs_on_the_device(world: World, tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
     kiosk = world.installed("k1")
     export(kiosk.state, tmp_path / "usb")
     # Another process holds the folder as a running app does (the lock is an flock, released at exit).
@@ -123,7 +125,6 @@ def test_wipe_is_refused_while_the_app_runs_on_the_device(world: World, tmp_path
 
 
 def test_a_second_app_on_the_same_state_folder_is_refused(world: World) -> None:
-    import os
     kiosk = world.installed("k1")
     held = claim_app_lock(kiosk.state)
     try:
@@ -138,3 +139,94 @@ def test_nothing_to_wipe_is_said_plainly(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(WipeRefused, match="holds no device"):
         wipe(tmp_path / "empty")
+
+
+# -- issue 13: a wipe removes only the device's own files, and only in a device's folder -------------------
+
+TOOL = str(Path(sys.executable).parent / "kiosk-provision")
+
+
+def _provision(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TOOL, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    """Every entry under `folder` (links as links), with each file's hash."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            found[rel] = "-> " + os.readlink(path)
+        else:
+            found[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _refused_wipe(state: Path) -> str:
+    done = _provision("wipe", "--state", state, "--force", "--reason", "x")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    return done.stderr.rstrip("\n")
+
+
+@pytest.mark.parametrize("left_by", ["old-init", "copied-marker"])
+def test_a_wipe_of_the_authoritys_folder_is_refused_and_deletes_nothing(world: World, left_by: str) -> None:
+    """What an older `init --state AUTH` left there (device keys), or a device's marker copied in."""
+    world.device("k1")
+    world.package()
+    folder = world.authority.folder
+    (world.authority.reports_dir() / "collect-20260522T200000.json").write_text("{}")
+    (folder / "keys").mkdir()
+    (folder / "keys" / "signing.key").write_bytes(b"device key written by mistake")
+    if left_by == "copied-marker":
+        shutil.copyfile(world.root / "k1" / "kiosk-device.json", folder / "kiosk-device.json")
+    before = _contents(folder)
+    assert {"authority.key", "export.key", "roster.json", "reports/collect-20260522T200000.json"} <= set(before)
+
+    line = _refused_wipe(folder)
+
+    assert line == (f"kiosk-provision: wipe refused: {folder} is the election authority's folder (it holds "
+                    "authority.key), not a device's: nothing was deleted")
+    assert _contents(folder) == before
+
+
+def test_a_folder_without_the_device_marker_is_not_wiped(tmp_path: Path) -> None:
+    folder = tmp_path / "backup"
+    (folder / "keys").mkdir(parents=True)
+    (folder / "keys" / "signing.key").write_bytes(b"a copy kept by hand")
+    (folder / "notes.txt").write_text("the technician's")
+    before = _contents(folder)
+    assert _refused_wipe(folder) == (f"kiosk-provision: wipe refused: {folder} carries no device marker "
+                                     "(kiosk-device.json), so it is not known as a device's state folder: "
+                                     "nothing was deleted")
+    assert _contents(folder) == before
+
+
+def test_a_wipe_removes_links_never_what_they_point_at_and_leaves_what_the_device_did_not_write(
+        world: World, tmp_path: Path) -> None:
+    kiosk = world.installed("k1")
+    check_in(kiosk)
+    state = kiosk.state
+    outside = tmp_path / "outside"
+    (outside / "pkg").mkdir(parents=True)
+    (outside / "precious.txt").write_text("the only copy")
+    (outside / "pkg" / "registry.key").write_bytes(b"another election's key")
+    (outside / "logs").mkdir()
+    (outside / "logs" / "day.log").write_text("kept elsewhere")
+    before = _contents(outside)
+    os.symlink(outside / "precious.txt", state / "keys" / "backup.key")   # a link among the secrets
+    os.symlink(outside / "pkg", state / "packages" / "old")               # a link to a folder of packages
+    os.symlink(outside / "precious.txt", state / "audit.log.7")           # a link under a device's name
+    os.symlink(outside / "logs", state / "roster")                        # a folder link under a device's name
+    (state / "notes.txt").write_text("the technician's")
+    (state / "photos").mkdir()
+    (state / "photos" / "seal.jpg").write_bytes(b"\xff\xd8")
+
+    done = _provision("wipe", "--state", state, "--force", "--reason", "x")
+
+    assert done.returncode == 0, done.stderr
+    assert _contents(outside) == before                # nothing outside overwritten or removed
+    assert sorted(os.listdir(state)) == ["notes.txt", "photos", RETIRED]
+    assert (state / "photos" / "seal.jpg").read_bytes() == b"\xff\xd8"
+    assert done.stdout.splitlines()[-1] == ("left 2 entries the device did not write (move them before init): "
+                                            "notes.txt, photos")
