@@ -30,7 +30,7 @@ from kiosk.trust.certs import cert_pem
 from kiosk.ui.app import KioskRoot
 
 
-def wait_for(condition: Callable[[], object], seconds: float = 10.0, seen: Callable[[], object] = lambda: "") -> None:
+def wait_for(condition: Callable[[], object], seconds: float = 30.0, seen: Callable[[], object] = lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:

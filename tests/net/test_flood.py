@@ -169,7 +169,8 @@ def test_a_flood_of_refusals_writes_tallies_and_the_security_record_outlives_rot
     flood = [e for e in refusals if str(e["address"]).startswith("127.0.0.2")]
     reasons = {e["reason"] for e in flood}
     assert refusals_counted(flood) == 400                     # every refusal is counted ...
-    assert len(flood) <= len(reasons) * (2 + flood_seconds / 0.5) <= 20   # ... in a line per reason and interval
+    assert len(flood) <= len(reasons) * (2 + flood_seconds / 0.5)   # ... in a line per reason and interval,
+    assert 4 * len(flood) < refusals_counted(flood)                    # tallies, not a line each (however slow)
     assert all(str(e["reason"]).startswith("TLS handshake failed") for e in flood)
 
 
@@ -203,7 +204,7 @@ def test_quiet_sync_and_courier_links_are_not_dropped_for_silence(
         courier.endpoints_changed({rep: Endpoint.at(rep, HOST, service.port)})
         one.endpoints_changed({two._me: endpoint_of(two)})
         two.endpoints_changed({one._me: endpoint_of(one)})
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not (courier.status().consoles == 1 and all(p.online for p in one.status().peers)
                    and one.status().peers and all(p.online for p in two.status().peers) and two.status().peers):
             assert time.monotonic() < deadline, "the links did not come up"

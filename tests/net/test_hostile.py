@@ -47,7 +47,7 @@ def test_a_console_survives_a_barrage_and_keeps_only_what_was_valid(world: World
         throw()
         sentinel = f"{prefix}999999"
         channel.send(m.encode(m.OpenCase(sentinel, "2026-05-22T08:30:00+00:00", WIRE_FORM)))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         acked = False
         while not acked and time.monotonic() < deadline:
             payload = channel.receive(timeout=0.5)
@@ -74,7 +74,7 @@ def test_a_stolen_kiosk_flooding_bad_messages_writes_a_few_lines_not_one_each(
             channel.send(b'{"v": 1, "type": "nonsense"}' if n % 2 else b"not json at all")
         sentinel = f"E-{kiosk.claims.device_id[:6].upper()}-999999"
         channel.send(m.encode(m.OpenCase(sentinel, "2026-05-22T08:30:00+00:00", WIRE_FORM)))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and sentinel not in {c.case_id for c in service.open_cases()}:
             time.sleep(0.05)
         assert sentinel in {c.case_id for c in service.open_cases()}     # the console still serves

@@ -44,7 +44,7 @@ class Machine:
         return [part]
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 3.0) -> None:
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"

@@ -29,7 +29,7 @@ LOOPBACK = ["127.0.0.1"]
 FORM = CaseForm("مریم", "رضایی", "حسن", JalaliDate(1370, 5, 1), "456", "", CaseReason.NO_CODE)
 
 
-def wait_for(condition: Callable[[], object], seconds: float = 10.0, seen: Callable[[], object] = lambda: "") -> None:
+def wait_for(condition: Callable[[], object], seconds: float = 30.0, seen: Callable[[], object] = lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:

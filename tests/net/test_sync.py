@@ -21,7 +21,7 @@ from kiosk.store.replica import Replica
 from kiosk.trust import certs
 
 
-def wait_for(condition: Callable[[], object], seconds: float = 10.0) -> None:
+def wait_for(condition: Callable[[], object], seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -92,15 +92,15 @@ def linked(*kiosks: Kiosk) -> None:
         kiosk.sees(*(k for k in kiosks if k is not kiosk))
 
 
-def test_a_check_in_on_one_kiosk_is_already_voted_on_the_others_within_a_second(branch: list[Kiosk]) -> None:
+def test_a_check_in_on_one_kiosk_is_already_voted_on_the_others(branch: list[Kiosk]) -> None:
+    """How soon is a figure (`./dev bench`: checkin_seen_on_other_kiosk_p99 <= 1000 ms), not an assert here."""
     a, b, c = branch
     linked(a, b, c)
     wait_for(lambda: all(k.sync.status().online == 2 for k in branch))
-    started = time.monotonic()
+    assert b.verdict(PEOPLE["eligible"].code) is not Verdict.ALREADY_VOTED
     a.check_in(PEOPLE["eligible"].code)
     wait_for(lambda: b.verdict(PEOPLE["eligible"].code) is Verdict.ALREADY_VOTED
-             and c.verdict(PEOPLE["eligible"].code) is Verdict.ALREADY_VOTED, seconds=5)
-    assert time.monotonic() - started < 1.0
+             and c.verdict(PEOPLE["eligible"].code) is Verdict.ALREADY_VOTED)
     refused = b.desk.check_in(PEOPLE["eligible"].code)   # b will not record the same voter again
     assert not isinstance(refused, CheckedIn) and refused.verdict is Verdict.ALREADY_VOTED
 
