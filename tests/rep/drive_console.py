@@ -68,7 +68,6 @@ def clipped(root: Any) -> list[str]:
 
 def main() -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
-    from kivy.clock import Clock
     from kivy.core.window import Window
 
     from kiosk.core.cases import CaseReason
@@ -78,13 +77,16 @@ def main() -> None:
     from kiosk.rep.ui.app import build_console
     from kiosk.store.staff import StaffBook
     from rep.fakes import FakeCaseBook, form, iso
+    sys.path.insert(0, str(REPO / "tests" / "ui"))
+    from person import keypad as touch_keys, touch, type_into
+    from steps import run_steps
 
     out, lang, window, state = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
     out.mkdir(parents=True, exist_ok=True)
     width, height = (int(v) for v in window.split("x"))
     Window.size = (width, height)
     staff = StaffBook(state / "staff.json")
-    staff.set_pin("rep", "نماینده فرماندار", Role.HEAD, "2468")
+    staff.set_pin("rep", "نماینده فرماندار", Role.HEAD, "246802")
     book = FakeCaseBook()
     now = dt.datetime.now(dt.timezone.utc)
     book.receive("E-AB12CD-0001", case_form=form(note="کارت را در خانه جا گذاشته است؛ شناسنامه همراه دارد."),
@@ -104,20 +106,18 @@ def main() -> None:
         return app.root.ids.screens.get_screen("queue")
 
     def keypad(digits: str) -> None:
-        keys = {b.key: b for b in screen().ids.keypad.children}
-        for digit in digits:
-            keys[digit].dispatch("on_release")
+        touch_keys(screen().ids.keypad, digits)
 
     def sign_in(pin: str) -> None:
         keypad(pin)
-        screen().ids.submit.dispatch("on_release")
+        touch(screen().ids.submit)
 
     def press(button_id: str) -> None:
-        screen().ids[button_id].dispatch("on_release")
+        touch(screen().ids[button_id])
 
     def open_row(case_id: str) -> None:
         rows = [r for r in screen().ids.rows.children if getattr(r, "case_id", "") == case_id]
-        rows[0].dispatch("on_release")
+        touch(rows[0])
 
     def from_network(action: Callable[[], object]) -> None:
         """The book changes on a thread of its own, as the service's network threads do."""
@@ -129,15 +129,20 @@ def main() -> None:
         cells = [[c.raw for c in r.children] for r in reversed(rows) if hasattr(r, "shade")]
         return [row if lang == "fa" else row[::-1] for row in cells]
 
-    def type_reason() -> None:
-        screen().ids.reason.text = "مدارک شناسایی کافی نیست"
+    def type_reason() -> Any:
+        return type_into(screen().ids.reason, "مدارک شناسایی کافی نیست")
+
+    def back_and_lock() -> Any:
+        press("back")
+        yield lambda: app.root.ids.screens.current == "queue"
+        touch(queue().ids.lock)
 
     injected = form("زهرا", "احمدی", "رضا", JalaliDate(1380, 1, 15), "۱۲۳", reason=CaseReason.DISPUTED,
                     disputed="c0ffee0012345678:41")
     steps: list[tuple[str, Callable[[], object], str]] = [
         ("sign_in", lambda: None, "sign_in"),
         ("wrong_pin", lambda: sign_in("1111"), "sign_in"),
-        ("queue", lambda: sign_in("2468"), "queue"),
+        ("queue", lambda: sign_in("246802"), "queue"),
         ("new_case", lambda: from_network(lambda: book.receive("E-FF0011-0003", "ff0011aa22bb33cc", "1002",
                                                                injected)), "queue"),
         ("case", lambda: open_row("E-AB12CD-0001"), "case"),
@@ -150,13 +155,13 @@ def main() -> None:
         ("case_three", lambda: open_row("E-FF0011-0003"), "case"),
         ("case_withdrawn", lambda: from_network(lambda: book.withdraw("E-FF0011-0003")), "queue"),
         ("kiosks", lambda: press("kiosks"), "kiosks"),
-        ("locked", lambda: (press("back"), queue().ids.lock.dispatch("on_release")), "sign_in"),
+        ("locked", lambda: back_and_lock(), "sign_in"),
         # Two kiosks of branch 1001 healed from a split LAN and each reports the voter checked in on both.
         ("duplicate_reported", lambda: from_network(lambda: (book.report_duplicates("ab12cd34ef567890", 1),
                                                              book.report_duplicates("c0ffee0012345678", 1))),
          "sign_in"),
-        ("queue_with_duplicates", lambda: sign_in("2468"), "queue"),
-        ("kiosks_duplicates", lambda: app.root.ids.duplicates.dispatch("on_release"), "kiosks"),
+        ("queue_with_duplicates", lambda: sign_in("246802"), "queue"),
+        ("kiosks_duplicates", lambda: touch(app.root.ids.duplicates), "kiosks"),
         ("duplicates_acknowledged", lambda: from_network(lambda: (book.report_duplicates("ab12cd34ef567890", 0),
                                                                   book.report_duplicates("c0ffee0012345678", 0))),
          "kiosks"),
@@ -164,39 +169,71 @@ def main() -> None:
         # for nothing, and the console keeps naming it, locked or not.
         ("anomaly_reported", lambda: from_network(lambda: book.report_anomalies("ab12cd34ef567890", 1)), "kiosks"),
         ("anomaly_queue", lambda: press("back"), "queue"),
-        ("anomaly_locked", lambda: queue().ids.lock.dispatch("on_release"), "sign_in"),
-        ("anomaly_signed_in", lambda: sign_in("2468"), "queue"),
-        ("kiosks_anomalies", lambda: app.root.ids.anomalies.dispatch("on_release"), "kiosks"),
+        ("anomaly_locked", lambda: touch(queue().ids.lock), "sign_in"),
+        ("anomaly_signed_in", lambda: sign_in("246802"), "queue"),
+        ("kiosks_anomalies", lambda: touch(app.root.ids.anomalies), "kiosks"),
     ]
     assert len(steps) == STEPS
-    index = [0]
 
-    def run_step(_dt: float) -> None:
-        if index[0] > 0:
-            name, _, want = steps[index[0] - 1]
-            state_now = app.bridge.state
-            banner, duplicates, anomalies = app.root.ids.alert, app.root.ids.duplicates, app.root.ids.anomalies
-            results.append({"step": name, "screen": app.root.ids.screens.current, "want_screen": want,
-                            "notice": state_now.notice.value if state_now.notice else None,
-                            "problems": [p.value for p in state_now.problems], "alert": state_now.alert,
-                            "banner": banner.text if banner.height > 0 and banner.opacity > 0 else "",
-                            "duplicates": duplicates.raw if duplicates.height > 0 and duplicates.opacity > 0 else "",
-                            "anomalies": anomalies.raw if anomalies.height > 0 and anomalies.opacity > 0 else "",
-                            "kiosk_rows": kiosk_rows(),
-                            "alerts_attempted": app.alerts.attempted, "alerts_played": app.alerts.played,
-                            "disputed": app.root.ids.screens.get_screen("case").ids.disputed.raw,
-                            "clipped": clipped(app.root)})
-            Window.screenshot(name=str(out / f"console-{lang}-{index[0]:02d}-{name}.png"))
-        if index[0] == len(steps):
-            Clock.schedule_once(lambda _d: app.stop(), 0.2)
-            return
-        steps[index[0]][1]()
-        index[0] += 1
-        Clock.schedule_once(run_step, 0.6)
+    def banner(widget: Any) -> str:
+        return str(widget.raw if hasattr(widget, "raw") and widget.height > 0 and widget.opacity > 0 else "")
 
-    Clock.schedule_once(run_step, 1.0)
+    def notice() -> str | None:
+        return app.bridge.state.notice.value if app.bridge.state.notice else None
+
+    # What each step waits for besides its screen: the state a person would see change.
+    also: dict[str, Callable[[], bool]] = {
+        "wrong_pin": lambda: notice() == "wrong_pin",
+        "new_case": lambda: app.bridge.state.alert == 1 and app.alerts.attempted >= 1 + attempted[0],
+        "case": lambda: app.bridge.state.selected is not None
+        and app.bridge.state.selected.case_id == "E-AB12CD-0001",
+        "code_typed": lambda: app.root.ids.screens.get_screen("case").ids.code.text != "",
+        "approved": lambda: notice() == "decided",
+        "case_two": lambda: app.bridge.state.selected is not None
+        and app.bridge.state.selected.case_id == "E-AB12CD-0002",
+        "reject_without_reason": lambda: notice() == "decision_incomplete",
+        "reason_typed": lambda: app.root.ids.screens.get_screen("case").ids.reason.text != "",
+        "rejected": lambda: notice() == "decided",
+        "case_three": lambda: app.bridge.state.selected is not None
+        and app.bridge.state.selected.case_id == "E-FF0011-0003",
+        "case_withdrawn": lambda: notice() == "case_gone",
+        "duplicate_reported": lambda: len(app.bridge.state.duplicates) == 2 and banner(app.root.ids.duplicates) != "",
+        "duplicates_acknowledged": lambda: not app.bridge.state.duplicates and banner(app.root.ids.duplicates) == "",
+        "anomaly_reported": lambda: len(app.bridge.state.anomalies) == 1 and banner(app.root.ids.anomalies) != "",
+    }
+    attempted = [0]
+
+    def wanted(name: str, want: str) -> Callable[[], bool]:
+        extra = also.get(name, lambda: True)
+        return lambda: app.root.ids.screens.current == want and app.bridge.state.screen.value == want and extra()
+
+    def acted(name: str, action: Callable[[], object]) -> Callable[[], object]:
+        def act() -> object:
+            attempted[0] = app.alerts.attempted
+            return action()
+        return act
+
+    def record_step(name: str, reached: bool, number: int) -> None:
+        want = [w for n, _, w in steps if n == name][0]
+        state_now = app.bridge.state
+        banner_, duplicates, anomalies = app.root.ids.alert, app.root.ids.duplicates, app.root.ids.anomalies
+        results.append({"step": name, "ok": reached, "screen": app.root.ids.screens.current, "want_screen": want,
+                        "notice": state_now.notice.value if state_now.notice else None,
+                        "problems": [p.value for p in state_now.problems], "alert": state_now.alert,
+                        "banner": banner_.text if banner_.height > 0 and banner_.opacity > 0 else "",
+                        "duplicates": duplicates.raw if duplicates.height > 0 and duplicates.opacity > 0 else "",
+                        "anomalies": anomalies.raw if anomalies.height > 0 and anomalies.opacity > 0 else "",
+                        "kiosk_rows": kiosk_rows(),
+                        "alerts_attempted": app.alerts.attempted, "alerts_played": app.alerts.played,
+                        "disputed": app.root.ids.screens.get_screen("case").ids.disputed.raw,
+                        "clipped": clipped(app.root)})
+        Window.screenshot(name=str(out / f"console-{lang}-{number:02d}-{name}.png"))
+
+    errors: list[str] = []
+    run_steps(app, [(name, acted(name, action), wanted(name, want), 10) for name, action, want in steps],
+              record_step, settle=0.3, errors=errors)
     app.run()
-    print(json.dumps({"results": results,
+    print(json.dumps({"results": results, "errors": errors,
                       "decisions": [[d.case_id, d.ruling.value, d.national_code, d.reason] for d in book.decisions]}))
 
 

@@ -1,4 +1,7 @@
-"""The real console app under Xvfb: sign-in on the keypad, the alert for a case from the network, deciding, kiosks."""
+"""The real console app under Xvfb on a fake case book fed from another thread: every screen, alert and banner.
+
+Cases over the real link (a kiosk process, mutual TLS, the service) are in test_console_link.py.
+"""
 from __future__ import annotations
 
 import shutil
@@ -20,8 +23,10 @@ def test_the_representative_decides_cases_through_the_real_console(tmp_path: Pat
     out = tmp_path / "shots"
     report = drive_console(lang, out, audio=AUDIO[lang])
     results = report["results"]
+    assert report["errors"] == []   # every touch reached its widget
     assert len(results) == STEPS
     for step in results:
+        assert step["ok"], step
         assert step["screen"] == step["want_screen"], step
         assert step["clipped"] == [], step  # nothing cut off or pushed out of its box at 800x480
     by = {s["step"]: s for s in results}

@@ -1,158 +1,253 @@
-"""Drive the real kiosk app under a display: every step is a user action, a wait, a check and a screenshot.
+"""Drive the real kiosk app under a display as a person does: touches, keys, cards; a wait, a check, a screenshot.
 
-Run as `python tests/ui/drive.py STATE OUT LANG CODES_JSON PIN`; prints one JSON object with the
-results. Used by tests/ui/test_app.py (under Xvfb) and by `./dev screenshots`.
+Run as `python tests/ui/drive.py STATE OUT LANG CODES_JSON PIN [CARDS]`; prints one JSON object with the
+results. Every action is a touch at a widget's place in the window, keys typed on the keyboard, or a card
+put in the reader. Without CARDS the reader is the simulated one and cards go in by touching the
+simulation's panel buttons (as on a technician's laptop); with CARDS (a folder of DER card certificates:
+eligible, deceased, untrusted) the app opens the PC/SC reader `Virtual PCD 00 01` of a running pcscd, and a
+card is inserted by connecting a virtual card process to vpcd (drivers/card/vpcd_card.py), removed by ending it.
+Used by tests/ui/test_app.py (under Xvfb), `./dev screenshots` and `./dev bench`.
 """
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
-from drivers.card.fake import FakeCardReader  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
+from person import Wait, keypad, pick, press_enter, touch, type_into  # noqa: E402
+from steps import Step, run_steps  # noqa: E402
+
+VPCD_READER, VPCD_PORT = "Virtual PCD 00 01", 35964   # vpcd's second reader: the driver tests use the first
+WORKER_PIN = "987654"
+
+
+class VpcdCards:
+    """Cards put into vpcd's reader: a virtual card process is "in the reader" while it is connected."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.process: subprocess.Popen[str] | None = None
+
+    def insert(self, kind: str) -> None:
+        self.remove()
+        self.process = subprocess.Popen([sys.executable, "-m", "drivers.card.vpcd_card", "--port", str(VPCD_PORT),
+                                         "--profile", "test", "--cert", str(self.folder / f"{kind}.der")],
+                                        stdout=subprocess.DEVNULL, text=True)
+
+    def remove(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
 
 
 def main() -> None:
     state, out, lang, codes_file, pin = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    cards_folder = Path(sys.argv[6]) if len(sys.argv) > 6 else None
     codes: dict[str, str] = json.loads(Path(codes_file).read_text())
     out.mkdir(parents=True, exist_ok=True)
     # The 7" touchscreen the appliance ships with, unless KIOSK_WINDOW asks for another (e.g. 1280x800).
     width, height = (int(v) for v in os.environ.get("KIOSK_WINDOW", "800x480").split("x"))
     Window.size = (width, height)
     build_started = time.perf_counter()
-    kiosk = build(state, simulate=True, lang=lang, profile="test", demo_codes=codes, lan=["127.0.0.1"])
-    app, reader = kiosk.app, kiosk.reader
-    assert isinstance(reader, FakeCardReader)
+    if cards_folder is None:
+        kiosk = build(state, simulate=True, lang=lang, profile="test", demo_codes=codes, lan=["127.0.0.1"])
+    else:
+        kiosk = build(state, simulate=False, lang=lang, profile="test", reader_name=VPCD_READER, lan=["127.0.0.1"])
+    app = kiosk.app
+    vpcd = VpcdCards(cards_folder) if cards_folder is not None else None
     results: list[dict[str, Any]] = []
+    errors: list[str] = []
     started = time.perf_counter()
+    timing: dict[str, float] = {}
 
-    def screen() -> Any:
-        return app.root.ids.screens.get_screen(app.root.ids.screens.current)
+    def view(name: str) -> Any:
+        return app.root.ids.screens.get_screen(name)
+
+    def shown() -> Any:
+        return view(app.root.ids.screens.current)
+
+    def on(screen: str) -> bool:
+        return bool(app.root.ids.screens.current == screen and app.bridge.state.screen.value == screen)
+
+    def verdict() -> str | None:
+        outcome = app.bridge.state.outcome
+        return outcome.verdict.value if outcome is not None else None
+
+    def notice() -> str | None:
+        state_now = app.bridge.state
+        return state_now.notice.value if state_now.notice else None
+
+    def dev_button(raw: str) -> Any:
+        [button] = [b for b in app.root.ids.dev_panel.children if b.raw == raw]
+        return button
+
+    def insert(kind: str) -> Iterator[Wait]:
+        """A card of `kind` goes into the reader (after the one in it, if any, comes out)."""
+        if vpcd is not None:
+            yield from remove()
+            vpcd.insert(kind)
+        else:
+            touch(dev_button(kind))
+        yield None
+
+    def remove() -> Iterator[Wait]:
+        if vpcd is not None:
+            vpcd.remove()
+        else:
+            touch(dev_button("remove card"))
+        yield lambda: app.bridge.reader == "no_card"
 
     def sign_in(account_pin: str) -> None:
         """Touch the PIN in on the on-screen keypad, then the sign-in button."""
-        view = app.root.ids.screens.get_screen("sign_in")
-        keys = {b.key: b for b in view.ids.keypad.children}
-        for digit in account_pin:
-            keys[digit].dispatch("on_release")
-        view.ids.submit.dispatch("on_release")
+        keypad(view("sign_in").ids.keypad, account_pin)
+        touch(view("sign_in").ids.submit)
 
-    def type_code(code: str) -> None:
-        # Typed on the Ready screen's box, as a keyboard-wedge scanner would, even while Done shows.
-        view = app.root.ids.screens.get_screen("ready")
-        view.ids.code.text = code
-        view.check()
+    def keyed(code: str) -> None:
+        """The code touched in on the Ready screen's keypad, then Check."""
+        keypad(view("ready").ids.keypad, code)
+        touch(view("ready").ids.check)
 
-    def press(button_id: str) -> None:
-        screen().ids[button_id].dispatch("on_release")
+    def back_to_ready() -> Iterator[Wait]:
+        touch(shown().ids.cancel)
+        yield lambda: on("ready")
 
-    def fill_case_form() -> None:
-        """A person whose card is not trusted: names typed, date picked, then referred."""
-        view = screen()
-        view._box("first_name").text, view._box("last_name").text = "مریم", "رضایی"
-        view._box("father_name").text = "حسن"
-        view.ids.year.text = view.ids.year.values[35]
-        view.ids.month.text = view.ids.month.values[4]
-        view.ids.day.text = view.ids.day.values[9]
-        view.ids.certificate.text = "۴۵۶"
-        view.submit()
+    def already_voted() -> Iterator[Wait]:
+        """The card comes out; Done goes back to Ready on its own; the code comes from a keyboard (a wedge scanner)."""
+        yield from remove()
+        yield lambda: on("ready")
+        yield from type_into(view("ready").ids.code, codes["eligible"])
+        press_enter()
 
-    def sign_in_worker() -> None:
+    def by_keypad(code: str, card_out: bool = False) -> Callable[[], Iterator[Wait]]:
+        def act() -> Iterator[Wait]:
+            yield from back_to_ready()
+            if card_out:
+                yield from remove()
+            keyed(code)
+        return act
+
+    def by_card(kind: str) -> Callable[[], Iterator[Wait]]:
+        def act() -> Iterator[Wait]:
+            yield from back_to_ready()
+            yield from insert(kind)
+        return act
+
+    def fill_case_form() -> Iterator[Wait]:
+        """A person whose card is not trusted: names typed, the birth date picked from the lists, then referred."""
+        form = view("escalation")
+        for field, text in (("first_name", "مریم"), ("last_name", "رضایی"), ("father_name", "حسن")):
+            yield from type_into(form._box(field), text)
+        yield from pick(form.ids.year, form.ids.year.values[35])
+        yield from pick(form.ids.month, form.ids.month.values[4])
+        yield from pick(form.ids.day, form.ids.day.values[9])
+        yield from type_into(form.ids.certificate, "۴۵۶")
+        touch(form.ids.submit)
+
+    def add_worker() -> Iterator[Wait]:
+        staff = view("staff")
+        yield from type_into(staff.ids.name, "زهرا کاظمی")
+        keypad(staff.ids.keypad, WORKER_PIN)
+        touch(staff.ids.add)
+
+    def sign_in_worker() -> Iterator[Wait]:
         """Pick the new worker in the account list and touch their PIN in."""
-        view = app.root.ids.screens.get_screen("sign_in")
-        view.ids.account.text = view.ids.account.values[-1]
-        sign_in("9876")
+        account = view("sign_in").ids.account
+        yield from pick(account, account.values[-1])
+        sign_in(WORKER_PIN)
 
-    def add_worker() -> None:
-        view = screen()
-        view.ids.name.text = "زهرا کاظمی"
-        keys = {b.key: b for b in view.ids.keypad.children}
-        for digit in "9876":
-            keys[digit].dispatch("on_release")
-        view.add()
+    def leave_cases() -> Iterator[Wait]:
+        touch(shown().ids.back)
+        yield lambda: on("ready")
+        if vpcd is None:
+            touch(dev_button("unplug"))
 
-    def card(kind: str) -> Callable[[], None]:
-        return lambda: [b for b in app.root.ids.dev_panel.children if b.raw == kind][0].dispatch("on_release")
+    def open_staff() -> Iterator[Wait]:
+        if vpcd is None:
+            touch(dev_button("plug"))
+            yield lambda: app.bridge.reader == "no_card"
+        touch(view("ready").ids.staff)
 
-    steps: list[tuple[str, Callable[[], None], str, str | None]] = [
-        ("sign_in", lambda: None, "sign_in", None),
-        ("wrong_pin", lambda: sign_in("0000"), "sign_in", None),
-        ("ready", lambda: sign_in(pin), "ready", None),
-        ("verdict_eligible_card", card("eligible"), "verdict", "eligible"),
-        ("done", lambda: press("confirm"), "done", None),
-        ("verdict_already_voted", lambda: (reader.remove_card(), type_code(codes["eligible"])), "verdict",
-         "already_voted"),
-        ("verdict_underage", lambda: (press("cancel"), type_code(codes["underage"])), "verdict", "underage"),
-        ("verdict_deceased", lambda: (press("cancel"), card("deceased")()), "verdict", "deceased"),
-        ("verdict_suspended", lambda: (press("cancel"), reader.remove_card(), type_code(codes["suspended"])),
-         "verdict", "suspended"),
-        ("verdict_not_found", lambda: (press("cancel"), type_code("0000000019")), "verdict", "not_found"),
-        ("verdict_invalid_code", lambda: (press("cancel"), type_code("۱۲۳۴۵")), "verdict", "invalid_code"),
-        ("verdict_card_not_trusted", lambda: (press("cancel"), card("untrusted")()), "verdict", "card_not_trusted"),
-        ("escalation", lambda: press("escalate"), "escalation", None),
-        ("escalation_incomplete", lambda: press("submit"), "escalation", None),
-        ("cases", fill_case_form, "cases", None),
-        ("reader_unplugged", lambda: (press("back"), reader.unplug()), "ready", None),
-        ("staff", lambda: (reader.plug(), press("staff")), "staff", None),
-        ("worker_added", add_worker, "staff", None),
-        ("back_to_ready", lambda: press("back"), "ready", None),
-        ("locked", lambda: press("lock"), "sign_in", None),
-        ("worker_signed_in", sign_in_worker, "ready", None),
-        ("staff_head_only", lambda: press("staff"), "ready", None),
+    def timed(key: str, action: Callable[[], object]) -> Callable[[], object]:
+        def act() -> object:
+            timing[key] = time.perf_counter()
+            return action()
+        return act
+
+    steps: list[Step] = [
+        ("sign_in", lambda: None, lambda: on("sign_in"), 5),
+        ("wrong_pin", lambda: sign_in("000000"), lambda: on("sign_in") and notice() == "wrong_pin", 5),
+        ("ready", timed("sign_in_pressed", lambda: sign_in(pin)), lambda: on("ready"), 5),
+        ("verdict_eligible_card", timed("pressed", lambda: insert("eligible")),
+         lambda: on("verdict") and verdict() == "eligible", 5),
+        ("done", lambda: touch(view("verdict").ids.confirm), lambda: on("done"), 5),
+        ("verdict_already_voted", already_voted, lambda: on("verdict") and verdict() == "already_voted", 10),
+        ("verdict_underage", by_keypad(codes["underage"]), lambda: on("verdict") and verdict() == "underage", 5),
+        ("verdict_deceased", by_card("deceased"), lambda: on("verdict") and verdict() == "deceased", 5),
+        ("verdict_suspended", by_keypad(codes["suspended"], card_out=True),
+         lambda: on("verdict") and verdict() == "suspended", 5),
+        ("verdict_not_found", by_keypad("0000000019"), lambda: on("verdict") and verdict() == "not_found", 5),
+        ("verdict_invalid_code", by_keypad("12345"), lambda: on("verdict") and verdict() == "invalid_code", 5),
+        ("verdict_card_not_trusted", by_card("untrusted"),
+         lambda: on("verdict") and verdict() == "card_not_trusted", 5),
+        ("escalation", lambda: touch(view("verdict").ids.escalate), lambda: on("escalation"), 5),
+        ("escalation_incomplete", lambda: touch(view("escalation").ids.submit),
+         lambda: on("escalation") and notice() == "form_incomplete", 5),
+        ("cases", fill_case_form, lambda: on("cases") and len(app.bridge.state.cases) == 1, 20),
+        ("reader_unplugged" if vpcd is None else "cases_left", leave_cases,
+         lambda: on("ready") and (vpcd is not None or notice() == "reader_unplugged"), 5),
+        ("staff", open_staff, lambda: on("staff"), 5),
+        ("worker_added", add_worker, lambda: on("staff") and notice() == "worker_added", 5),
+        ("back_to_ready", lambda: touch(view("staff").ids.back), lambda: on("ready"), 5),
+        ("locked", lambda: touch(view("ready").ids.lock), lambda: on("sign_in"), 5),
+        ("worker_signed_in", sign_in_worker, lambda: on("ready"), 10),
+        ("staff_head_only", lambda: touch(view("ready").ids.staff), lambda: on("ready") and notice() == "head_only",
+         5),
     ]
-    index = [0]
-    card_timing: dict[str, float] = {}
 
-    def run_step(_dt: float) -> None:
-        if index[0] > 0:
-            name, _, want_screen, want_verdict = steps[index[0] - 1]
-            state_now = app.bridge.state
-            got_verdict = state_now.outcome.verdict.value if state_now.outcome else None
-            results.append({"step": name, "screen": app.root.ids.screens.current, "want_screen": want_screen,
-                            "verdict": got_verdict, "want_verdict": want_verdict,
-                            "notice": state_now.notice.value if state_now.notice else None})
-            Window.screenshot(name=str(out / f"{lang}-{index[0]:02d}-{name}.png"))
-        if index[0] == len(steps):
-            Clock.schedule_once(lambda _d: app.stop(), 0.2)
-            return
-        name, action, _, _ = steps[index[0]]
-        if name == "verdict_eligible_card":
-            card_timing["pressed"] = time.perf_counter()
-        if name == "ready":
-            card_timing["sign_in_pressed"] = time.perf_counter()
-        action()
-        index[0] += 1
-        Clock.schedule_once(run_step, 0.6)
+    def record_step(name: str, reached: bool, number: int) -> None:
+        state_now = app.bridge.state
+        case = state_now.cases[-1] if state_now.cases else None
+        results.append({"step": name, "ok": reached, "screen": app.root.ids.screens.current, "verdict": verdict(),
+                        "notice": notice(), "reader": app.bridge.reader,
+                        "case": [case.form.first_name, case.form.last_name, case.form.father_name,
+                                 str(case.form.birth_date), case.form.birth_certificate] if case else None})
+        Window.screenshot(name=str(out / f"{lang}-{number:02d}-{name}.png"))
 
-    def watch_verdict(_dt: float) -> None:
-        if "sign_in_pressed" in card_timing and "ready_shown" not in card_timing and \
-                app.root.ids.screens.current == "ready":
-            card_timing["ready_shown"] = time.perf_counter()
-        if "pressed" in card_timing and "shown" not in card_timing and \
-                app.root.ids.screens.current == "verdict":
-            card_timing["shown"] = time.perf_counter()
+    def watch(_dt: float) -> None:
+        if "sign_in_pressed" in timing and "ready_shown" not in timing and on("ready"):
+            timing["ready_shown"] = time.perf_counter()
+        if "pressed" in timing and "shown" not in timing and on("verdict"):
+            timing["shown"] = time.perf_counter()
 
-    Clock.schedule_interval(watch_verdict, 0)
-    Clock.schedule_once(lambda _d: card_timing.setdefault("ready_at", time.perf_counter() - started), 0)
-    Clock.schedule_once(lambda _d: card_timing.setdefault("first_frame", time.perf_counter() - build_started), 0)
-    Clock.schedule_once(run_step, 1.0)
-    app.run()
-    kiosk.close()
-    print(json.dumps({"results": results, "start_to_first_frame_s": card_timing.get("ready_at"),
-                      "build_to_first_frame_s": card_timing.get("first_frame"),
-                      "sign_in_to_ready_ms": (card_timing["ready_shown"] - card_timing["sign_in_pressed"]) * 1000
-                      if "ready_shown" in card_timing else None,
-                      "card_to_verdict_ms": (card_timing["shown"] - card_timing["pressed"]) * 1000
-                      if "shown" in card_timing else None}))
+    Clock.schedule_interval(watch, 0)
+    Clock.schedule_once(lambda _d: timing.setdefault("ready_at", time.perf_counter() - started), 0)
+    Clock.schedule_once(lambda _d: timing.setdefault("first_frame", time.perf_counter() - build_started), 0)
+    run_steps(app, steps, record_step, settle=0.2, errors=errors)
+    try:
+        app.run()
+    finally:
+        if vpcd is not None:
+            vpcd.remove()
+        kiosk.close()
+    print(json.dumps({"results": results, "errors": errors, "start_to_first_frame_s": timing.get("ready_at"),
+                      "build_to_first_frame_s": timing.get("first_frame"),
+                      "sign_in_to_ready_ms": (timing["ready_shown"] - timing["sign_in_pressed"]) * 1000
+                      if "ready_shown" in timing else None,
+                      "card_to_verdict_ms": (timing["shown"] - timing["pressed"]) * 1000
+                      if "shown" in timing else None}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Run as `python tests/ui/drive_summary.py STATE OUT LANG PIN WORKER_PIN CODE`; prints one JSON object.
 STATE's ledger already holds a day (tests/ui/screenshots.py makes it): check-ins of its own, one of them
 undone, another kiosk's check-ins brought by branch sync, and one case of each outcome. The head checks CODE
-in through the app, then opens the summary from the staff screen and prints it on the simulated printer.
+in through the app, then opens the summary from the staff screen and prints it on the simulated printer. Every
+action is a touch in the window or keys typed into a touched box (tests/ui/person.py).
 Used by tests/ui/test_summary_app.py (under Xvfb) and by `./dev screenshots`.
 """
 from __future__ import annotations
@@ -11,17 +12,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the console driver's layout check
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kivy.core.window import Window  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
 
 from drivers.printer import FakePrinter  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
+from person import Wait, keypad, pick, touch, type_into  # noqa: E402
 from rep.drive_console import clipped  # noqa: E402
 from steps import Step, run_steps  # noqa: E402
 
@@ -60,33 +64,43 @@ def main() -> None:
     assert kiosk.printer is not None and isinstance(kiosk.printer.device, FakePrinter)
     printer = kiosk.printer.device
     results: list[dict[str, Any]] = []
+    errors: list[str] = []
     state = lambda: app.bridge.state  # noqa: E731
 
     def view(name: str) -> Any:
         return app.root.ids.screens.get_screen(name)
 
-    def sign_in(account_pin: str, last: bool = False) -> None:
-        screen = view("sign_in")
-        if last:  # the poll worker is the last account in the list
-            screen.ids.account.text = screen.ids.account.values[-1]
-        keys = {b.key: b for b in screen.ids.keypad.children}
-        for digit in account_pin:
-            keys[digit].dispatch("on_release")
-        screen.ids.submit.dispatch("on_release")
+    def on(name: str) -> bool:
+        return bool(app.root.ids.screens.current == name and state().screen.value == name)
 
-    def type_code() -> None:
-        view("ready").ids.code.text = code
-        view("ready").check()
+    def sign_in(account_pin: str, last: bool = False) -> Callable[[], Iterator[Wait]]:
+        def act() -> Iterator[Wait]:
+            yield lambda: on("sign_in")
+            screen = view("sign_in")
+            if last:  # the poll worker is the last account in the list
+                yield from pick(screen.ids.account, screen.ids.account.values[-1])
+            keypad(screen.ids.keypad, account_pin)
+            touch(screen.ids.submit)
+        return act
+
+    def type_code() -> Iterator[Wait]:
+        yield from type_into(view("ready").ids.code, code)
+        touch(view("ready").ids.check)
 
     def press(screen: str, button: str) -> Callable[[], None]:
-        return lambda: view(screen).ids[button].dispatch("on_release")
+        return lambda: touch(view(screen).ids[button])
 
     def paper_out_then_print() -> None:
         printer.set_paper_out()
         press("summary", "print_summary")()
 
+    def lock() -> Iterator[Wait]:
+        press("staff", "back")()
+        yield lambda: on("ready")
+        press("ready", "lock")()
+
     def is_(name: str, notice: str | None = None) -> Callable[[], bool]:
-        return lambda: state().screen.value == name and (notice is None or (
+        return lambda: on(name) and (notice is None or (
             state().notice is not None and state().notice.value == notice))
 
     def figures() -> dict[str, Any]:
@@ -100,7 +114,7 @@ def main() -> None:
 
     steps: list[Step] = [
         ("sign_in", lambda: None, is_("sign_in"), 3),
-        ("ready", lambda: sign_in(pin), is_("ready"), 5),
+        ("ready", sign_in(pin), is_("ready"), 5),
         ("verdict", type_code, lambda: is_("verdict")() and state().outcome.verdict.value == "eligible", 5),
         ("done", press("verdict", "confirm"), is_("done"), 5),
         ("ready_again", lambda: None, is_("ready"), 8),
@@ -109,10 +123,11 @@ def main() -> None:
         ("printed", press("summary", "print_summary"), is_("summary", "printed"), 10),
         ("paper_out", paper_out_then_print, is_("summary", "printer_paper_out"), 10),
         ("back_to_staff", press("summary", "back"), is_("staff"), 5),
-        ("locked", lambda: (press("staff", "back")(), press("ready", "lock")()), is_("sign_in"), 5),
-        ("worker_ready", lambda: sign_in(worker_pin, last=True), is_("ready"), 5),
-        # A poll worker never sees the staff screen; its summary button, pressed anyway, is refused.
-        ("worker_refused", press("staff", "summary"), is_("ready", "head_only"), 5),
+        ("locked", lock, is_("sign_in"), 5),
+        ("worker_ready", sign_in(worker_pin, last=True), is_("ready"), 10),
+        # A poll worker never reaches the staff screen (nor its summary button): touching Staff is refused.
+        ("worker_refused", press("ready", "staff"),
+         lambda: is_("ready", "head_only")() and view("ready").ids.notice.raw != "", 5),
     ]
 
     def record_step(name: str, ok: bool, number: int) -> None:
@@ -121,16 +136,18 @@ def main() -> None:
                         "notice": state().notice.value if state().notice else None,
                         "printed": len(printer.printed), "paper_width": [img.width for img in printer.printed],
                         "figures": figures() if current == "summary" else None,
-                        "texts": texts(view(current)), "clipped": clipped(app.root),
+                        "texts": texts(view(current)), "clipped": clipped(app.root), "on_screen": current,
+                        "notice_text": str(view(current).ids.notice.raw) if "notice" in view(current).ids else "",
+                        "summary_on_window": view("staff").ids.summary.get_root_window() is not None,
                         "rewrapped": rewrapped(app.root)})
         Window.screenshot(name=str(out / f"sum-{lang}-{number:02d}-{name}.png"))
 
-    run_steps(app, steps, record_step, start_after=0.8, settle=0.3)
+    run_steps(app, steps, record_step, start_after=0.8, settle=0.3, errors=errors)
     try:
         app.run()
     finally:
         kiosk.close()
-    print(json.dumps({"results": results}, ensure_ascii=False))
+    print(json.dumps({"results": results, "errors": errors}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "rep"))
 
 from drive_console import drive_console  # noqa: E402
-from helpers import PEOPLE, code, make_world  # noqa: E402
+from helpers import PEOPLE, World, code, make_world  # noqa: E402
 from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling  # noqa: E402
 from kiosk.core.staff import Role  # noqa: E402
 from kiosk.store.replica import Replica  # noqa: E402
@@ -23,15 +23,37 @@ from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.trust import certs  # noqa: E402
 
 
-def drive(lang: str, out: Path, window: str = "800x480") -> dict[str, object]:
-    """One fresh kiosk, walked through every screen by tests/ui/drive.py under Xvfb."""
+def drive(lang: str, out: Path, window: str = "800x480", pcsc: bool = False) -> dict[str, object]:
+    """One fresh kiosk, walked through every screen by tests/ui/drive.py under Xvfb.
+
+    `pcsc`: the app reads cards from vpcd's reader through a running pcscd, and the election's package
+    trusts the card authority that signed them (else the simulated reader and its panel).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
+        cards = _cards(world, Path(tmp) / "cards") if pcsc else []
         installed = world.installed()
-        StaffBook(installed.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
+        StaffBook(installed.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
         codes = Path(tmp) / "codes.json"
         codes.write_text(json.dumps({k: PEOPLE[k].code for k in ("eligible", "underage", "deceased", "suspended")}))
-        return _under_xvfb("drive.py", [str(installed.state), str(out), lang, str(codes), "1357"], Path(tmp), window)
+        return _under_xvfb("drive.py", [str(installed.state), str(out), lang, str(codes), "135790", *cards],
+                           Path(tmp), window)
+
+
+def _cards(world: World, folder: Path) -> list[str]:
+    """Card certificates of a national-card authority the election trusts (and of one it does not)."""
+    from drivers.card.minting import CardAuthority
+
+    issuer, forger = CardAuthority(), CardAuthority("Test National ID CA")
+    (world.election.parent / "nid-ca.pem").write_bytes(issuer.pem())
+    toml = world.election.read_text("utf-8")
+    world.election.write_text(toml.replace("[[branches]]", 'card_trust_anchors = ["nid-ca.pem"]\n\n[[branches]]', 1),
+                              "utf-8")
+    folder.mkdir()
+    for kind, authority, person in (("eligible", issuer, "eligible"), ("deceased", issuer, "deceased"),
+                                    ("untrusted", forger, "eligible")):
+        (folder / f"{kind}.der").write_bytes(authority.card_certificate(PEOPLE[person].code))
+    return [str(folder)]
 
 
 def drive_link(lang: str, out: Path) -> dict[str, object]:
@@ -39,8 +61,8 @@ def drive_link(lang: str, out: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
         kiosk, console = world.installed(), world.console()
-        StaffBook(kiosk.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
-        return _under_xvfb("drive_link.py", [str(kiosk.state), str(console.state), str(out), lang, "1357"],
+        StaffBook(kiosk.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+        return _under_xvfb("drive_link.py", [str(kiosk.state), str(console.state), str(out), lang, "135790"],
                            Path(tmp), "800x480")
 
 
@@ -50,10 +72,10 @@ def drive_approval(lang: str, out: Path) -> dict[str, object]:
         world = make_world(Path(tmp))
         kiosk, console = world.installed(), world.console()
         staff = StaffBook(kiosk.state / "staff.json")
-        staff.set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
-        staff.set_pin("w1", "کارمند شعبه", Role.WORKER, "2468")
-        return _under_xvfb("drive_approval.py", [str(kiosk.state), str(console.state), str(out), lang, "2468",
-                                                 "1357", PEOPLE["deceased"].code], Path(tmp), "800x480")
+        staff.set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+        staff.set_pin("w1", "کارمند شعبه", Role.WORKER, "246802")
+        return _under_xvfb("drive_approval.py", [str(kiosk.state), str(console.state), str(out), lang, "246802",
+                                                 "135790", PEOPLE["deceased"].code], Path(tmp), "800x480")
 
 
 def drive_duplicates(lang: str, out: Path) -> dict[str, object]:
@@ -61,7 +83,7 @@ def drive_duplicates(lang: str, out: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
         one, two = world.installed("kiosk1"), world.installed("kiosk2")
-        StaffBook(one.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
+        StaffBook(one.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
         registry, ledger, other = one.open_registry(), one.open_ledger(), two.open_ledger()
         voter = registry.voter_key(PEOPLE["eligible"].code)
         ledger.check_in(voter)
@@ -73,7 +95,7 @@ def drive_duplicates(lang: str, out: Path) -> dict[str, object]:
         other.check_in(registry.voter_key(PEOPLE["birthday_today"].code))
         ledger.close()
         other.close()
-        return _under_xvfb("drive_duplicates.py", [str(one.state), str(two.state), str(out), lang, "1357",
+        return _under_xvfb("drive_duplicates.py", [str(one.state), str(two.state), str(out), lang, "135790",
                                                    PEOPLE["birthday_today"].code], Path(tmp), "800x480")
 
 
@@ -84,8 +106,8 @@ def drive_summary(lang: str, out: Path, window: str = "800x480") -> dict[str, ob
         world = make_world(Path(tmp))
         one, two = world.installed("kiosk1"), world.installed("kiosk2")
         staff = StaffBook(one.state / "staff.json")
-        staff.set_pin("head", "رئیس شعبه", Role.HEAD, "1357")
-        staff.set_pin("w1", "زهرا کاظمی", Role.WORKER, "2468")
+        staff.set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+        staff.set_pin("w1", "زهرا کاظمی", Role.WORKER, "246802")
         registry, ledger, other = one.open_registry(), one.open_ledger(), two.open_ledger()
         device = one.claims.device_id
         for n in (11, 12, 13):
@@ -104,7 +126,7 @@ def drive_summary(lang: str, out: Path, window: str = "800x480") -> dict[str, ob
         outbox.cancel(case.case_id, "the person left")   # the last one withdrawn; the fourth stays open
         ledger.close()
         other.close()
-        return _under_xvfb("drive_summary.py", [str(one.state), str(out), lang, "1357", "2468",
+        return _under_xvfb("drive_summary.py", [str(one.state), str(out), lang, "135790", "246802",
                                                 PEOPLE["eligible"].code], Path(tmp), window)
 
 

@@ -1,31 +1,67 @@
-"""The real Kivy app under Xvfb, driven through sign-in, every verdict, check-in, escalation and lock."""
+"""The real Kivy app under Xvfb, driven as staff do: sign-in, every verdict, check-in, escalation and lock.
+
+Every action is a touch at a widget's place in the window, keys on a keyboard, or a card in the reader.
+In Persian the cards go into vpcd's virtual reader through a real pcscd (the app's PC/SC driver reads
+them); in English into the simulated reader, through the simulation panel's buttons.
+"""
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
+import jdatetime
 import pytest
 
 from screenshots import drive
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "drivers"))
+from test_card_pcsc import pcscd  # noqa: E402, F401  (a fixture: the machine's pcscd, or one started here)
 
-@pytest.mark.parametrize("lang", ["fa", "en"])
-def test_every_screen_and_verdict_through_the_real_app(tmp_path: Path, lang: str) -> None:
+STEPS = ["sign_in", "wrong_pin", "ready", "verdict_eligible_card", "done", "verdict_already_voted",
+         "verdict_underage", "verdict_deceased", "verdict_suspended", "verdict_not_found", "verdict_invalid_code",
+         "verdict_card_not_trusted", "escalation", "escalation_incomplete", "cases", "reader_unplugged", "staff",
+         "worker_added", "back_to_ready", "locked", "worker_signed_in", "staff_head_only"]
+VERDICTS = {"verdict_eligible_card": "eligible", "verdict_already_voted": "already_voted",
+            "verdict_underage": "underage", "verdict_deceased": "deceased", "verdict_suspended": "suspended",
+            "verdict_not_found": "not_found", "verdict_invalid_code": "invalid_code",
+            "verdict_card_not_trusted": "card_not_trusted"}
+SCREENS = {"sign_in": "sign_in", "wrong_pin": "sign_in", "ready": "ready", "done": "done", "escalation": "escalation",
+           "escalation_incomplete": "escalation", "cases": "cases", "reader_unplugged": "ready", "cases_left": "ready",
+           "staff": "staff", "worker_added": "staff", "back_to_ready": "ready", "locked": "sign_in",
+           "worker_signed_in": "ready", "staff_head_only": "ready", **{step: "verdict" for step in VERDICTS}}
+NOTICES = {"wrong_pin": "wrong_pin", "escalation_incomplete": "form_incomplete", "reader_unplugged": "reader_unplugged",
+           "worker_added": "worker_added", "staff_head_only": "head_only"}
+
+
+@pytest.mark.parametrize("lang,reader", [("fa", "pcsc"), ("en", "simulated")])
+def test_every_screen_and_verdict_through_the_real_app(request: pytest.FixtureRequest, tmp_path: Path, lang: str,
+                                                       reader: str) -> None:
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
+    if reader == "pcsc":
+        request.getfixturevalue("pcscd")
     out = tmp_path / "shots"
-    report = drive(lang, out)
+    report = drive(lang, out, pcsc=reader == "pcsc")
     results = report["results"]
-    assert isinstance(results, list) and len(results) == 22
+    assert isinstance(results, list)
+    assert report["errors"] == []   # every touch reached its widget
+    # No reader can be pulled out of pcscd here: the PC/SC run leaves the cases screen instead.
+    want = [("cases_left" if s == "reader_unplugged" and reader == "pcsc" else s) for s in STEPS]
+    assert [r["step"] for r in results] == want
     for step in results:
-        assert step["screen"] == step["want_screen"], step
-        assert step["want_verdict"] is None or step["verdict"] == step["want_verdict"], step
-    by_name = {s["step"]: s for s in results}
-    assert by_name["wrong_pin"]["notice"] == "wrong_pin"
-    assert by_name["reader_unplugged"]["notice"] == "reader_unplugged"
-    assert by_name["done"]["screen"] == "done"
-    assert by_name["escalation_incomplete"]["notice"] == "form_incomplete"
-    assert by_name["worker_added"]["notice"] == "worker_added"
-    assert by_name["staff_head_only"]["notice"] == "head_only"
+        assert step["ok"], step
+        assert step["screen"] == SCREENS[step["step"]], step
+        if step["step"] in VERDICTS:
+            assert step["verdict"] == VERDICTS[step["step"]], step
+        if step["step"] in NOTICES:
+            assert step["notice"] == NOTICES[step["step"]], step
+    by = {r["step"]: r for r in results}
+    assert by["verdict_eligible_card"]["reader"] == "card_present"
+    assert by["verdict_already_voted"]["reader"] == "no_card"   # typed on the keyboard after the card came out
+    # The case holds what was typed and picked, in the boxes a person sees labelled with each field.
+    assert by["cases"]["case"][:3] == ["مریم", "رضایی", "حسن"]
+    assert by["cases"]["case"][3] == f"{jdatetime.date.today().year - 35}/05/10"   # the 36th year, 5th month, 10th day
+    assert by["cases"]["case"][4] == "456"
     shots = sorted(p.name for p in out.iterdir())
-    assert len(shots) == 22 and all(name.startswith(lang) for name in shots)
+    assert len(shots) == len(STEPS) and all(name.startswith(lang) for name in shots)

@@ -30,23 +30,29 @@ def test_a_double_check_in_is_shown_listed_and_acknowledged_through_the_real_app
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
     report = drive_duplicates(lang, tmp_path)
     results = report["results"]
+    assert report["errors"] == []   # every touch reached its widget
     assert isinstance(results, list) and [r["step"] for r in results] == STEPS
     for step in results:
         assert step["ok"], step
         assert step["clipped"] == [], step  # nothing cut off or pushed out of its box at 800x480
     by = {r["step"]: r for r in results}
+    words = FA if lang == "fa" else EN
     count = {"fa": ("۱", "۲"), "en": ("1", "2")}[lang]
     assert by["sign_in"]["sync"].splitlines() == \
         {"fa": ["دستگاه‌ها: ۱ وصل، ۱ رد شده", "عقب: ۱۵ رویداد"], "en": ["Kiosks: 1 linked, 1 refused",
                                                                      "Behind: 15 events"]}[lang]
-    assert by["ready_duplicate"]["button"].endswith(count[0]) and by["ready_duplicate"]["duplicates"] == 1
+    assert by["ready_duplicate"]["button"] == words["ready.duplicates"].format(count=count[0]) and by["ready_duplicate"]["duplicates"] == 1
     assert by["done"]["duplicates"] == 1  # the kiosk does not know yet: its half of the LAN is cut off
     assert (by["found_on_cases"]["screen"], by["found_on_cases"]["notice"]) == ("cases", "duplicate_check_in")
-    assert by["ready_two"]["button"].endswith(count[1])
+    assert by["found_on_cases"]["on_screen"] == "cases"
+    assert by["found_on_cases"]["notice_text"] == words["notice.duplicate_check_in"]   # what staff read there
+    assert by["ready_duplicate"]["notice_text"] == ""   # on Ready the red button says it, not a second line
+    assert by["ready_two"]["button"] == words["ready.duplicates"].format(count=count[1])
     assert (by["duplicates"]["rows"], by["acknowledged_one"]["rows"]) == (2, 1)
     assert [by[s]["acknowledged"] for s in ("duplicates", "acknowledged_one", "all_acknowledged")] == [0, 1, 2]
     last = by["all_acknowledged"]
     assert (last["screen"], last["button"], last["notice"], last["duplicates"]) == ("ready", "", None, 0)
+    assert last["on_screen"] == "ready"
     assert by["sync_in_step"]["sync"].splitlines()[1] == {"fa": "همگام", "en": "In step"}[lang]
     assert by["sync_cut_off"]["sync"].splitlines()[1].startswith({"fa": "آخرین ارتباط", "en": "Last contact"}[lang])
     assert len(list(tmp_path.glob(f"dup-{lang}-*.png"))) == len(STEPS)
@@ -70,7 +76,7 @@ def test_the_sync_cell_says_linked_refused_behind_in_step_or_since_when_cut_off(
 def test_sync_status_from_another_thread_reaches_the_bridge(world: World, tmp_path: Path) -> None:
     installed = world.installed()
     staff = StaffBook(tmp_path / "staff.json")
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     bridge = FlowBridge(CheckInFlow(Desk(installed.open_registry(), installed.open_ledger(),
                                          installed.config.rules), staff, time.monotonic))
     assert bridge.sync == SyncStatus()

@@ -16,7 +16,7 @@ from kiosk.state import LEDGER, Installed
 from kiosk.store.staff import StaffBook
 from kiosk.ui.text import EN, FA
 
-PIN = "1357"
+PIN = "135790"
 
 
 def _kiosk(world: World) -> Installed:

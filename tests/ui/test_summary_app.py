@@ -41,6 +41,7 @@ def test_the_head_sees_todays_figures_and_prints_them_and_a_worker_cannot(tmp_pa
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
     report = drive_summary(lang, tmp_path)
     results = report["results"]
+    assert report["errors"] == []   # every touch reached its widget
     assert isinstance(results, list) and [r["step"] for r in results] == STEPS
     for step in results:
         assert step["ok"], step
@@ -72,6 +73,10 @@ def test_the_head_sees_todays_figures_and_prints_them_and_a_worker_cannot(tmp_pa
     assert by["back_to_staff"]["screen"] == "staff"
     refused = by["worker_refused"]
     assert (refused["screen"], refused["notice"]) == ("ready", "head_only")
+    assert refused["on_screen"] == "ready" and refused["notice_text"] == words["notice.head_only"]
+    assert not refused["summary_on_window"]   # the summary button is nowhere a worker could touch it
+    assert by["printed"]["notice_text"] == words["notice.printed"]
+    assert by["paper_out"]["notice_text"] == words["notice.printer_paper_out"]
     for step in ("summary", "printed", "paper_out"):
         assert _personal(by[step]["texts"]) == [], step
     assert _personal(by["staff"]["texts"]) != []    # the check would notice a name: the staff screen shows some
@@ -92,7 +97,7 @@ def test_the_summary_prints_as_the_close_of_polls_receipt_and_a_failure_is_a_not
     ledger, registry = installed.open_ledger(), installed.open_registry()
     outbox = installed.open_outbox(ledger)
     staff = StaffBook(tmp_path / "staff.json")
-    staff.set_pin("head", "رئیس", Role.HEAD, "1357")
+    staff.set_pin("head", "رئیس", Role.HEAD, "135790")
     flow = CheckInFlow(Desk(registry, ledger, installed.config.rules), staff, time.monotonic,
                        summary=DayFigures(ledger, outbox))
     bridge = FlowBridge(flow)
@@ -101,7 +106,7 @@ def test_the_summary_prints_as_the_close_of_polls_receipt_and_a_failure_is_a_not
     wiring = PrinterWiring(printer, bridge, every=60, letterhead=head)
     flow.attach_printer(wiring)
     try:
-        flow.sign_in("head", "1357")
+        flow.sign_in("head", "135790")
         flow.code_entered(PEOPLE["eligible"].code)
         flow.confirm()
         flow.cancel()

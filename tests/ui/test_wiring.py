@@ -31,10 +31,10 @@ def _until(condition: object, seconds: float = 5.0) -> None:
 def _signed_in(world: World, tmp_path: Path) -> FlowBridge:
     installed = world.installed()
     staff = StaffBook(tmp_path / "staff.json")
-    staff.set_pin("w1", "کارمند", Role.WORKER, "2468")
+    staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     flow = CheckInFlow(Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules), staff,
                        time.monotonic)
-    flow.sign_in("w1", "2468")
+    flow.sign_in("w1", "246802")
     return FlowBridge(flow)
 
 
