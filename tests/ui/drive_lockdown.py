@@ -8,8 +8,11 @@ as `systemctl stop` ends the unit: the report is printed only if that stopped th
 
 Scenarios: `keys` presses F1, Esc, the close request, Ctrl+E (Kivy's inspector), F11 (rotation) and F12
 (screenshot), with those Kivy modules switched on by KCFG_MODULES_* as a config.ini on a device could;
-`serve` waits for the stop screen, then tries to be served: touches and typing, then the sign-in and a
-national code given straight to the app's flow.
+`serve` waits for the stop screen, then tries to be served: clicks and typing through the X server, and last the
+sign-in and a national code given straight to the app's flow, as if a touch had got through.
+
+Nothing is judged after a fixed wait: each step waits until the window has received what was sent (key
+presses, the close request, clicks) and then a few frames more, in which a honoured key would have acted.
 """
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ def drive_lockdown(app: str, scenario: str, state: Path, out: Path, code: str = 
                "KCFG_MODULES_INSPECTOR": "", "KCFG_MODULES_KEYBINDING": ""}
         done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, __file__, app,
                                scenario, str(state), str(out), code, pin, str(port)],
-                              capture_output=True, text=True, env=env, timeout=120, cwd=cwd)
+                              capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
     lines = done.stdout.strip().splitlines()
     report: dict[str, Any] = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {"results": []}
     report["exit"] = done.returncode
@@ -129,6 +132,35 @@ def main() -> None:
         bridge = getattr(app, "bridge", None)
         return bridge.flow.state if bridge is not None else None
 
+    # What the window has received: counted by handlers bound after the app's (so called before them).
+    received = {"keys": 0, "close": 0, "clicks": 0}
+    since = {"frame": 0}
+
+    def count(kind: str) -> Callable[..., bool]:
+        def seen(*_args: Any) -> bool:
+            received[kind] += 1
+            since["frame"] = Clock.frames
+            return False   # the app's own handlers still decide
+        return seen
+
+    def listen() -> None:
+        if not getattr(listen, "done", False):
+            Window.bind(on_key_down=count("keys"), on_request_close=count("close"), on_mouse_down=count("clicks"))
+            setattr(listen, "done", True)
+
+    def send(kind: str, action: Callable[[], None]) -> Callable[[], None]:
+        def go() -> None:
+            listen()
+            goal[kind] = received[kind] + 1
+            action()
+        return go
+
+    goal = {"keys": 0, "close": 0, "clicks": 0}
+
+    def arrived(kind: str) -> Callable[[], bool]:
+        # What was sent has reached the window, and ten frames have passed in which it could have acted.
+        return lambda: received[kind] >= goal[kind] and Clock.frames - since["frame"] >= 10
+
     def port_open() -> bool:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -148,6 +180,7 @@ def main() -> None:
             "verdict": state_now.outcome.verdict.value if state_now is not None and getattr(
                 state_now, "outcome", None) is not None else None,
             "port_open": port_open() if port else None,
+            "received": dict(received),
         }
         if stopped is not None:
             labels = [w for w in stopped.walk(restrict=True) if isinstance(w, Label) and w.opacity > 0]
@@ -160,7 +193,12 @@ def main() -> None:
         return found
 
     def try_to_be_served() -> None:
-        """Touch the screen, type a PIN and a code as a keyboard (or a keyboard-mode scanner) would, then the core."""
+        """Click and type as a person (or a keyboard-mode scanner) would (the stop screen replaced every screen:
+        nothing else is there to touch), then hand the PIN and the code to the app's flow as if a touch had got
+        through."""
+        listen()
+        # Every key; of the three clicks SDL may merge those queued within one frame, so at least one.
+        goal["clicks"], goal["keys"] = received["clicks"] + 1, received["keys"] + len(pin) + len(code) + 2
         width, height = Window.size
         for x, y in ((width // 2, height // 2), (width // 4, height - 60), (3 * width // 4, 60)):
             _xdotool(window, "mousemove", str(x), str(y), "click", "1")
@@ -177,32 +215,33 @@ def main() -> None:
                 bridge.flow.code_entered(code)
 
     Step = tuple[str, Callable[[], None], Callable[[], bool], float]
-    started: Step = ("started", lambda: None, lambda: running() is not None and running().root is not None, 15)
+    started: Step = ("started", lambda: None, lambda: running() is not None and running().root is not None, 30)
     if scenario == "keys":
         steps: list[Step] = [
             started,
-            ("f1", lambda: _xdotool(window, "key", "F1"), lambda: False, 1.0),
-            ("escape", lambda: _xdotool(window, "key", "Escape"), lambda: False, 1.0),
-            ("close_request", lambda: close_request(window), lambda: False, 1.0),
-            ("inspector", lambda: _xdotool(window, "key", "ctrl+e"), lambda: False, 1.0),
-            ("rotate", lambda: _xdotool(window, "key", "F11"), lambda: False, 1.0),
-            ("screenshot", lambda: _xdotool(window, "key", "F12"), lambda: False, 1.0),
+            ("f1", send("keys", lambda: _xdotool(window, "key", "F1")), arrived("keys"), 30),
+            ("escape", send("keys", lambda: _xdotool(window, "key", "Escape")), arrived("keys"), 30),
+            ("close_request", send("close", lambda: close_request(window)), arrived("close"), 30),
+            ("inspector", send("keys", lambda: _xdotool(window, "key", "ctrl+e")), arrived("keys"), 30),
+            ("rotate", send("keys", lambda: _xdotool(window, "key", "F11")), arrived("keys"), 30),
+            ("screenshot", send("keys", lambda: _xdotool(window, "key", "F12")), arrived("keys"), 30),
         ]
     else:
         steps = [
             started,
-            ("stopped", lambda: None, lambda: stop_screen() is not None and not (port and port_open()), 15),
-            ("served", try_to_be_served, lambda: False, 1.5),
+            ("stopped", lambda: None, lambda: stop_screen() is not None and not (port and port_open()), 30),
+            ("served", try_to_be_served, lambda: arrived("keys")() and arrived("clicks")(), 30),
         ]
     index = [0]
     deadline = [0.0]
 
     def check(_dt: float) -> None:
         name, _, condition, _ = steps[index[0] - 1]
-        if not condition() and time.monotonic() < deadline[0]:
-            Clock.schedule_once(check, 0.1)
+        met = condition()
+        if not met and time.monotonic() < deadline[0]:
+            Clock.schedule_once(check, 0.05)
             return
-        results.append(observe(name))
+        results.append({**observe(name), "met": met})   # a step whose state never came says so
         if index[0] == len(steps):
             os.kill(os.getpid(), signal.SIGTERM)   # as `systemctl stop` ends the unit
             return

@@ -43,7 +43,10 @@ def _stop_recorded(state: Path, name: str) -> bool:
 
 def _steps(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     assert report["exit"] == 0 and report["app_exit"] == 0, report["stderr"]   # SIGTERM still ends it cleanly
-    return {r["step"]: r for r in report["results"]}
+    steps = {r["step"]: r for r in report["results"]}
+    for step in steps.values():
+        assert step["met"], {k: step[k] for k in ("step", "received")}   # what the step sent reached the window (or the state it waits for came)
+    return steps
 
 
 def test_f1_esc_a_close_request_and_kivys_debug_keys_leave_the_kiosk_serving(world: World, tmp_path: Path) -> None:
