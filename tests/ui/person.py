@@ -165,7 +165,9 @@ def pick(spinner: Any, value: str) -> Iterator[Wait]:
             break
         yield from drag(dropdown, (high - low) * 0.6 * (1 if middle < low + option.height / 2 else -1))
     touch(option)
-    yield lambda: bool(spinner.text == value)
+    # Picked, and the list gone from the window: it stays there for `min_state_time` after the pick,
+    # taking every touch meant for what lies under it (the next step's keypad or button).
+    yield lambda: bool(spinner.text == value) and dropdown.parent is None
 
 
 def _name(widget: Any) -> str:
