@@ -26,7 +26,7 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
 from kiosk.ui.run import build  # noqa: E402
-from person import Wait, keypad, pick, press_enter, touch, type_into  # noqa: E402
+from person import Wait, fill_case_form, keypad, pick, press_enter, touch, type_into  # noqa: E402
 from steps import Step, run_steps  # noqa: E402
 
 VPCD_READER, VPCD_PORT = "Virtual PCD 00 01", 35964   # vpcd's second reader: the driver tests use the first
@@ -145,14 +145,10 @@ def main() -> None:
             yield from insert(kind)
         return act
 
-    def fill_case_form() -> Iterator[Wait]:
+    def fill_and_refer() -> Iterator[Wait]:
         """A person whose card is not trusted: names typed, the birth date picked from the lists, then referred."""
         form = view("escalation")
-        for field, text in (("first_name", "مریم"), ("last_name", "رضایی"), ("father_name", "حسن")):
-            yield from type_into(form._box(field), text)
-        yield from pick(form.ids.year, form.ids.year.values[35])
-        yield from pick(form.ids.month, form.ids.month.values[4])
-        yield from pick(form.ids.day, form.ids.day.values[9])
+        yield from fill_case_form(form, ("مریم", "رضایی", "حسن"), (35, 4, 9))
         yield from type_into(form.ids.certificate, "۴۵۶")
         touch(form.ids.submit)
 
@@ -205,7 +201,7 @@ def main() -> None:
         ("escalation", lambda: touch(view("verdict").ids.escalate), lambda: on("escalation"), 5),
         ("escalation_incomplete", lambda: touch(view("escalation").ids.submit),
          lambda: on("escalation") and notice() == "form_incomplete", 5),
-        ("cases", fill_case_form, lambda: on("cases") and len(app.bridge.state.cases) == 1, 20),
+        ("cases", fill_and_refer, lambda: on("cases") and len(app.bridge.state.cases) == 1, 20),
         ("reader_unplugged" if vpcd is None else "cases_left", leave_cases,
          lambda: on("ready") and (vpcd is not None or notice() == "reader_unplugged"), 5),
         ("staff", open_staff, lambda: on("staff"), 5),

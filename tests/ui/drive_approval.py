@@ -28,7 +28,7 @@ from kiosk.rep.console import Console  # noqa: E402
 from kiosk.state import Installed  # noqa: E402
 from kiosk.store.ledger import Kind  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
-from person import Wait, keypad, pick, touch, type_into  # noqa: E402
+from person import Wait, fill_case_form, keypad, pick, touch  # noqa: E402
 from rep.drive_console import clipped  # noqa: E402
 from steps import Step, run_steps  # noqa: E402
 
@@ -71,11 +71,7 @@ def main() -> None:
         touch(view("ready").ids.escalate)
         yield lambda: on("escalation")
         form = view("escalation")
-        for field, text in (("first_name", "حسین"), ("last_name", "جعفری"), ("father_name", "علی")):
-            yield from type_into(form._box(field), text)
-        yield from pick(form.ids.year, form.ids.year.values[75])
-        yield from pick(form.ids.month, form.ids.month.values[10])
-        yield from pick(form.ids.day, form.ids.day.values[2])
+        yield from fill_case_form(form, ("حسین", "جعفری", "علی"), (75, 10, 2))
         touch(form.ids.submit)
 
     def case_status() -> str | None:

@@ -24,7 +24,7 @@ from kiosk.core.cases import CaseStatus, Ruling  # noqa: E402
 from kiosk.rep.console import Console  # noqa: E402
 from kiosk.state import Installed  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
-from person import Wait, keypad, pick, touch, type_into  # noqa: E402
+from person import Wait, fill_case_form, keypad, touch, type_into  # noqa: E402
 from steps import Step, run_steps  # noqa: E402
 
 APPROVED_CODE = "0010000771"  # not in the test registry: the reason the person was referred
@@ -58,11 +58,7 @@ def main() -> None:
         touch(view("ready").ids.escalate)
         yield lambda: on("escalation")
         form = view("escalation")
-        for field, text in (("first_name", "مریم"), ("last_name", "رضایی"), ("father_name", "حسن")):
-            yield from type_into(form._box(field), text)
-        yield from pick(form.ids.year, form.ids.year.values[35])
-        yield from pick(form.ids.month, form.ids.month.values[4])
-        yield from pick(form.ids.day, form.ids.day.values[9])
+        yield from fill_case_form(form, ("مریم", "رضایی", "حسن"), (35, 4, 9))
         touch(form.ids.submit)
 
     def case_status() -> str | None:

@@ -173,3 +173,12 @@ def pick(spinner: Any, value: str) -> Iterator[Wait]:
 def _name(widget: Any) -> str:
     text = getattr(widget, "raw", "") or getattr(widget, "text", "")
     return f"{type(widget).__name__} {str(text)[:30]!r}"
+
+
+def fill_case_form(form: Any, names: tuple[str, str, str], birth: tuple[int, int, int]) -> Iterator[Wait]:
+    """The escalation form as staff fill it: first, last and father's name typed, the birth date picked from the
+    year, month and day lists (`birth` gives each entry's place in its list)."""
+    for field, text in zip(("first_name", "last_name", "father_name"), names):
+        yield from type_into(form._box(field), text)
+    for spinner, place in zip((form.ids.year, form.ids.month, form.ids.day), birth):
+        yield from pick(spinner, spinner.values[place])
