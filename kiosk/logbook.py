@@ -107,6 +107,11 @@ class Event(Enum):
     REP_CASE_CANCELLED = ("R103", logging.INFO, "a kiosk withdrew an open case")
     REP_ALERT_SILENT = ("R110", logging.WARNING, "the console cannot play its alert sound; the banner still shows")
     DUPLICATE_FOUND = ("S100", logging.WARNING, "branch sync found a voter checked in on two kiosks")
+    UNLOCKED = ("U100", logging.INFO, "the device was unlocked for the day")
+    UNLOCK_REFUSED = ("U101", logging.WARNING, "an unlock was refused: a wrong code, card or share")
+    LOCKED = ("U102", logging.INFO, "the device was locked again")
+    UNLOCK_NOT_REMEMBERED = ("U103", logging.WARNING,
+                             "the unlock is not shared with other processes: the unlock folder is not in memory")
     SECURITY_LOG_FULL = ("D130", logging.WARNING,
                          "the security log reached its size bound: later warnings go to the rotating audit log")
 

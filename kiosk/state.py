@@ -4,15 +4,20 @@ Layout (all under STATE):
   keys/signing.key, keys/unwrap.key   device private keys, mode 0600
   device.csr                          the enrollment request
   current -> packages/<id>            the installed package (swapped atomically)
-  packages/<id>/                      package files + device.crt + registry.key
+  packages/<id>/                      package files + device.crt + device.envelope (a console's: no registry)
   ledger.sqlite                       the ledger (WAL)
-  staff.json                          staff accounts: scrypt PIN hashes, lock-outs (0600)
+  staff.json                          staff accounts: names and PIN hashes sealed to the data key, lock-outs
   audit.log, audit.log.security       every log line the device wrote (no personal data); its warnings
                                       and errors go to the second, which never rotates
   exports.json, retired.json          the latest close-of-polls export; elections wiped after
   roster/<device>.pem                 devices enrolled after the package was built (authority-signed)
   revocations.json                    the newest revocation list the authority signed
   .app.lock                           held (flock) while the kiosk app or the console runs
+
+Nothing here opens the registry, the index secret or the data key on its own:
+device.envelope holds one share, and the other comes at start of day
+(kiosk.trust.daykeys); the unlocked keys live in memory, shared by this boot's
+processes through kiosk.store.unlock_memory.
 """
 from __future__ import annotations
 
@@ -31,9 +36,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from kiosk.core.election import ConfigRefused, ElectionConfig, config_from_mapping
 from kiosk.store.ledger import Ledger
 from kiosk.store.outbox import CaseOutbox
+from kiosk.logbook import Event, log
+from kiosk.store import unlock_memory
 from kiosk.store.registry import Registry, RegistryKeys
-from kiosk.trust import bundle, certs, manifest, revocation
+from kiosk.trust import bundle, certs, daykeys, envelope, manifest, revocation
 from kiosk.trust.roster import Roster
+from kiosk.trust.sealed import DataKeys
 
 KEYS = "keys"
 SIGNING_KEY = "keys/signing.key"
@@ -42,7 +50,8 @@ REQUEST = "device.csr"
 CURRENT = "current"
 PACKAGES = "packages"
 DEVICE_CERT = "device.crt"
-REGISTRY_KEY = "registry.key"
+DEVICE_ENVELOPE = "device.envelope"   # in the installed package: this device's own envelope (one share)
+INSTALLED_INFO = "installed.json"     # in the installed package: when, which package, the device's role
 LEDGER = "ledger.sqlite"
 STAFF = "staff.json"
 EXPORT_KEY = "export.pub"   # in the package: the authority's key for close-of-polls bundles
@@ -55,6 +64,14 @@ REGISTRY_FILE = "registry.sqlite"  # in the package: the registry, by far its la
 
 class StateRefused(Exception):
     """The state folder is not initialised or holds no installed package."""
+
+
+class DeviceLocked(StateRefused):
+    """The device has not been unlocked since it started: the registry and the data key are out of reach."""
+
+
+class UnlockRefused(StateRefused):
+    """A share or recovery code that does not unlock this device."""
 
 
 def claim_app_lock(state: Path) -> int:
@@ -154,8 +171,10 @@ def recheck_installed(package_dir: Path, part: Part) -> manifest.Difference | No
         if listed is not None and listed != hashlib.sha256(pem).hexdigest():
             return manifest.Difference(AUTHORITY_CERT, manifest.Change.ALTERED)
         return manifest.Difference(manifest.MANIFEST, manifest.Change.UNSIGNED)
-    # Envelopes stay in the package on the stick: the install keeps only the registry key they opened.
+    # Envelopes stay in the package on the stick: the install keeps only this device's. A console keeps no registry.
     names = [n for n in signed.files if not n.startswith("envelopes/")]
+    if not _keeps_registry(package_dir):
+        names = [n for n in names if n != REGISTRY_FILE]
     if part is Part.SMALL:
         names = [n for n in names if n != REGISTRY_FILE]
     elif part is Part.REGISTRY:
@@ -163,9 +182,23 @@ def recheck_installed(package_dir: Path, part: Part) -> manifest.Difference | No
     return manifest.first_difference(package_dir, signed, names)
 
 
+def _keeps_registry(package_dir: Path) -> bool:
+    """Whether this install holds the registry (a console's does not: it never looks a voter up)."""
+    try:
+        role = json.loads((package_dir / INSTALLED_INFO).read_text("utf-8")).get("role")
+        return bool(role != certs.Role.REP.value)
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class Installed:
-    """What a provisioned device needs to serve: config, identity, registry key."""
+    """What a provisioned device needs to serve: config, identity, and, once unlocked, its keys.
+
+    `day` and `secrets` exist only in memory, after the start-of-day unlock; a
+    locked device can still seal records (the technician sets the head's PIN)
+    and keep its links, but it opens no registry and reads no sealed record.
+    """
 
     state: Path
     package_dir: Path
@@ -173,7 +206,9 @@ class Installed:
     authority_cert: x509.Certificate
     device_cert: x509.Certificate
     claims: certs.DeviceClaims
-    registry_key: bytes
+    envelope: daykeys.DeviceEnvelope
+    day: bytes | None = None
+    secrets: daykeys.Secrets | None = None
 
     @classmethod
     def open(cls, state: Path) -> Installed:
@@ -186,20 +221,102 @@ class Installed:
             authority = certs.load_certificate((package_dir / "authority.crt").read_bytes())
             device = certs.load_certificate((package_dir / DEVICE_CERT).read_bytes())
             claims = certs.verify_device(device, authority)
-            registry_key = (package_dir / REGISTRY_KEY).read_bytes()
+            contents = _own_envelope(package_dir, authority, claims, load_unwrap_key(state))
         except (OSError, ValueError, ConfigRefused, certs.CertificateRefused) as exc:
             raise StateRefused(f"installed package is unreadable: {exc}") from exc
-        return cls(state, package_dir.resolve(), config, authority, device, claims, registry_key)
+        locked = cls(state, package_dir.resolve(), config, authority, device, claims, contents)
+        remembered = unlock_memory.recall(config.id, claims.device_id)
+        if remembered is not None:
+            try:
+                return locked._unlocked(remembered)
+            except UnlockRefused:
+                unlock_memory.forget(config.id, claims.device_id)   # another package's: useless now
+        return locked
+
+    # -- the start-of-day unlock ----------------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        """Whether the day's unlock is still to come."""
+        return self.day is None
+
+    def unlock(self, other_share: bytes) -> Installed:
+        """This device unlocked with the other share (from a card, the console or a recovery code).
+
+        The share is remembered in memory for this boot's other processes; UnlockRefused when it is not
+        this device's, and nothing changes.
+        """
+        try:
+            opened = self._unlocked(other_share)
+        except UnlockRefused:
+            log(Event.UNLOCK_REFUSED, device=self.claims.device_id)
+            raise
+        unlock_memory.remember(self.config.id, self.claims.device_id, other_share)
+        log(Event.UNLOCKED, device=self.claims.device_id)
+        return opened
+
+    def unlock_with_code(self, typed: str) -> Installed:
+        """Unlock with the recovery code of the branch's sealed envelope.
+
+        RecoveryCodeRefused (a ValueError) for a code that cannot be right, before any slow work;
+        UnlockRefused for a well-formed code of another device.
+        """
+        share = daykeys.share_from_recovery_code(typed, self.config.id, self.claims.device_id)
+        return self.unlock(share)
+
+    def lock(self) -> Installed:
+        """Forget the day's unlock in every process of this boot."""
+        unlock_memory.forget(self.config.id, self.claims.device_id)
+        log(Event.LOCKED, device=self.claims.device_id)
+        return Installed(self.state, self.package_dir, self.config, self.authority_cert, self.device_cert,
+                         self.claims, self.envelope)
+
+    def _unlocked(self, other_share: bytes) -> Installed:
+        election, device = self.config.id, self.claims.device_id
+        try:
+            day = daykeys.day_key(self.envelope.share, other_share, election, device)
+            secrets = daykeys.unlock(day, self.envelope.locked, election, device)
+        except daykeys.ShareRefused as exc:
+            raise UnlockRefused(str(exc)) from exc
+        return Installed(self.state, self.package_dir, self.config, self.authority_cert, self.device_cert,
+                         self.claims, self.envelope, day, secrets)
+
+    def _secrets(self) -> daykeys.Secrets:
+        if self.secrets is None:
+            raise DeviceLocked("the device is locked: unlock it at start of day (the branch head's card, the "
+                               "representative's console, or the recovery code)")
+        return self.secrets
+
+    @property
+    def registry_key(self) -> bytes:
+        """The registry key (in memory only); DeviceLocked before the unlock, StateRefused on a console."""
+        key = self._secrets().registry_key
+        if key is None:
+            raise StateRefused("a representative's console holds no registry")
+        return key
+
+    @property
+    def officials_key(self) -> bytes:
+        """The key officials' national codes are hashed with in the signed officials roster."""
+        return self._secrets().officials_key
+
+    def kiosk_share(self, kiosk_id: str) -> bytes | None:
+        """A console's: the other share of one of its kiosks, to send when the representative confirms."""
+        return self._secrets().kiosk_shares.get(kiosk_id)
+
+    def data_keys(self) -> DataKeys:
+        """The data key: the public half always, the private half once unlocked."""
+        return self.envelope.data_keys(self.day)
 
     def open_registry(self) -> Registry:
-        """The registry, ready for lookups."""
-        return Registry(self.package_dir / "registry.sqlite", self.registry_key)
+        """The registry, ready for lookups (DeviceLocked before the unlock)."""
+        return Registry(self.package_dir / REGISTRY_FILE, self.registry_key)
 
     def open_ledger(self, read_only: bool = False) -> Ledger:
         """This device's ledger for this election (`read_only`: for a look that must work on a full disk)."""
         consoles = {m.device_id: m.public_key for m in self.roster().of(certs.Role.REP, self.claims.branches)}
         return Ledger(self.state / LEDGER, self.config.id, self.claims.device_id, load_signing_key(self.state),
-                      RegistryKeys.derive(self.registry_key).index_check, rep_keys=consoles.get, read_only=read_only)
+                      self.envelope.index_check, rep_keys=consoles.get, read_only=read_only)
 
     def revocations(self) -> revocation.RevocationList:
         """The newest signed revocation list this device holds (an empty one before any arrived)."""
@@ -241,8 +358,29 @@ class Installed:
         """This kiosk's cases for the representative, on the ledger's connection (one transaction for both)."""
         return CaseOutbox(ledger)
 
+    def index_of(self, code: str) -> bytes:
+        """The keyed hash of a national code (DeviceLocked before the unlock)."""
+        return RegistryKeys.derive(self.registry_key).index_of(code)
+
     def device_public_key(self) -> ed25519.Ed25519PublicKey:
         """The key that signed this device's ledger, as the authority certified it."""
         key = self.device_cert.public_key()
         assert isinstance(key, ed25519.Ed25519PublicKey)
         return key
+
+
+def _own_envelope(package_dir: Path, authority: x509.Certificate, claims: certs.DeviceClaims,
+                  unwrap: x25519.X25519PrivateKey) -> daykeys.DeviceEnvelope:
+    """Open the device's envelope with its at-rest key: one share and the locked secrets, nothing usable alone."""
+    public = authority.public_key()
+    if not isinstance(public, ed25519.Ed25519PublicKey):
+        raise StateRefused("the authority's key is not Ed25519")
+    try:
+        sealed = envelope.parse((package_dir / DEVICE_ENVELOPE).read_bytes(), public)
+        if (sealed.election_id, sealed.device_id) != (claims.election_id, claims.device_id):
+            raise StateRefused("the installed envelope is addressed to another device or election")
+        return daykeys.DeviceEnvelope.from_bytes(envelope.open_envelope(sealed, unwrap))
+    except FileNotFoundError as exc:
+        raise StateRefused("the installed package was installed by an older version: install it again") from exc
+    except (envelope.EnvelopeRefused, daykeys.ShareRefused) as exc:
+        raise StateRefused(f"the installed envelope does not open: {exc}") from exc

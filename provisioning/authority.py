@@ -17,7 +17,7 @@ from kiosk.logbook import Event, log
 from kiosk.store.atomic import write_atomic
 from kiosk.store.documents import open_documents
 from kiosk.store.registry import RegistryKeys
-from kiosk.trust import certs, revocation
+from kiosk.trust import certs, daykeys, revocation
 from kiosk.trust.canonical import b64d, b64e
 
 KEY = "authority.key"
@@ -27,10 +27,24 @@ ROSTER = "roster.json"
 INDEX_SECRET = "index.key"
 EXPORT_KEY = "export.key"
 BUILDS = "builds.json"          # the last package build's number: each build takes the next
+DEVICE_SECRETS = "device-secrets"   # per device: its envelope share and its recovery code (0600)
 
 
 class AuthorityRefused(Exception):
     """A request the authority will not carry out, with a one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSecrets:
+    """One device's two shares as the authority keeps them: the envelope's, and the recovery code's.
+
+    The same for every build of the election, so a device's data key (staff records, cases) survives a
+    package update; the recovery code is printed once for the branch's sealed envelope.
+    """
+
+    share: bytes
+    recovery_code: str
+    other_share: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +219,24 @@ class Authority:
         path.mkdir(mode=0o700, exist_ok=True)
         os.chmod(path, 0o700)
         return path
+
+    def device_secrets(self, device_id: str) -> DeviceSecrets:
+        """The device's shares, made on first use and kept in the authority's folder only."""
+        folder = self.folder / DEVICE_SECRETS
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{device_id}.json"
+        if not device_id.isalnum():
+            raise AuthorityRefused("not a device id")
+        if not path.exists():
+            code = daykeys.new_recovery_code()
+            other = daykeys.share_from_recovery_code(code, self.config.id, device_id)
+            write_atomic(path, json.dumps({"share": b64e(os.urandom(daykeys.SHARE_BYTES)), "recovery_code": code,
+                                           "other_share": b64e(other)}).encode(), mode=0o600)
+        try:
+            raw = json.loads(path.read_text("utf-8"))
+            return DeviceSecrets(b64d(raw["share"]), str(raw["recovery_code"]), b64d(raw["other_share"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AuthorityRefused(f"the secrets kept for device {device_id} are unreadable") from exc
 
     def keep_registry_key(self, registry_key: bytes) -> None:
         """Keep a package's registry key so devices enrolled later can get an envelope."""

@@ -17,7 +17,9 @@ from kiosk.store.registry import RegistryError, read_meta
 from kiosk.trust import bundle, certs, manifest, revocation
 from provisioning.authority import Authority, AuthorityRefused, load_election_toml
 from provisioning.extract_input import ENCODINGS
-from provisioning.package import (DEFAULT_MAX_REJECTED, BuildResult, add_envelope, add_roster_entry, build_package,
+from provisioning.envelopes import add_envelope, envelope_name
+from provisioning.recovery_sheet import write_sheets
+from provisioning.package import (DEFAULT_MAX_REJECTED, BuildResult, add_roster_entry, build_package,
                                   remove_stale_builds, share_text)
 
 
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     collect.add_argument("--dir", type=Path, required=True)
     collect.add_argument("--voters", type=Path, help="the registry extract, to name people checked in twice")
     collect.add_argument("bundles", type=Path, nargs="+", help="bundle files, or folders holding them")
+    _official_parser(sub)
     synth = sub.add_parser("synth", help="write a synthetic registry extract for tests and demos")
     synth.add_argument("--voters", type=int, required=True)
     synth.add_argument("--seed", type=int, default=1)
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _synth(args)
             case "collect":
                 return _collect(args)
+            case "official":
+                return _official(args)
     except AuthorityRefused as exc:
         print(f"kiosk-authority: {exc}", file=sys.stderr)
         return 1
@@ -184,13 +189,18 @@ def _seal(folder: Path, package: Path) -> None:
         raise AuthorityRefused("package is for another election")
     key_check = _key_check(package)
     registry_key = authority.registry_key(key_check)
-    added = 0
+    added = renewed = 0
     for device in authority.roster():
-        if not (package / "envelopes" / f"{device.device_id}.json").exists():
-            add_envelope(package, authority, device.device_id, device.unwrap_public, registry_key)
+        if not (package / envelope_name(device.device_id)).exists():
+            add_envelope(package, authority, device, registry_key)
             added += 1
+        elif device.role is certs.Role.REP:
+            # Made again: a console's envelope carries the share of every kiosk it may unlock.
+            add_envelope(package, authority, device, registry_key)
+            renewed += 1
         add_roster_entry(package, device.device_id, device.cert_pem)
-    print(f"{added} envelopes added")
+    write_sheets(authority)
+    print(f"{added} envelopes added" + (f", {renewed} console envelopes renewed" if renewed else ""))
     listed = authority.revocations()
     if listed.number:
         # Not in the manifest, like envelopes: it is signed on its own, and install keeps it only if newer.
@@ -247,6 +257,58 @@ def _collect(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 1 if report.refused else 0
+
+
+def _official_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    official = sub.add_parser("official", help="enroll branch heads and representatives by national code")
+    actions = official.add_subparsers(dest="official_command", required=True)
+    add = actions.add_parser("add", help="enroll an official, or replace the one of this account")
+    add.add_argument("--dir", type=Path, required=True)
+    add.add_argument("--account", required=True, help="a short id: 1 to 32 of a-z, 0-9 and -")
+    add.add_argument("--role", required=True, metavar="head|rep")
+    add.add_argument("--branch", action="append", required=True, help="branch code (repeat for several)")
+    add.add_argument("--national-code", required=True, metavar="-",
+                     help="give - and type or pipe the code on standard input: never on the command line, "
+                          "where shell history and ps would keep it")
+    remove = actions.add_parser("remove", help="take an official off the roster")
+    remove.add_argument("--dir", type=Path, required=True)
+    remove.add_argument("--account", required=True)
+    listing = actions.add_parser("list", help="the officials enrolled (national codes masked)")
+    listing.add_argument("--dir", type=Path, required=True)
+
+
+def _official(args: argparse.Namespace) -> int:
+    from provisioning.officials import add_official, load_officials, remove_official
+    if args.official_command == "add" and args.national_code != "-":
+        print("kiosk-authority: --national-code takes - and reads the code from standard input "
+              "(a code on the command line stays in shell history)", file=sys.stderr)
+        return 2
+    authority = Authority(args.dir)
+    match args.official_command:
+        case "add":
+            replaced = add_official(authority, args.account, args.role, args.branch, _read_code())
+            print(f"official {args.account} {'replaced' if replaced else 'added'}: {args.role} of branch "
+                  f"{', '.join(dict.fromkeys(args.branch))}; the next package build carries it to the devices")
+        case "remove":
+            remove_official(authority, args.account)
+            print(f"official {args.account} removed; the next package build carries it to the devices")
+        case "list":
+            kept = load_officials(authority)
+            for o in kept:
+                print(f"{o.account}  {o.role.value}  {','.join(o.branches)}  {o.masked_code}")
+            if not kept:
+                print("no officials enrolled")
+    return 0
+
+
+def _read_code() -> str:
+    """One line of standard input (a prompt that does not echo when it is a terminal)."""
+    if sys.stdin is None:
+        return ""
+    if sys.stdin.isatty():
+        import getpass
+        return getpass.getpass("national code: ")
+    return sys.stdin.readline(64)
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -16,9 +16,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from kiosk.core.jalali import TEHRAN, JalaliDate
+from kiosk.state import Installed
+from kiosk.store import unlock_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".dev" / "demo"
@@ -106,6 +109,7 @@ def main() -> None:
         "--authority", "AUTH/authority.crt")
     run(provision, "install", "--state", "REP", "--package", "PKG", "--cert", "rep.crt",
         "--authority", "AUTH/authority.crt")
+    unlock_for_the_day(provision)
     print("\nStaff check people (the codes come from the synthetic extract):")
     people = pick_people(DEMO / "voters.csv")
     for kind in ("already voted", "underage", "deceased", "suspended"):
@@ -144,6 +148,24 @@ def main() -> None:
     print("\nThe technician would now wipe each device (refused until a verified export covers everything):\n"
           "$ kiosk-provision wipe --state STATE")
     start_app(provision, kiosk, people)
+
+
+def unlock_for_the_day(provision: str) -> None:
+    """Start of day: each device unlocked with its line of the branch's recovery sheet (the sealed envelope)."""
+    if not os.environ.get(unlock_memory.ENV):
+        # The unit's /run/kiosk needs root; the demo remembers its unlocks in its own RAM folder.
+        shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+        os.environ[unlock_memory.ENV] = str(shm / f"kiosk-demo-{os.getuid()}")
+    sheet = DEMO / "AUTH" / "recovery-sheets" / "demo-1405-1001.txt"
+    print("\nA fresh install opens no registry: each device is locked until the day's unlock. Here the\n"
+          f"technician types each device's code from the branch's sealed-envelope sheet ({sheet.name}):")
+    codes = {line.rsplit(":", 1)[0].split()[-1]: line.rsplit(":", 1)[1].strip()
+             for line in sheet.read_text("utf-8").splitlines() if " / " in line and ":" in line}
+    for state in ("STATE", "STATE2", "REP"):
+        device = Installed.open(DEMO / state).claims.device_id[:8]
+        print(f"\n$ kiosk-provision unlock --state {state}    (code: {codes[device]})", flush=True)
+        subprocess.run([provision, "unlock", "--state", state], cwd=DEMO, input=codes[device] + "\n", text=True,
+                       check=True)
 
 
 def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:

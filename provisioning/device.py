@@ -22,13 +22,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from kiosk.core.election import ConfigRefused, config_from_mapping
 from kiosk.logbook import Event, log
-from kiosk.state import (CURRENT, DEVICE_CERT, EXPORT_KEY, KEYS, LEDGER, PACKAGES, REGISTRY_KEY, REQUEST,
-                         SIGNING_KEY, UNWRAP_KEY, Installed, StateRefused, load_signing_key, load_unwrap_key,
+from kiosk.state import (CURRENT, DEVICE_CERT, DEVICE_ENVELOPE, EXPORT_KEY, INSTALLED_INFO, KEYS, LEDGER, PACKAGES,
+                         REGISTRY_FILE, REQUEST, SIGNING_KEY, UNWRAP_KEY, Installed, StateRefused, load_signing_key, load_unwrap_key,
                          retired_elections)
 from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.ledger import ledger_identity
-from kiosk.store.registry import Registry, RegistryError, RegistryKeys
-from kiosk.trust import certs, envelope, manifest, revocation
+from kiosk.store.registry import RegistryError, read_meta
+from kiosk.trust import certs, daykeys, envelope, manifest, revocation
 from kiosk.trust.live import Refused, adopt_revocations, check_revocations
 from kiosk.trust.roster import ROSTER_DIR, member_from_pem
 from provisioning.device_folder import BUILDS, NotADeviceFolder, check_fresh, read_marker, write_marker
@@ -106,10 +106,10 @@ def _install(state: Path, package: Path, cert_path: Path, authority_cert_path: P
     signed = _verified_manifest(package, authority, election["election"])
     _refuse_older_build(state, signed, authority)
     claims = _check_device_cert(_read(cert_path, "device certificate"), authority, signing, unwrap)
-    registry_key = _open_envelope(package, authority, claims, unwrap)
+    sealed, contents = _open_envelope(package, authority, claims, unwrap)
     revocations = _revocations(package, authority, election["election"])
-    ledger_fits = _ledger_fits(state, election["election"], RegistryKeys.derive(registry_key).index_check)
-    installed = _stage_and_swap(state, package, signed, cert_path, registry_key, authority)
+    ledger_fits = _ledger_fits(state, election["election"], contents.index_check)
+    installed = _stage_and_swap(state, package, signed, cert_path, sealed, authority, claims.role)
     _record_build(state, signed, authority)
     _mark_enrolled(state, claims)
     if not ledger_fits:
@@ -234,18 +234,20 @@ def _check_device_cert(pem: bytes, authority: x509.Certificate, signing: ed25519
 
 
 def _open_envelope(package: Path, authority: x509.Certificate, claims: certs.DeviceClaims,
-                   unwrap: x25519.X25519PrivateKey) -> bytes:
+                   unwrap: x25519.X25519PrivateKey) -> tuple[bytes, daykeys.DeviceEnvelope]:
+    """The device's envelope file and what it holds (one share: the install itself opens no registry)."""
     path = package / "envelopes" / f"{claims.device_id}.json"
     if not path.is_file():
         raise InstallRefused("this device is not enrolled in this package (no envelope for it)")
     public = authority.public_key()
     assert isinstance(public, ed25519.Ed25519PublicKey)
+    data = path.read_bytes()
     try:
-        env = envelope.parse(path.read_bytes(), public)
+        env = envelope.parse(data, public)
         if (env.election_id, env.device_id) != (claims.election_id, claims.device_id):
             raise InstallRefused("envelope is addressed to another device or election")
-        return envelope.open_envelope(env, unwrap)
-    except envelope.EnvelopeRefused as exc:
+        return data, daykeys.DeviceEnvelope.from_bytes(envelope.open_envelope(env, unwrap))
+    except (envelope.EnvelopeRefused, daykeys.ShareRefused) as exc:
         raise InstallRefused(str(exc)) from exc
 
 
@@ -306,7 +308,7 @@ def _copy_roster(package: Path, staging: Path, authority: x509.Certificate) -> N
 
 
 def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_path: Path,
-                    registry_key: bytes, authority: x509.Certificate) -> Installed:
+                    sealed: bytes, authority: x509.Certificate, role: certs.Role) -> Installed:
     packages = state / PACKAGES
     made_packages = not packages.exists()
     packages.mkdir(mode=0o700, exist_ok=True)
@@ -317,8 +319,8 @@ def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_
     target = Path(PACKAGES) / package_id
     try:
         for name, expected in sorted(signed.files.items()):
-            if name.startswith("envelopes/"):
-                continue
+            if name.startswith("envelopes/") or (name == REGISTRY_FILE and role is certs.Role.REP):
+                continue   # other devices' envelopes; a console keeps no registry
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             copied = _copy_hashed(package / name, staging / name)
             if copied is None:
@@ -329,10 +331,11 @@ def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_
             shutil.copyfile(package / name, staging / name)
         _copy_roster(package, staging, authority)
         shutil.copyfile(cert_path, staging / DEVICE_CERT)
-        write_atomic(staging / REGISTRY_KEY, registry_key, mode=0o600)
-        _check_registry(staging, registry_key, signed.election_id)
-        write_atomic(staging / "installed.json", json.dumps({
+        write_atomic(staging / DEVICE_ENVELOPE, sealed, mode=0o600)
+        _check_parts(staging, signed.election_id, role)
+        write_atomic(staging / INSTALLED_INFO, json.dumps({
             "package": package_id, "installed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "role": role.value,
         }).encode(), mode=0o600)
         fsync_dir(staging)
         os.rename(staging, packages / package_id)
@@ -353,17 +356,18 @@ def _stage_and_swap(state: Path, package: Path, signed: manifest.Manifest, cert_
     return Installed.open(state)
 
 
-def _check_registry(staging: Path, registry_key: bytes, election_id: str) -> None:
+def _check_parts(staging: Path, election_id: str, role: certs.Role) -> None:
+    """The settings and the registry name this election (the registry itself opens only after the unlock)."""
     try:
         json_config = json.loads((staging / "election.json").read_text("utf-8"))
         config = config_from_mapping(json_config)
-        registry = Registry(staging / "registry.sqlite", registry_key)
+        registry_election = (election_id if role is certs.Role.REP
+                             else read_meta(staging / REGISTRY_FILE).get("election"))
     except (ValueError, ConfigRefused) as exc:
         raise InstallRefused(f"package election settings are invalid: {exc}") from exc
     except RegistryError as exc:
         raise InstallRefused(str(exc)) from exc
-    registry.close()
-    if config.id != election_id or registry.election_id != election_id:
+    if config.id != election_id or registry_election != election_id:
         raise InstallRefused("package parts name different elections")
 
 

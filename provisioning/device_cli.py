@@ -13,7 +13,7 @@ from kiosk.state import SIGNING_KEY, STAFF, Installed, StateRefused
 from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from kiosk.trust import certs
-from provisioning import closing_cli, selftest
+from provisioning import closing_cli, selftest, unlock_cli
 from provisioning.device import InstallRefused, init_device, install
 from provisioning.device_folder import is_device_folder
 from provisioning.status import device_status
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     selftest.add_arguments(sub.add_parser("selftest", help="check the reader, a test card, scanner, printer, "
                                                            "storage, clock and package; exit 1 if any fails"))
     closing_cli.add_parsers(sub)
+    unlock_cli.add_parsers(sub)
     return parser
 
 
@@ -76,6 +77,10 @@ def _main(args: argparse.Namespace) -> int:
                 return closing_cli.run_export(args)
             case "wipe":
                 return closing_cli.run_wipe(args)
+            case "unlock":
+                return unlock_cli.run_unlock(args)
+            case "lock":
+                return unlock_cli.run_lock(args)
             case "status":
                 print(json.dumps(device_status(args.state), ensure_ascii=False, indent=1))
             case "install":

@@ -32,9 +32,12 @@ from kiosk.logbook import Event, log
 from kiosk.state import EXPORT_KEY
 from kiosk.store.atomic import fsync_dir, write_atomic
 from kiosk.store.registry import new_registry_key
-from kiosk.trust import bundle, certs, envelope, manifest
+from kiosk.trust import bundle, certs, manifest
 from kiosk.trust.roster import ROSTER_DIR
 from provisioning.authority import Authority, AuthorityRefused
+from provisioning.envelopes import ENVELOPES, add_envelope
+from provisioning.recovery_sheet import write_sheets
+from provisioning.officials import write_officials
 from provisioning.extract_input import ExtractRefused, prepare_extract
 from provisioning.registry_build import build_registry
 from provisioning.voters_csv import Rejected
@@ -43,7 +46,6 @@ REGISTRY = "registry.sqlite"
 ELECTION = "election.json"
 AUTHORITY_CERT = "authority.crt"
 ANCHORS = "anchors"
-ENVELOPES = "envelopes"
 DEFAULT_MAX_REJECTED = 0.01
 # Inside every staging folder while its build runs, locked (POSIX lock: the build process's own,
 # not its workers'); removed just before the folder becomes the package.
@@ -323,14 +325,16 @@ def _write_package_files(staging: Path, authority: Authority, config: ElectionCo
     write_atomic(staging / AUTHORITY_CERT, certs.cert_pem(authority.cert))
     write_atomic(staging / EXPORT_KEY, bundle.recipient_pem(authority.export_key().public_key()))
     names += [ELECTION, AUTHORITY_CERT, EXPORT_KEY]
+    names.append(write_officials(staging, authority))
     (staging / ANCHORS).mkdir()
     for name, pem in anchors.items():
         write_atomic(staging / ANCHORS / name, pem)
         names.append(f"{ANCHORS}/{name}")
     (staging / ENVELOPES).mkdir()
     for device in authority.roster():
-        names.append(add_envelope(staging, authority, device.device_id, device.unwrap_public, registry_key))
+        names.append(add_envelope(staging, authority, device, registry_key))
         names += add_roster_entry(staging, device.device_id, device.cert_pem)
+    write_sheets(authority)
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     signed = manifest.build(staging, names, config.id, created, authority.next_build())
     write_atomic(staging / manifest.MANIFEST, signed.to_bytes())
@@ -348,12 +352,3 @@ def add_roster_entry(package: Path, device_id: str, cert_pem: bytes) -> list[str
     name = f"{ROSTER_DIR}/{device_id}.pem"
     write_atomic(package / name, cert_pem)
     return [name]
-
-
-def add_envelope(package: Path, authority: Authority, device_id: str, unwrap_public: bytes,
-                 registry_key: bytes) -> str:
-    """Seal the registry key for one device into the package; returns the file's name."""
-    sealed = envelope.seal(registry_key, authority.config.id, device_id, unwrap_public, authority.key)
-    name = f"{ENVELOPES}/{device_id}.json"
-    write_atomic(package / name, sealed.to_bytes())
-    return name

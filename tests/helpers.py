@@ -116,11 +116,24 @@ class World:
         return out
 
     def installed(self, name: str = "kiosk1", role: certs.Role = certs.Role.KIOSK,
-                  branches: tuple[str, ...] = ("1001",)) -> Installed:
-        """A device enrolled before the build, with the package installed."""
+                  branches: tuple[str, ...] = ("1001",), unlocked: bool = True) -> Installed:
+        """A device enrolled before the build, with the package installed (and unlocked for the day)."""
         state, cert = self.device(name, role, branches)
         pkg = self.package(f"PKG-{name}")
-        return install(state, pkg, cert, self.authority.folder / "authority.crt")
+        installed = install(state, pkg, cert, self.authority.folder / "authority.crt")
+        return self.unlock(installed) if unlocked else installed
+
+    def recovery_code(self, device_id: str) -> str:
+        """The device's recovery code, as the sheet for the branch's sealed envelope prints it."""
+        return self.authority.device_secrets(device_id).recovery_code
+
+    def unlock(self, installed: Installed) -> Installed:
+        """The start-of-day unlock by recovery code (remembered for this boot's other processes)."""
+        return installed.unlock_with_code(self.recovery_code(installed.claims.device_id))
+
+    def unlock_state(self, state: Path) -> Installed:
+        """The start-of-day unlock of the device installed in `state`, for the commands run on it next."""
+        return self.unlock(Installed.open(state))
 
     def console(self, name: str = "rep1", branches: tuple[str, ...] = ("1001",)) -> Installed:
         """A representative's console for `branches`, provisioned like any device."""

@@ -62,26 +62,12 @@ def _main(args: argparse.Namespace) -> int:
         return 1
     close = _once(console.close)
     try:
-        from kivy.clock import Clock  # Kivy is imported only once the console is serving
-
-        from kiosk.rep.ui.app import build_console
-        from kiosk.ui.lockdown import StaffGate, recheck_registry, stopped
+        from kiosk.rep.ui.app import build_console  # Kivy is imported only once the console is serving
+        from kiosk.ui.lockdown import StaffGate
         from kiosk.ui.watchdog import serve_systemd
         serve_systemd("serving kiosks")
         staff = StaffGate(StaffBook(args.state / STAFF))
         app = build_console(console.service, staff, installed.config.name, installed.claims.branches, args.lang)
-
-        def registry_changed(difference: Difference) -> None:
-            staff.stop()
-            stopped(difference, "registry re-hash")
-
-            def on_screen(_dt: float) -> None:
-                app.stop_serving(difference)
-                # Signed out first, so no screen reads the case book while it closes; kiosks then find no console.
-                threading.Thread(target=close, name="console-stop", daemon=True).start()
-            Clock.schedule_once(on_screen)
-
-        recheck_registry(installed.package_dir, registry_changed)
         app.run()
     finally:
         close()

@@ -1,7 +1,9 @@
-"""The registry key wrapped for one device, in a small file the authority signs.
+"""A device's share and locked secrets, wrapped for that device, in a small file the authority signs.
 
 One envelope per device means a device enrolled after the build gets its
-envelope without the registry being rebuilt.
+envelope without the registry being rebuilt. Format 2 carries a
+kiosk.trust.daykeys.DeviceEnvelope: opening it needs only the device's at-rest
+key, and what it opens is useless without the start-of-day share.
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kiosk.trust.canonical import b64d, b64e, canonical_json
 
-FORMAT = 1
-MAX_ENVELOPE_BYTES = 4096
+FORMAT = 2
+MAX_ENVELOPE_BYTES = 65536   # a console's carries a share for each kiosk it may unlock
 
 
 class EnvelopeRefused(Exception):
@@ -28,7 +30,7 @@ class EnvelopeRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """A sealed registry key addressed to one device of one election."""
+    """Sealed contents addressed to one device of one election."""
 
     election_id: str
     device_id: str
@@ -50,19 +52,19 @@ class Envelope:
 
 
 def _kek(shared: bytes, election_id: str, device_id: str) -> tuple[bytes, bytes]:
-    info = f"kiosk registry key v{FORMAT}|{election_id}|{device_id}".encode()
+    info = f"kiosk device envelope v{FORMAT}|{election_id}|{device_id}".encode()
     kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
     return kek, info
 
 
-def seal(registry_key: bytes, election_id: str, device_id: str, device_unwrap_public: bytes,
+def seal(contents: bytes, election_id: str, device_id: str, device_unwrap_public: bytes,
          authority_key: ed25519.Ed25519PrivateKey) -> Envelope:
-    """Wrap `registry_key` so only the holder of the device's X25519 key can open it."""
+    """Wrap `contents` so only the holder of the device's X25519 key can open it."""
     ephemeral = x25519.X25519PrivateKey.generate()
     shared = ephemeral.exchange(x25519.X25519PublicKey.from_public_bytes(device_unwrap_public))
     kek, info = _kek(shared, election_id, device_id)
     nonce = os.urandom(12)
-    wrapped = AESGCM(kek).encrypt(nonce, registry_key, info)
+    wrapped = AESGCM(kek).encrypt(nonce, contents, info)
     eph_raw = ephemeral.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     unsigned = Envelope(election_id, device_id, eph_raw, nonce, wrapped, b"")
     signature = authority_key.sign(canonical_json(unsigned.body()))
@@ -75,8 +77,10 @@ def parse(data: bytes, authority_public: ed25519.Ed25519PublicKey) -> Envelope:
         raise EnvelopeRefused("envelope too large")
     try:
         raw = json.loads(data)
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        if not isinstance(raw, dict):
             raise ValueError("format")
+        if raw.get("format") != FORMAT:
+            raise EnvelopeRefused("envelope was made by an older version: rebuild the package")
         env = Envelope(
             election_id=_text(raw["election"]), device_id=_text(raw["device"]),
             ephemeral=b64d(raw["ephemeral"]), nonce=b64d(raw["nonce"]),
@@ -94,7 +98,7 @@ def parse(data: bytes, authority_public: ed25519.Ed25519PublicKey) -> Envelope:
 
 
 def open_envelope(env: Envelope, unwrap_key: x25519.X25519PrivateKey) -> bytes:
-    """Recover the registry key with the device's X25519 private key."""
+    """Recover the contents with the device's X25519 private key."""
     try:
         shared = unwrap_key.exchange(x25519.X25519PublicKey.from_public_bytes(env.ephemeral))
         kek, info = _kek(shared, env.election_id, env.device_id)

@@ -83,6 +83,7 @@ def _installed(world: World, result: BuildResult) -> Path:
     assert result.package is not None
     state, cert = world.root / "k1", world.root / "k1.crt"
     install(state, result.package, cert, world.authority.folder / "authority.crt")
+    world.unlock_state(state)
     return state
 
 

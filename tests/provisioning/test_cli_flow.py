@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +27,15 @@ def _tool(name: str) -> str:
     pytest.skip(f"console script {name} is not installed")
 
 
-def _run(cwd: Path, tool: str, *args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_tool(tool), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
+def _run(cwd: Path, tool: str, *args: object, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command as the technician would, remembering the day's unlock in the flow's own memory folder."""
+    env = {**os.environ, "KIOSK_UNLOCK_DIR": _UNLOCKS[cwd]}
+    return subprocess.run([_tool(tool), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          input=stdin, env=env)
+
+
+# Per flow (a module's fixture outlives each test's own folder): its memory of the day's unlock, in RAM.
+_UNLOCKS: dict[Path, str] = {}
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Flow:
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     root = tmp_path_factory.mktemp("flow")
+    _UNLOCKS[root] = tempfile.mkdtemp(prefix="flow-", dir=os.environ["KIOSK_UNLOCK_DIR"])
     write_election(root, "test-1405")
 
     def ok(tool: str, *args: object) -> str:
@@ -83,6 +93,11 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     figures = json.loads(built.splitlines()[-1])
     assert "installed election test-1405" in ok("kiosk-provision", "install", "--state", "STATE", "--package", "PKG",
                                                "--cert", "kiosk.crt", "--authority", "AUTH/authority.crt")
+    sheet = (root / "AUTH" / "recovery-sheets" / "test-1405-1001.txt").read_text("utf-8")
+    code = sheet.splitlines()[-1].split(":", 1)[1].strip()   # the kiosk's line, as the envelope's sheet prints it
+    assert len(code.replace(" ", "")) == 20
+    done = _run(root, "kiosk-provision", "unlock", "--state", "STATE", stdin=code + "\n")
+    assert done.returncode == 0 and "unlocked until it restarts" in done.stdout, done.stderr
     with open(root / "voters.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     return Flow(root, rows, synth, figures)

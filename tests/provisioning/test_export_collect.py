@@ -63,8 +63,9 @@ def branches(world: World, tmp_path: Path) -> Branches:
     rep = world.device("rep", certs.Role.REP, ("1001", "1002"))
     package = world.package()
     authority_crt = world.authority.folder / "authority.crt"
-    kiosks = {name: install(state, package, cert, authority_crt) for name, (state, cert) in made.items()}
-    return Branches(world, kiosks, install(rep[0], package, rep[1], authority_crt), tmp_path / "usb")
+    kiosks = {name: world.unlock(install(state, package, cert, authority_crt)) for name, (state, cert) in made.items()}
+    console = world.unlock(install(rep[0], package, rep[1], authority_crt))
+    return Branches(world, kiosks, console, tmp_path / "usb")
 
 
 def opened_content(world: World, path: Path) -> dict[str, object]:

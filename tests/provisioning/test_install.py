@@ -118,7 +118,10 @@ def test_an_installed_device_gives_every_verdict_with_what_staff_must_see(
     again = Installed.open(device.state)
     assert again.config.id == installed.config.id == "test-1405"
     assert again.claims.device_id == device.device_id and again.claims.branches == ("1001",)
-    assert stat.S_IMODE((device.state / CURRENT / "registry.key").stat().st_mode) == 0o600
+    assert again.locked   # a fresh install opens no registry until the day's unlock
+    assert stat.S_IMODE((device.state / CURRENT / "device.envelope").stat().st_mode) == 0o600
+    assert not (device.state / CURRENT / "registry.key").exists()
+    device.world.unlock_state(device.state)
     expected = {"eligible": ("eligible", None), "birthday_today": ("eligible", None),
                 "one_day_short": ("underage", "1405/03/02"), "underage": ("underage", "1413/01/20"),
                 "deceased": ("deceased", None), "suspended": ("suspended", None)}
@@ -295,6 +298,7 @@ def _params(fresh: bool) -> list[Any]:
 def test_a_bad_install_is_refused_and_the_previous_package_keeps_serving(
         device: Device, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: Case, message: str) -> None:
     install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
+    device.world.unlock_state(device.state)
     assert "recorded" in _checkin(device.state, PEOPLE["eligible"].code, capsys)
     link = os.readlink(device.state / CURRENT)
     package, cert, authority = case(device, tmp_path)
@@ -334,7 +338,7 @@ def test_a_device_enrolled_after_the_build_is_refused_until_the_authority_seals_
     assert authority_main(["seal", "--dir", str(world.authority.folder), "--package", str(pkg)]) == 0
     assert "0 envelopes added" in capsys.readouterr().out
     for state, cert in ((late_state, late_cert), (early_state, early_cert)):
-        install(state, pkg, cert, crt)
+        world.unlock(install(state, pkg, cert, crt))
         assert _check(state, PEOPLE["birthday_today"].code, capsys)["verdict"] == "eligible"
 
 
@@ -377,6 +381,7 @@ def test_reinstalling_the_same_package_keeps_the_check_ins(device: Device,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     pkg = device.world.package()
     install(device.state, pkg, device.cert, device.authority_crt)
+    device.world.unlock_state(device.state)
     assert _checkin(device.state, PEOPLE["birthday_today"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
     install(device.state, pkg, device.cert, device.authority_crt)
     _assert_still_checked_in(device, capsys)
@@ -385,6 +390,7 @@ def test_reinstalling_the_same_package_keeps_the_check_ins(device: Device,
 def test_installing_a_rebuilt_package_of_the_same_election_keeps_the_check_ins(
         device: Device, capsys: pytest.CaptureFixture[str]) -> None:
     install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
+    device.world.unlock_state(device.state)
     assert _checkin(device.state, PEOPLE["birthday_today"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
     install(device.state, device.world.package("SECOND"), device.cert, device.authority_crt)
     _assert_still_checked_in(device, capsys)
@@ -400,6 +406,7 @@ def _enroll_in(other: World, state: Path, tmp: Path) -> Path:
 def test_a_ledger_of_another_election_blocks_installing_a_new_election(
         device: Device, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     install(device.state, device.world.package("FIRST"), device.cert, device.authority_crt)
+    device.world.unlock_state(device.state)
     _checkin(device.state, PEOPLE["eligible"].code, capsys)
     nxt = make_world(tmp_path / "next", election_id="next-1406")
     cert = _enroll_in(nxt, device.state, tmp_path)
@@ -423,7 +430,7 @@ def test_a_device_that_served_no_one_can_move_to_a_new_election(
     assert (device.state / LEDGER).exists()
     nxt = make_world(tmp_path / "next", election_id="next-1406")
     cert = _enroll_in(nxt, device.state, tmp_path)
-    installed = install(device.state, nxt.package(), cert, nxt.authority.folder / "authority.crt")
+    installed = nxt.unlock(install(device.state, nxt.package(), cert, nxt.authority.folder / "authority.crt"))
     assert installed.config.id == Installed.open(device.state).config.id == "next-1406"
     assert _check(device.state, PEOPLE["eligible"].code, capsys)["verdict"] == "eligible"
     assert _checkin(device.state, PEOPLE["eligible"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
@@ -438,6 +445,7 @@ def test_an_older_build_is_refused_after_a_newer_one_and_changes_nothing(
         device: Device, capsys: pytest.CaptureFixture[str]) -> None:
     older, newer = device.world.package("OLDER"), device.world.package("NEWER")   # builds 1 and 2
     install(device.state, newer, device.cert, device.authority_crt)
+    device.world.unlock_state(device.state)
     assert _checkin(device.state, PEOPLE["birthday_today"].code, capsys)["recorded"]["seq"] == 1  # type: ignore[index]
     before = _snapshot(device.state)
     with pytest.raises(InstallRefused, match="package is build 1 of election test-1405, older than the installed "
@@ -462,6 +470,7 @@ def test_an_older_build_stays_refused_when_the_installed_manifest_is_gone(device
 def test_a_newer_build_installs_over_an_older_one(device: Device, capsys: pytest.CaptureFixture[str]) -> None:
     older, newer = device.world.package("OLDER"), device.world.package("NEWER")
     install(device.state, older, device.cert, device.authority_crt)
+    device.world.unlock_state(device.state)
     _checkin(device.state, PEOPLE["birthday_today"].code, capsys)
     install(device.state, newer, device.cert, device.authority_crt)
     _assert_still_checked_in(device, capsys)
@@ -538,6 +547,7 @@ def test_an_install_onto_a_full_disk_is_refused_and_leaves_no_partial_files(
         crt = world.authority.folder / "authority.crt"
         if not first:
             install(state, world.package("FIRST"), cert, crt)
+            world.unlock_state(state)
             assert "recorded" in _checkin(state, PEOPLE["eligible"].code, capsys)
             link = os.readlink(state / CURRENT)
         pkg = world.package("NEXT")

@@ -50,6 +50,7 @@ def _verdict(state: Path, raw: str, capsys: pytest.CaptureFixture[str]) -> dict[
 
 def _install(world: World, state: Path, cert: Path, pkg: Path) -> None:
     install(state, pkg, cert, world.authority.folder / "authority.crt")
+    world.unlock_state(state)
 
 
 def _figures(result: BuildResult) -> tuple[int, ...]:
