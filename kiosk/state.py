@@ -38,7 +38,7 @@ from kiosk.store.ledger import Ledger
 from kiosk.store.outbox import CaseOutbox
 from kiosk.logbook import Event, log
 from kiosk.store import unlock_memory
-from kiosk.store.registry import Registry, RegistryKeys
+from kiosk.store.registry import Registry
 from kiosk.trust import bundle, certs, daykeys, envelope, manifest, revocation
 from kiosk.trust.roster import Roster
 from kiosk.trust.sealed import DataKeys
@@ -357,10 +357,6 @@ class Installed:
     def open_outbox(self, ledger: Ledger) -> CaseOutbox:
         """This kiosk's cases for the representative, on the ledger's connection (one transaction for both)."""
         return CaseOutbox(ledger)
-
-    def index_of(self, code: str) -> bytes:
-        """The keyed hash of a national code (DeviceLocked before the unlock)."""
-        return RegistryKeys.derive(self.registry_key).index_of(code)
 
     def device_public_key(self) -> ed25519.Ed25519PublicKey:
         """The key that signed this device's ledger, as the authority certified it."""

@@ -23,9 +23,9 @@ def write_sheets(authority: Authority) -> list[Path]:
     folder = authority.folder / SHEETS
     folder.mkdir(mode=0o700, exist_ok=True)
     names = {b.code: b.name for b in authority.config.branches}
-    written = []
+    written, roster = [], authority.roster()
     for branch in sorted(names):
-        devices = [d for d in authority.roster() if branch in d.branches and d.role in _ROLE]
+        devices = [d for d in roster if branch in d.branches and d.role in _ROLE]
         if not devices:
             continue
         lines = [f"{authority.config.name} — {authority.config.id}",
