@@ -105,11 +105,18 @@ class Event(Enum):
     REP_DECIDED = ("R101", logging.INFO, "the representative decided a case")
     REP_DECISION_DELIVERED = ("R102", logging.INFO, "a kiosk acknowledged a decision")
     REP_CASE_CANCELLED = ("R103", logging.INFO, "a kiosk withdrew an open case")
+    REP_UNLOCK_ASKED = ("R120", logging.INFO, "a locked kiosk asked the representative to unlock it")
+    REP_UNLOCK_GRANTED = ("R121", logging.INFO, "the representative unlocked a kiosk")
+    REP_UNLOCK_DENIED = ("R122", logging.WARNING, "the console refused to unlock a kiosk")
     REP_ALERT_SILENT = ("R110", logging.WARNING, "the console cannot play its alert sound; the banner still shows")
     DUPLICATE_FOUND = ("S100", logging.WARNING, "branch sync found a voter checked in on two kiosks")
     UNLOCKED = ("U100", logging.INFO, "the device was unlocked for the day")
     UNLOCK_REFUSED = ("U101", logging.WARNING, "an unlock was refused: a wrong code, card or share")
     LOCKED = ("U102", logging.INFO, "the device was locked again")
+    CARD_SIGNED_IN = ("U110", logging.INFO, "an official signed in with their card")
+    CARD_REFUSED = ("U111", logging.WARNING, "an official's card was refused: not trusted, not enrolled, or not its key")
+    CARD_PIN_WRONG = ("U112", logging.WARNING, "the card refused a PIN")
+    CARD_PIN_BLOCKED = ("U113", logging.WARNING, "a card with a blocked PIN was presented")
     UNLOCK_NOT_REMEMBERED = ("U103", logging.WARNING,
                              "the unlock is not shared with other processes: the unlock folder is not in memory")
     SECURITY_LOG_FULL = ("D130", logging.WARNING,

@@ -39,7 +39,7 @@ from kiosk.store.outbox import CaseOutbox
 from kiosk.logbook import Event, log
 from kiosk.store import unlock_memory
 from kiosk.store.registry import Registry
-from kiosk.trust import bundle, certs, daykeys, envelope, manifest, revocation
+from kiosk.trust import bundle, certs, daykeys, envelope, manifest, officials, revocation
 from kiosk.trust.roster import Roster
 from kiosk.trust.sealed import DataKeys
 
@@ -330,6 +330,17 @@ class Installed:
     def roster(self) -> Roster:
         """The election's devices (package roster and later additions) under the revocation list in force."""
         return Roster.load([self.package_dir, self.state], self.authority_cert, self.revocations())
+
+    def officials_roster(self) -> officials.OfficialsRoster:
+        """The signed officials roster the package carries; StateRefused when it is missing or not the authority's."""
+        public = self.authority_cert.public_key()
+        assert isinstance(public, ed25519.Ed25519PublicKey)
+        try:
+            return officials.parse((self.package_dir / officials.FILE).read_bytes(), public, self.config.id)
+        except OSError as exc:
+            raise StateRefused("the installed package carries no officials roster: rebuild the package") from exc
+        except officials.OfficialsRefused as exc:
+            raise StateRefused(str(exc)) from exc
 
     def card_anchors(self) -> list[x509.Certificate]:
         """The election's smart-card trust anchors, as the signed package carries them."""

@@ -270,6 +270,9 @@ def _official_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     add.add_argument("--national-code", required=True, metavar="-",
                      help="give - and type or pipe the code on standard input: never on the command line, "
                           "where shell history and ps would keep it")
+    add.add_argument("--card", type=Path, metavar="CERT",
+                     help="the certificate read from the official's card (DER or PEM): that card may then "
+                          "unlock the devices of these branches (a head's the kiosks, a rep's the console)")
     remove = actions.add_parser("remove", help="take an official off the roster")
     remove.add_argument("--dir", type=Path, required=True)
     remove.add_argument("--account", required=True)
@@ -286,7 +289,8 @@ def _official(args: argparse.Namespace) -> int:
     authority = Authority(args.dir)
     match args.official_command:
         case "add":
-            replaced = add_official(authority, args.account, args.role, args.branch, _read_code())
+            card = _read_card_certificate(args.card) if args.card is not None else None
+            replaced = add_official(authority, args.account, args.role, args.branch, _read_code(), card)
             print(f"official {args.account} {'replaced' if replaced else 'added'}: {args.role} of branch "
                   f"{', '.join(dict.fromkeys(args.branch))}; the next package build carries it to the devices")
         case "remove":
@@ -295,10 +299,20 @@ def _official(args: argparse.Namespace) -> int:
         case "list":
             kept = load_officials(authority)
             for o in kept:
-                print(f"{o.account}  {o.role.value}  {','.join(o.branches)}  {o.masked_code}")
+                enrolled = "  card enrolled" if o.card_certificate is not None else ""
+                print(f"{o.account}  {o.role.value}  {','.join(o.branches)}  {o.masked_code}{enrolled}")
             if not kept:
                 print("no officials enrolled")
     return 0
+
+
+def _read_card_certificate(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > 64 * 1024:
+            raise AuthorityRefused(f"{path} is too large to be a card certificate")
+        return path.read_bytes()
+    except OSError as exc:
+        raise AuthorityRefused(f"card certificate cannot be read: {path}") from exc
 
 
 def _read_code() -> str:

@@ -16,9 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from drivers.card.profiles import parse_card_certificate
+from drivers.errors import CardError
 from kiosk.core.national_code import CodeProblem, parse_national_code, zeros_added
 from kiosk.store.atomic import write_atomic
-from kiosk.trust import officials
+from kiosk.trust import card_slots, officials
+from kiosk.trust.canonical import b64d, b64e
 from kiosk.trust.officials import OfficialRole
 from provisioning.authority import Authority, AuthorityRefused
 
@@ -42,6 +48,11 @@ class KeptOfficial:
     role: OfficialRole
     branches: tuple[str, ...]
     national_code: str
+    card_certificate: bytes | None = None   # DER, when the official's card may unlock their branches' devices
+
+    def card(self) -> x509.Certificate | None:
+        """The enrolled card's certificate, if any."""
+        return None if self.card_certificate is None else x509.load_der_x509_certificate(self.card_certificate)
 
     @property
     def masked_code(self) -> str:
@@ -55,10 +66,13 @@ def mask(national_code: str) -> str:
 
 
 def add_official(authority: Authority, account: str, role: str, branches: list[str],
-                 national_code: str) -> bool:
+                 national_code: str, card_certificate: bytes | None = None) -> bool:
     """Enroll an official, or replace the one of `account` (same code); True if it replaced one.
 
-    AuthorityRefused, with nothing written, for a bad account id, role, branch or code, an account
+    `card_certificate` (DER or PEM, read from the official's card) lets that card unlock the devices of
+    the official's branches: a head's the kiosks, a representative's the console. Replacing an official
+    without one keeps the card enrolled before. AuthorityRefused, with nothing written, for a bad account
+    id, role, branch or code, a certificate that is not this official's P-256 card certificate, an account
     kept for another code, or a code already enrolled under another account.
     """
     if not officials.ACCOUNT.fullmatch(account):
@@ -70,9 +84,13 @@ def add_official(authority: Authority, account: str, role: str, branches: list[s
     if not wanted or unknown:
         raise AuthorityRefused(f"branch not in this election: {', '.join(unknown) or '(none given)'}")
     code = _code(national_code)
-    fresh = KeptOfficial(account, OfficialRole(role), wanted, code)
+    card = None if card_certificate is None else _card_of(code, card_certificate)
+    fresh = KeptOfficial(account, OfficialRole(role), wanted, code, card)
     with _locked(authority.folder):
         kept = load_officials(authority)
+        before = next((o for o in kept if o.account == account), None)
+        if card is None and before is not None and before.national_code == code:
+            fresh = KeptOfficial(account, fresh.role, wanted, code, before.card_certificate)
         for other in kept:
             if other.account == account and other.national_code != code:
                 raise AuthorityRefused(f"account {account} is enrolled with another national code; "
@@ -110,7 +128,9 @@ def load_officials(authority: Authority) -> list[KeptOfficial]:
         if raw["format"] != _FORMAT:
             raise ValueError("format")
         found = [KeptOfficial(str(o["account"]), OfficialRole(o["role"]), tuple(str(b) for b in o["branches"]),
-                              str(o["national_code"])) for o in raw["officials"]]
+                              str(o["national_code"]),
+                              None if o.get("card_certificate") is None else b64d(o["card_certificate"]))
+                 for o in raw["officials"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise AuthorityRefused(f"the officials kept in {path} are damaged") from exc
     if any(not isinstance(parse_national_code(o.national_code), str) for o in found):
@@ -132,6 +152,23 @@ def write_officials(staging: Path, authority: Authority) -> str:
     return officials.FILE
 
 
+def _card_of(code: str, given: bytes) -> bytes:
+    """The DER of an official's card certificate, checked to be theirs and usable for an unlock."""
+    try:
+        der = (x509.load_pem_x509_certificate(given) if given.lstrip().startswith(b"-----")
+               else x509.load_der_x509_certificate(given)).public_bytes(serialization.Encoding.DER)
+        on_card, cert = parse_card_certificate(der)
+    except (ValueError, CardError) as exc:
+        raise AuthorityRefused("the card certificate is not a readable card certificate (DER or PEM)") from exc
+    if on_card != code:
+        raise AuthorityRefused("the card certificate carries another national code than the one given")
+    try:
+        card_slots.wrappable_key(cert)
+    except card_slots.CardSlotRefused as exc:
+        raise AuthorityRefused(str(exc)) from exc
+    return der
+
+
 def _code(raw: str) -> str:
     """The canonical code, or a refusal that names the problem but never the digits."""
     code = parse_national_code(raw)
@@ -145,7 +182,8 @@ def _code(raw: str) -> str:
 
 def _save(authority: Authority, kept: list[KeptOfficial]) -> None:
     payload = {"format": _FORMAT, "officials": [
-        {"account": o.account, "role": o.role.value, "branches": list(o.branches), "national_code": o.national_code}
+        {"account": o.account, "role": o.role.value, "branches": list(o.branches), "national_code": o.national_code,
+         "card_certificate": None if o.card_certificate is None else b64e(o.card_certificate)}
         for o in kept]}
     write_atomic(authority.folder / KEPT, json.dumps(payload, indent=1).encode(), mode=0o600)
 

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from drivers.card.minting import CardAuthority, IssuedCard
 from kiosk.core.national_code import check_digit
 from kiosk.state import Installed
 from kiosk.trust import certs
 from kiosk.trust.roster import ROSTER_DIR
 from provisioning.authority import Authority, load_election_toml
 from provisioning.device import init_device, install
+from provisioning.officials import add_official
 from provisioning.package import build_package
 from kiosk.store.atomic import write_atomic
 
@@ -138,6 +140,21 @@ class World:
     def console(self, name: str = "rep1", branches: tuple[str, ...] = ("1001",)) -> Installed:
         """A representative's console for `branches`, provisioned like any device."""
         return self.installed(name, certs.Role.REP, branches)
+
+    def trust_cards(self) -> CardAuthority:
+        """A throwaway national-card authority, named in the election file as its card trust anchor."""
+        ca = CardAuthority()
+        (self.election.parent / "nid-ca.pem").write_bytes(ca.pem())
+        toml = self.election.read_text("utf-8")
+        self.election.write_text(toml.replace("[[branches]]", 'card_trust_anchors = ["nid-ca.pem"]\n\n[[branches]]',
+                                              1), encoding="utf-8")
+        return ca
+
+    def official(self, account: str, role: str, national_code: str, card: IssuedCard | None = None,
+                 branches: tuple[str, ...] = ("1001",)) -> None:
+        """Enroll an official, with their card when one is given (before the package is built)."""
+        add_official(self.authority, account, role, list(branches), national_code,
+                     card.certificate if card is not None else None)
 
 
 def make_world(root: Path, lines: list[str] | None = None, election_id: str = "test-1405") -> World:

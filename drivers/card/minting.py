@@ -5,11 +5,25 @@ Every key is made at run time; nothing here is a real card authority.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A card's certificate and the holder key that only the card should have."""
+
+    certificate: bytes
+    key: ec.EllipticCurvePrivateKey
+
+    def key_pem(self) -> bytes:
+        """The key as the virtual card process reads it (tests and demos only)."""
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
 
 
 class CardAuthority:
@@ -29,6 +43,10 @@ class CardAuthority:
 
     def card_certificate(self, national_code: str, valid_days: int = 3650) -> bytes:
         """DER certificate of a card whose subject serialNumber is `national_code`."""
+        return self.issue(national_code, valid_days).certificate
+
+    def issue(self, national_code: str, valid_days: int = 3650) -> IssuedCard:
+        """A card for `national_code`: its certificate and its holder key."""
         holder = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.timezone.utc)
         cert = (
@@ -40,7 +58,7 @@ class CardAuthority:
             .not_valid_before(now - dt.timedelta(days=365)).not_valid_after(now + dt.timedelta(days=valid_days))
             .sign(self.key, hashes.SHA256())
         )
-        return cert.public_bytes(serialization.Encoding.DER)
+        return IssuedCard(cert.public_bytes(serialization.Encoding.DER), holder)
 
     def pem(self) -> bytes:
         """The CA certificate, for an election's card_trust_anchors."""

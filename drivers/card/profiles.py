@@ -8,6 +8,13 @@ correction is a one-line change. `test` is this project's own layout for the
 fake and virtual cards: application F04B494F534B54 ("\\xF0KIOSKT"), one
 certificate file 0001. In both, the national code is the subject's
 serialNumber attribute of the card certificate.
+
+The holder's commands (drivers/card/holder.py) are ISO 7816-4/-8 ones: VERIFY
+with the profile's PIN reference, PSO: COMPUTE DIGITAL SIGNATURE over a SHA-256
+digest, PSO: DECIPHER for key agreement. For `test` they are exactly what the
+virtual card answers. For `iran-nid` the PIN reference, PIN padding and the
+MSE: SET that picks the signature key come from public reports and have NOT
+been tried on a real card: correct them here once someone has.
 """
 from __future__ import annotations
 
@@ -36,11 +43,18 @@ class Profile:
     name: str
     aid: bytes
     path: tuple[int, ...]
+    pin_reference: int = 0x81             # P2 of VERIFY
+    pin_padded_to: int | None = None      # PIN bytes padded with FF to this length (None: as typed)
+    select_key: bytes | None = None       # MSE: SET sent before signing or key agreement, if the card wants one
+    holder_commands_checked: bool = False  # against the card they describe (the test card: yes)
 
 
 PROFILES = {
-    "iran-nid": Profile("iran-nid", bytes.fromhex("A0000000180C000001634200"), (0x3F00, 0x5100, 0x5040)),
-    "test": Profile("test", bytes.fromhex("F04B494F534B54"), (0x0001,)),
+    "iran-nid": Profile("iran-nid", bytes.fromhex("A0000000180C000001634200"), (0x3F00, 0x5100, 0x5040),
+                        pin_reference=0x81, pin_padded_to=8,
+                        select_key=bytes.fromhex("002241B6038401" "01")),
+    "test": Profile("test", bytes.fromhex("F04B494F534B54"), (0x0001,), pin_reference=0x81,
+                    holder_commands_checked=True),
 }
 
 

@@ -13,7 +13,10 @@ import socket
 import sys
 from pathlib import Path
 
-from drivers.card.virtual import Misbehaviour, VirtualCard
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from drivers.card.virtual import PIN_TRIES, Misbehaviour, VirtualCard
 
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
 
@@ -62,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=35963)
     parser.add_argument("--profile", choices=["iran-nid", "test"], default="test")
     parser.add_argument("--cert", type=Path, required=True, help="DER certificate the card holds")
+    parser.add_argument("--key", type=Path, help="PEM P-256 key of the holder (without it the card cannot sign)")
+    parser.add_argument("--pin", default="1234", help="the card's PIN (a test card's, never a real one)")
+    parser.add_argument("--tries", type=int, default=PIN_TRIES, help="PIN tries left (0: a blocked card)")
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--wrong-status", type=lambda s: int(s, 16))
     parser.add_argument("--truncate", type=int)
@@ -69,8 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     misbehave = Misbehaviour(delay=args.delay, wrong_status=args.wrong_status,
                              truncate_certificate=args.truncate, pull_after_reads=args.pull_after_reads)
-    card = VirtualCard.of(args.profile, args.cert.read_bytes(), misbehave)
     try:
+        key = None
+        if args.key is not None:
+            loaded = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+                print("vpcd_card: --key is not an EC key", file=sys.stderr)
+                return 2
+            key = loaded
+        card = VirtualCard.of(args.profile, args.cert.read_bytes(), misbehave, key, args.pin, args.tries)
         return serve(card, args.host, args.port)
     except OSError as exc:
         print(f"vpcd_card: {exc.strerror or exc}", file=sys.stderr)

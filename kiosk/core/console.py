@@ -45,6 +45,7 @@ class KioskSeen:
     skew_ms: int            # the kiosk's clock minus the console's, at its last status
     duplicates: int = 0     # double check-ins the kiosk holds that its staff have not acknowledged yet
     anomalies: int = 0      # records the kiosk holds that the rules refuse to count (a rogue device's doing)
+    asks_unlock: bool = False   # locked, and asking the representative to unlock it for the day
 
 
 class CaseBookPort(Protocol):

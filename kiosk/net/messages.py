@@ -100,10 +100,36 @@ class Revocations:
     signed: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class AskUnlock:
+    """Kiosk → console: this locked kiosk asks the representative to unlock it for the day."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockShare:
+    """Console → kiosk: the representative confirmed; the kiosk's other share (only ever to that kiosk's link)."""
+
+    share: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockDenied:
+    """Console → kiosk: the representative refused, or this console cannot unlock the kiosk (one of DENIALS)."""
+
+    reason: str
+
+
+UNLOCK_SHARE_BYTES = 32
+# Why a console does not unlock a kiosk, as codes the kiosk's screen translates.
+REFUSED_BY_REP = "refused"                 # the representative said no
+CONSOLE_LOCKED = "console_locked"          # the console is itself locked
+NOT_ITS_KIOSK = "not_its_kiosk"            # the console holds no unlock for this kiosk (another branch, old package)
+DENIALS = frozenset({REFUSED_BY_REP, CONSOLE_LOCKED, NOT_ITS_KIOSK})
+
 # A list larger than this is not relayed (it would not fit one frame); it still travels by USB stick.
 MAX_REVOCATIONS = 40 * 1024
 
-Message = OpenCase | Ack | Decide | Cancel | Beacon | Status | Revocations
+Message = OpenCase | Ack | Decide | Cancel | Beacon | Status | Revocations | AskUnlock | UnlockShare | UnlockDenied
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +167,12 @@ def encode(message: Message) -> bytes:
             body = {"type": "beacon", "wall_ms": message.wall_ms}
         case Revocations():
             body = {"type": "revocations", "signed": b64e(message.signed)}
+        case AskUnlock():
+            body = {"type": "ask_unlock"}
+        case UnlockShare():
+            body = {"type": "unlock_share", "share": b64e(message.share)}
+        case UnlockDenied():
+            body = {"type": "unlock_denied", "reason": message.reason}
         case Status():
             body = {"type": "status", "branch": message.branch, "checkins_today": message.checkins_today,
                     "open_cases": message.open_cases, "wall_ms": message.wall_ms, "software": message.software,
@@ -161,6 +193,9 @@ _FIELDS: dict[str, frozenset[str]] = {
     "status": frozenset({"branch", "checkins_today", "open_cases", "wall_ms", "software", "duplicates",
                          "anomalies"}),
     "revocations": frozenset({"signed"}),
+    "ask_unlock": frozenset(),
+    "unlock_share": frozenset({"share"}),
+    "unlock_denied": frozenset({"reason"}),
 }
 
 
@@ -237,6 +272,15 @@ def _message(raw: Any) -> Message:
                           _int(raw, "anomalies", MAX_COUNT))
         case "revocations":
             return _revocations(raw)
+        case "ask_unlock":
+            return AskUnlock()
+        case "unlock_share":
+            return UnlockShare(_share(raw))
+        case "unlock_denied":
+            reason = _text(raw, "reason", 20)
+            if reason not in DENIALS:
+                raise Malformed("unlock_denied: unknown reason")
+            return UnlockDenied(reason)
     raise AssertionError(kind)
 
 
@@ -315,6 +359,19 @@ def _signature(raw: dict[str, Any], key: str) -> bytes:
     if len(signature) != 64:
         raise Malformed(f"decide: bad {key} length")
     return signature
+
+
+def _share(raw: dict[str, Any]) -> bytes:
+    value = raw["share"]
+    if not isinstance(value, str) or len(value) > 64:
+        raise Malformed("unlock_share: bad share")
+    try:
+        share = b64d(value)
+    except (ValueError, TypeError) as exc:
+        raise Malformed("unlock_share: bad share encoding") from exc
+    if len(share) != UNLOCK_SHARE_BYTES:
+        raise Malformed("unlock_share: the share has the wrong length")
+    return share
 
 
 def _text(raw: dict[str, Any], key: str, limit: int, newlines: bool = False) -> str:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from enum import Enum
 
 from kiosk.core.cases import (CaseReason, Decision, DecisionProblem, Ruling, UndoAuthorization, check_decision,
                               check_form)
@@ -25,7 +26,7 @@ from kiosk.logbook import Event, flush_message_refusals, log, message_refused
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, Server, TlsIdentity
 from kiosk.rep.book import CaseBook, Clash, Signed
-from kiosk.state import Installed, load_signing_key
+from kiosk.state import Installed, StateRefused, load_signing_key
 from kiosk.trust import certs
 from kiosk.trust.certs import Role
 from kiosk.trust.decisions import sign_decision, sign_undo
@@ -34,6 +35,14 @@ from kiosk.trust.roster import Roster
 
 BEACON_SECONDS = 2.0
 CASE_BOOK = "cases.json"
+
+
+class UnlockGrant(Enum):
+    """What came of the representative's confirmation."""
+
+    SENT = "sent"               # the share went to the kiosk over its link
+    NOT_ASKING = "not_asking"   # the kiosk is not (or no longer) linked and asking
+    CANNOT = "cannot"           # this console cannot unlock it (locked itself, or not its kiosk)
 
 
 class RepService:
@@ -55,6 +64,7 @@ class RepService:
         self._lock = threading.Lock()
         self._kiosks: dict[str, KioskSeen] = {}
         self._links: dict[str, Channel] = {}
+        self._asking: set[str] = set()   # kiosks linked now whose staff asked for the day's unlock
         self._listeners: list[Callable[[], None]] = []
         self.identity = TlsIdentity.from_installed(installed)
         # Only enrolled, unrevoked kiosks, with the very certificate the roster holds; a newer list closes the rest.
@@ -105,6 +115,44 @@ class RepService:
         """Every kiosk heard from since the console started, by branch and device."""
         with self._lock:
             return sorted(self._kiosks.values(), key=lambda k: (k.branch, k.device))
+
+    def grant_unlock(self, kiosk: str, account: str) -> UnlockGrant:
+        """The signed-in representative `account` confirmed the kiosk: send it its share, over its link only."""
+        share = self._share_for(kiosk)
+        if share is None:
+            return UnlockGrant.CANNOT
+        with self._lock:
+            link = self._links.get(kiosk) if kiosk in self._asking else None
+            self._asking.discard(kiosk)
+        if link is None:
+            return UnlockGrant.NOT_ASKING
+        self._send(link, m.UnlockShare(share))
+        log(Event.REP_UNLOCK_GRANTED, kiosk=kiosk, account=account)
+        self._mark_asking(kiosk, False)
+        return UnlockGrant.SENT
+
+    def deny_unlock(self, kiosk: str, account: str) -> bool:
+        """The representative refused: the kiosk is told and stays locked; False if it was not asking."""
+        with self._lock:
+            link = self._links.get(kiosk) if kiosk in self._asking else None
+            self._asking.discard(kiosk)
+        if link is None:
+            return False
+        self._send(link, m.UnlockDenied(m.REFUSED_BY_REP))
+        log(Event.REP_UNLOCK_DENIED, kiosk=kiosk, account=account, reason="refused")
+        self._mark_asking(kiosk, False)
+        return True
+
+    def _share_for(self, kiosk: str) -> bytes | None:
+        """The kiosk's other share, from this console's unlocked secrets (an unlock another process made counts)."""
+        if self._installed.locked:
+            try:
+                self._installed = Installed.open(self._installed.state)
+            except StateRefused:
+                return None
+        if self._installed.locked:
+            return None
+        return self._installed.kiosk_share(kiosk)
 
     def decide(self, case_id: str, ruling: Ruling, national_code: str, reference: str,
                reason: str) -> RepCase | list[DecisionProblem]:
@@ -169,8 +217,9 @@ class RepService:
             with self._lock:
                 if self._links.get(kiosk) is channel:
                     del self._links[kiosk]
+                    self._asking.discard(kiosk)
             flush_message_refusals()
-            self._seen(kiosk, channel.peer.branches[0], online=False)
+            self._seen(kiosk, channel.peer.branches[0], online=False, asks_unlock=False)
 
     def _handle(self, channel: Channel, message: m.Message | m.Refused) -> None:
         kiosk = channel.peer.device_id
@@ -198,6 +247,8 @@ class RepService:
                            duplicates=message.duplicates, anomalies=message.anomalies)
             case m.Revocations():
                 self._revocations(kiosk, message)
+            case m.AskUnlock():
+                self._asked_to_unlock(channel)
             case m.Refused():
                 message_refused(kiosk, message.reason)
             case _:
@@ -222,9 +273,31 @@ class RepService:
             log(Event.REP_CASE_RECEIVED, case=message.case_id, reason=message.form.reason.value)
             self._notify()
 
+    def _asked_to_unlock(self, channel: Channel) -> None:
+        """A locked kiosk asks: shown to the representative, or refused at once if this console cannot unlock it."""
+        kiosk = channel.peer.device_id
+        if self._share_for(kiosk) is None:
+            reason = m.CONSOLE_LOCKED if self._installed.locked else m.NOT_ITS_KIOSK
+            self._send(channel, m.UnlockDenied(reason))
+            log(Event.REP_UNLOCK_DENIED, kiosk=kiosk, account="", reason="cannot")
+            return
+        with self._lock:
+            if self._links.get(kiosk) is not channel:
+                return
+            self._asking.add(kiosk)
+        log(Event.REP_UNLOCK_ASKED, kiosk=kiosk)
+        self._mark_asking(kiosk, True)
+
+    def _mark_asking(self, kiosk: str, asking: bool) -> None:
+        with self._lock:
+            old = self._kiosks.get(kiosk)
+            if old is not None:
+                self._kiosks[kiosk] = replace(old, asks_unlock=asking)
+        self._notify()
+
     def _seen(self, kiosk: str, branch: str, online: bool, checkins: int | None = None,
               open_cases: int | None = None, skew: int | None = None, duplicates: int | None = None,
-              anomalies: int | None = None) -> None:
+              anomalies: int | None = None, asks_unlock: bool | None = None) -> None:
         with self._lock:
             now = _iso(self._wall_ms())
             old = self._kiosks.get(kiosk) or KioskSeen(kiosk, branch, online, now, 0, 0, 0)
@@ -234,7 +307,8 @@ class RepService:
                 open_cases=old.open_cases if open_cases is None else open_cases,
                 skew_ms=old.skew_ms if skew is None else skew,
                 duplicates=old.duplicates if duplicates is None else duplicates,
-                anomalies=old.anomalies if anomalies is None else anomalies)
+                anomalies=old.anomalies if anomalies is None else anomalies,
+                asks_unlock=old.asks_unlock if asks_unlock is None else asks_unlock)
         self._notify()
 
     def _revocations(self, kiosk: str, message: m.Revocations) -> None:

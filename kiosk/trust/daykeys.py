@@ -25,12 +25,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.trust.canonical import b64d, b64e, canonical_json
+from kiosk.trust.card_slots import CardSlot
 from kiosk.trust.sealed import DataKeys, raw_public
 
 SHARE_BYTES = 32
 RECOVERY_DIGITS = 20          # 18 random digits (about 60 bits) and two ISO 7064 mod 97-10 check digits
 _SCRYPT = {"n": 1 << 14, "r": 8, "p": 1, "maxmem": 64 << 20, "dklen": SHARE_BYTES}
 _FORMAT = 1
+_ENVELOPE_FORMAT = 2          # 2: with the heads' card slots
+_ENVELOPE_FIELDS = {"format", "share", "locked", "data_public", "index_check", "card_slots"}
+MAX_CARD_SLOTS = 64
 
 
 class ShareRefused(Exception):
@@ -120,29 +124,41 @@ class DeviceEnvelope:
     """What a device's envelope holds once its at-rest key opened it: its share and its locked secrets.
 
     `data_public` lets a locked device seal records (the technician sets the head's PIN before any unlock);
-    `index_check` names the election's index key, so an install can tell whether a ledger belongs to it.
+    `index_check` names the election's index key, so an install can tell whether a ledger belongs to it;
+    `card_slots` hold the other share for each branch head's card that may unlock the device.
     """
 
     share: bytes
     locked: bytes
     data_public: bytes
     index_check: str
+    card_slots: tuple[CardSlot, ...] = ()
 
     def to_bytes(self) -> bytes:
         """The envelope's plaintext."""
-        return canonical_json({"format": _FORMAT, "share": b64e(self.share), "locked": b64e(self.locked),
-                               "data_public": b64e(self.data_public), "index_check": self.index_check})
+        slots = [{"card": s.certificate_sha256, "ephemeral": b64e(s.ephemeral), "wrapped": b64e(s.wrapped)}
+                 for s in self.card_slots]
+        return canonical_json({"format": _ENVELOPE_FORMAT, "share": b64e(self.share), "locked": b64e(self.locked),
+                               "data_public": b64e(self.data_public), "index_check": self.index_check,
+                               "card_slots": slots})
+
+    def slot_for(self, certificate_sha256: str) -> CardSlot | None:
+        """The slot of the card with this certificate, if the authority made one."""
+        return next((s for s in self.card_slots if s.certificate_sha256 == certificate_sha256), None)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DeviceEnvelope:
         """Strict parse; ShareRefused for anything else (an envelope of an older format included)."""
         try:
             raw: Any = json.loads(data)
-            if not isinstance(raw, dict) or set(raw) != {"format", "share", "locked", "data_public", "index_check"}:
+            if not isinstance(raw, dict) or set(raw) != _ENVELOPE_FIELDS:
                 raise ValueError("fields")
-            if raw["format"] != _FORMAT or not isinstance(raw["index_check"], str):
+            if raw["format"] != _ENVELOPE_FORMAT or not isinstance(raw["index_check"], str):
                 raise ValueError("format")
-            made = cls(b64d(raw["share"]), b64d(raw["locked"]), b64d(raw["data_public"]), raw["index_check"])
+            if not isinstance(raw["card_slots"], list) or len(raw["card_slots"]) > MAX_CARD_SLOTS:
+                raise ValueError("card slots")
+            slots = tuple(_card_slot(s) for s in raw["card_slots"])
+            made = cls(b64d(raw["share"]), b64d(raw["locked"]), b64d(raw["data_public"]), raw["index_check"], slots)
         except (ValueError, TypeError, KeyError) as exc:
             raise ShareRefused("the envelope was made by an older version or is damaged; rebuild the package") \
                 from exc
@@ -161,12 +177,22 @@ class DeviceEnvelope:
         return DataKeys(public, private)
 
 
+def _card_slot(raw: Any) -> CardSlot:
+    if not isinstance(raw, dict) or set(raw) != {"card", "ephemeral", "wrapped"} or not isinstance(raw["card"], str):
+        raise ValueError("card slot")
+    slot = CardSlot(raw["card"], b64d(raw["ephemeral"]), b64d(raw["wrapped"]))
+    if len(slot.certificate_sha256) != 64 or len(slot.ephemeral) != 65 or len(slot.wrapped) != 12 + SHARE_BYTES + 16:
+        raise ValueError("card slot")
+    return slot
+
+
 def make_envelope(device_share: bytes, other_share: bytes, secrets: Secrets, election_id: str, device_id: str,
-                  index_check: str) -> DeviceEnvelope:
+                  index_check: str, card_slots: tuple[CardSlot, ...] = ()) -> DeviceEnvelope:
     """The authority's side: lock a device's secrets under the day key its two shares make."""
     day = day_key(device_share, other_share, election_id, device_id)
     data_public = raw_public(data_private(day).public_key())
-    return DeviceEnvelope(device_share, lock(day, secrets, election_id, device_id), data_public, index_check)
+    return DeviceEnvelope(device_share, lock(day, secrets, election_id, device_id), data_public, index_check,
+                          card_slots)
 
 
 # -- the recovery code --------------------------------------------------------------------------------

@@ -257,6 +257,20 @@ def closing() -> None:
     emit("collect_5_bundles_check_ins_counted", figures["check_ins"], "check-ins", "== 15000")
 
 
+def officials_cards() -> None:
+    """An official's card through real pcscd + vpcd (sign-in, unlock to Ready), and the unlock through the console."""
+    from tests.bench.card_bench import sign_in_and_unlock_seconds
+    figures = sign_in_and_unlock_seconds()
+    emit("card_sign_in_pcscd_mean", figures["sign_in_mean_s"], "s", "<= 1.5")
+    emit("card_sign_in_pcscd_max", figures["sign_in_max_s"], "s", "<= 1.5")
+    emit("card_unlock_to_ready_pcscd_mean", figures["unlock_mean_s"], "s", "<= 1.5")
+    emit("card_unlock_to_ready_pcscd_max", figures["unlock_max_s"], "s", "<= 1.5")
+    from tests.bench.console_unlock_bench import console_unlock_seconds
+    console = console_unlock_seconds()
+    emit("console_unlock_to_ready_mean", console["mean_s"], "s", "<= 1")
+    emit("console_unlock_to_ready_max", console["max_s"], "s", "<= 1")
+
+
 def nation() -> None:
     """Lookup figures at 62 million voters."""
     voters_csv = extract(62_000_000, 1405)
@@ -269,13 +283,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench")
     parser.add_argument("--nation", action="store_true", help="also measure at 62,000,000 voters")
     parser.add_argument("--only-nation", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["province", "ui", "escalations", "sync", "closing"], help="run one part only")
+    parser.add_argument("--only", choices=["province", "ui", "escalations", "sync", "closing", "cards"], help="run one part only")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     emit("cpu_count", os.cpu_count() or 0, "cores")
     if args.only:
         {"province": province, "ui": ui, "escalations": escalations, "sync": branch_sync,
-         "closing": closing}[args.only]()
+         "closing": closing, "cards": officials_cards}[args.only]()
         return
     if not args.only_nation:
         province()
@@ -283,6 +297,7 @@ def main() -> None:
         escalations()
         branch_sync()
         closing()
+        officials_cards()
     if args.nation or args.only_nation:
         nation()
 

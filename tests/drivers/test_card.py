@@ -145,3 +145,46 @@ def test_a_listener_that_raises_does_not_stop_the_others(ca: CardAuthority) -> N
     reader.subscribe(lambda e: seen.append(e.status))
     reader.insert_card(VirtualCard.of("test", ca.card_certificate(code(2))))
     assert seen == [ReaderStatus.CARD_PRESENT] and reader.status() is ReaderStatus.CARD_PRESENT
+
+
+# -- the holder's commands: PIN and private key (issue 14) -----------------------------------------------------------
+
+def test_the_card_uses_its_key_only_after_its_pin(ca: CardAuthority) -> None:
+    from cryptography import x509
+    from drivers.card import holder
+    from kiosk.trust.card_proof import challenge_digest, signature_holds
+    issued = ca.issue(code(41))
+    reader = _reader_with(VirtualCard.of("test", issued.certificate, key=issued.key, pin="246810"))
+    test = PROFILES["test"]
+    holder.select_application(reader.transmit, test)
+    digest = challenge_digest("sign-in", "e", "d", b"nonce")
+    with pytest.raises(CardError, match="wants its PIN first"):
+        holder.sign_digest(reader.transmit, test, digest)
+    assert holder.verify_pin(reader.transmit, test, "246810") == holder.PinAccepted()
+    signature = holder.sign_digest(reader.transmit, test, digest)
+    certificate = x509.load_der_x509_certificate(issued.certificate)
+    assert signature_holds(certificate, digest, signature)
+    assert not signature_holds(certificate, challenge_digest("unlock", "e", "d", b"nonce"), signature)
+    assert not signature_holds(certificate, digest, signature[:-1] + bytes([signature[-1] ^ 1]))
+
+
+def test_the_iran_nid_pin_is_padded_and_its_key_selected_as_the_profile_says() -> None:
+    from drivers.card import holder
+    nid = PROFILES["iran-nid"]
+    assert holder.pin_bytes(nid, "1234") == b"1234\xff\xff\xff\xff"
+    assert holder.verify_command(nid, holder.pin_bytes(nid, "1234"))[:5] == bytes.fromhex("0020008108")
+    assert nid.select_key is not None and not nid.holder_commands_checked
+    with pytest.raises(holder.PinRefused):
+        holder.pin_bytes(nid, "123456789")   # longer than the card's PIN field
+
+
+@pytest.mark.parametrize("status, answer", [("6983", "blocked"), ("63C1", "one left"), ("6A88", "error")])
+def test_pin_answers_are_a_closed_set(status: str, answer: str) -> None:
+    from drivers.card import holder
+    reply = lambda command: bytes.fromhex(status)  # noqa: E731  a card that answers every VERIFY this way
+    if answer == "error":
+        with pytest.raises(CardError, match="6A88"):
+            holder.verify_pin(reply, PROFILES["test"], "1234")
+    else:
+        expected = holder.PinBlocked() if answer == "blocked" else holder.PinWrong(1)
+        assert holder.verify_pin(reply, PROFILES["test"], "1234") == expected

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -11,69 +10,36 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from drivers.card.minting import CardAuthority
-from drivers.card.pcsc import PcscReader, list_readers
+from drivers.card.minting import CardAuthority, IssuedCard
+from drivers.card.holder import PinAccepted, PinWrong, pin_tries
+from drivers.card.pcsc import PcscReader
 from drivers.card.profiles import PROFILES, read_card
 from drivers.card.reader import ReaderEvent, ReaderStatus
-from drivers.errors import CardError, ReaderError
-from helpers import code
+from drivers.errors import CardError
+from helpers import World, code
+from pcscd import READER, Card, PcscdMissing, running_pcscd
+from kiosk import official_card
+from kiosk.official_card import CardPinBlocked, CardPinWrong, CardRefused, CardSignedIn
+from kiosk.state import Installed
 
-READER = "Virtual PCD 00 00"  # vpcd's reader 0, which a card reaches on 127.0.0.1:35963
 TODAY = dt.date.today()
-
-
-def _vpcd_ready() -> bool:
-    try:
-        return READER in list_readers()
-    except ReaderError:
-        return False
 
 
 @pytest.fixture(scope="module")
 def pcscd() -> Iterator[None]:
     """A running pcscd with vpcd: the machine's own if it has one, else one started here (needs root)."""
-    if _vpcd_ready():
-        yield
-        return
-    binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
-    if not Path(binary).exists() or not Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so").exists():
-        pytest.skip("pcscd or vsmartcard-vpcd is not installed (./dev test installs them when run as root)")
-    if os.geteuid() != 0:
-        pytest.skip("starting pcscd needs root (it creates /run/pcscd)")
-    proc = subprocess.Popen([binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not _vpcd_ready():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail("pcscd did not come up with the vpcd reader")
-        time.sleep(0.1)
-    yield
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        with running_pcscd():
+            yield
+    except PcscdMissing as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
 def ca() -> CardAuthority:
     return CardAuthority()
-
-
-class Card:
-    """A virtual card process connected to vpcd: inserted while it runs."""
-
-    def __init__(self, tmp: Path, der: bytes, *options: str, profile: str = "test") -> None:
-        cert = tmp / f"card-{time.monotonic_ns()}.der"
-        cert.write_bytes(der)
-        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.card.vpcd_card", "--profile", profile,
-                                      "--cert", str(cert), *options], stdout=subprocess.PIPE, text=True)
-
-    def remove(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(timeout=10)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
 
 
 def _wait(reader: PcscReader, status: ReaderStatus, seconds: float = 30.0) -> None:
@@ -184,3 +150,73 @@ def test_the_bench_tool_lists_the_reader_and_reads_a_card(pcscd: None, ca: CardA
     out = json.loads(done.stdout)
     assert done.returncode == 0 and out["national_code"] == code(31)
     assert out["trusted"] is False  # no election installed: no anchors to trust it against
+
+
+# -- officials' cards through the real stack (issue 14) ------------------------------------------------------------
+
+HEAD_PIN = "4821"
+
+
+def _branch_with_a_head(world: World) -> tuple[Installed, IssuedCard, CardAuthority]:
+    cards = world.trust_cards()
+    head = cards.issue(code(901))
+    world.official("head-1001", "head", code(901), head)
+    return world.installed("k1", unlocked=False), head, cards
+
+
+def test_the_head_unlocks_and_signs_in_with_the_card_through_pcscd(reader: PcscReader, world: World,
+                                                                    tmp_path: Path) -> None:
+    kiosk, head, _ = _branch_with_a_head(world)
+    card = Card(tmp_path, head.certificate, "--pin", HEAD_PIN, key=head.key)
+    try:
+        _wait(reader, ReaderStatus.CARD_PRESENT)
+        test = PROFILES["test"]
+        assert official_card.unlock(kiosk, reader.transmit, test, "0000") == CardPinWrong(2)
+        assert pin_tries(reader.transmit, test) == PinWrong(2)   # what the screen shows before the next try
+        answer = official_card.unlock(kiosk, reader.transmit, test, HEAD_PIN)
+        assert isinstance(answer, CardSignedIn) and answer.official.account == "head-1001"
+        assert pin_tries(reader.transmit, test) == PinAccepted()
+        again = official_card.sign_in(answer.installed, reader.transmit, test, HEAD_PIN)
+        assert isinstance(again, CardSignedIn)
+    finally:
+        card.remove()
+    assert not Installed.open(kiosk.state).locked
+
+
+@pytest.mark.parametrize("which", ["blocked", "another person", "copied certificate"])
+def test_cards_that_must_not_unlock_do_not_through_pcscd(reader: PcscReader, world: World, tmp_path: Path,
+                                                         which: str) -> None:
+    kiosk, head, cards = _branch_with_a_head(world)
+    if which == "blocked":
+        card, expected = Card(tmp_path, head.certificate, "--pin", HEAD_PIN, "--tries", "0", key=head.key), \
+            CardPinBlocked()
+    elif which == "another person":
+        stranger = cards.issue(code(904))
+        card, expected = Card(tmp_path, stranger.certificate, "--pin", HEAD_PIN, key=stranger.key), \
+            CardRefused(official_card.NO_SLOT)
+    else:
+        card, expected = Card(tmp_path, head.certificate, "--pin", HEAD_PIN,
+                              key=ec.generate_private_key(ec.SECP256R1())), CardRefused(official_card.NOT_ITS_KEY)
+    try:
+        _wait(reader, ReaderStatus.CARD_PRESENT)
+        assert official_card.unlock(kiosk, reader.transmit, PROFILES["test"], HEAD_PIN) == expected
+    finally:
+        card.remove()
+    assert Installed.open(kiosk.state).locked
+
+
+def test_the_technicians_command_unlocks_with_the_card_and_the_pin_on_standard_input(
+        pcscd: None, world: World, tmp_path: Path) -> None:
+    kiosk, head, _ = _branch_with_a_head(world)
+    command = [sys.executable, "-m", "provisioning.device_cli", "unlock", "--state", str(kiosk.state), "--card",
+               "--reader", READER, "--profile", "test", "--wait", "20"]
+    card = Card(tmp_path, head.certificate, "--pin", HEAD_PIN, key=head.key)
+    try:
+        wrong = subprocess.run(command, input="0000\n", capture_output=True, text=True, timeout=60)
+        right = subprocess.run(command, input=HEAD_PIN + "\n", capture_output=True, text=True, timeout=60)
+    finally:
+        card.remove()
+    assert wrong.returncode == 1 and "blocks after 2 more wrong tries" in wrong.stderr
+    assert right.returncode == 0 and "unlocked by head-1001" in right.stdout, right.stderr
+    assert code(901) not in right.stdout + right.stderr + wrong.stderr
+    assert not Installed.open(kiosk.state).locked

@@ -51,6 +51,9 @@ MESSAGES = st.one_of(
     st.builds(m.Status, st.from_regex(r"\A[0-9]{1,10}\Z"), COUNT, COUNT, st.integers(0, 1 << 53),
               st.sampled_from(["0.2.0", "1.0"]), COUNT, COUNT),
     st.builds(m.Revocations, st.binary(min_size=1, max_size=300)),
+    st.just(m.AskUnlock()),
+    st.builds(m.UnlockShare, st.binary(min_size=32, max_size=32)),
+    st.builds(m.UnlockDenied, st.sampled_from(sorted(m.DENIALS))),
 )
 
 
@@ -81,7 +84,8 @@ def mutate(wire: bytes, data: st.DataObject) -> bytes:
 @settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 def test_mutated_messages_are_refused_or_decoded_never_raise(message: m.Message, data: st.DataObject) -> None:
     result = m.decode(mutate(m.encode(message), data))
-    assert isinstance(result, (m.Refused, m.OpenCase, m.Ack, m.Decide, m.Cancel, m.Beacon, m.Status, m.Revocations))
+    assert isinstance(result, (m.Refused, m.OpenCase, m.Ack, m.Decide, m.Cancel, m.Beacon, m.Status, m.Revocations,
+                               m.AskUnlock, m.UnlockShare, m.UnlockDenied))
     if not isinstance(result, m.Refused):
         assert m.decode(m.encode(result)) == result  # whatever is accepted is a well-formed message
 
@@ -259,3 +263,15 @@ def test_a_status_without_the_anomaly_count_is_refused() -> None:
     missing = _status()
     del missing["anomalies"]
     assert m.decode(json.dumps(missing).encode()) == m.Refused("status: wrong fields")
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"type": "unlock_share", "share": "AAAA"}, "wrong length"),
+    ({"type": "unlock_share", "share": "!!"}, "bad share encoding"),
+    ({"type": "unlock_share", "share": 7}, "bad share"),
+    ({"type": "unlock_denied", "reason": "because I said so"}, "unknown reason"),
+    ({"type": "ask_unlock", "share": "AAAA"}, "wrong fields"),
+])
+def test_unlock_messages_out_of_shape_are_refused(body: dict[str, object], reason: str) -> None:
+    refused = m.decode(json.dumps({"v": 1, **body}).encode())
+    assert isinstance(refused, m.Refused) and reason in refused.reason

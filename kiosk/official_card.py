@@ -1,0 +1,148 @@
+"""An official's smart national card at a device: sign-in, and the start-of-day unlock.
+
+The card's certificate says who it claims to be; the election's card trust
+anchors say the certificate is genuine; the signed officials roster says that
+person heads or represents this branch. None of that shows the card is the
+one the certificate was issued to, so nothing counts until the card has
+verified its PIN itself and signed a fresh challenge this device made (a
+copied certificate on another card fails there). An unlock further needs the
+card's key to open the slot the authority wrapped the device's other share in.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from drivers.card import holder
+from drivers.card.profiles import Profile, Transmit, read_card
+from drivers.errors import CardError
+from kiosk.logbook import Event, log
+from kiosk.state import Installed, UnlockRefused
+from kiosk.trust import card_proof, card_slots
+from kiosk.trust.officials import Official, OfficialRole
+
+
+@dataclass(frozen=True, slots=True)
+class CardSignedIn:
+    """The official is signed in; `installed` is the device as it now stands (unlocked, after an unlock)."""
+
+    official: Official
+    installed: Installed
+
+
+@dataclass(frozen=True, slots=True)
+class CardPinWrong:
+    """The card refused the PIN; it blocks after `tries_left` more wrong ones."""
+
+    tries_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class CardPinBlocked:
+    """The card's PIN is blocked (after three wrong tries): the civil-registration office unblocks it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardRefused:
+    """The card cannot sign in here; `reason` is one line for staff (no national code in it)."""
+
+    reason: str
+
+
+CardAnswer = CardSignedIn | CardPinWrong | CardPinBlocked | CardRefused
+
+NOT_TRUSTED = "this card's certificate is not from the election's card authority"
+NOT_ENROLLED = "this card's holder is not an official of this branch"
+NOT_ITS_KEY = "this card cannot prove it holds its certificate's key (a copied certificate?)"
+NO_SLOT = "this card is not enrolled to unlock this device"
+
+
+def _election_day(installed: Installed) -> dt.date:
+    return installed.config.day.to_gregorian()
+
+
+def _refused(reason: str, account: str | None = None) -> CardRefused:
+    log(Event.CARD_REFUSED, reason=reason, account=account or "")
+    return CardRefused(reason)
+
+
+def _pin_and_proof(transmit: Transmit, profile: Profile, installed: Installed, cert: x509.Certificate, pin: str,
+                   purpose: str, account: str | None) -> CardAnswer | None:
+    """Let the card verify the PIN, then sign a fresh challenge; None when both held."""
+    answer = holder.verify_pin(transmit, profile, pin)
+    if isinstance(answer, holder.PinBlocked):
+        log(Event.CARD_PIN_BLOCKED, account=account or "")
+        return CardPinBlocked()
+    if isinstance(answer, holder.PinWrong):
+        log(Event.CARD_PIN_WRONG, account=account or "", tries_left=answer.tries_left)
+        return CardPinWrong(answer.tries_left) if answer.tries_left else CardPinBlocked()
+    challenge = card_proof.fresh_challenge(purpose)
+    digest = challenge.digest(installed.config.id, installed.claims.device_id)
+    try:
+        signature = holder.sign_digest(transmit, profile, digest)
+    except CardError:
+        return _refused(NOT_ITS_KEY, account)
+    if not card_proof.signature_holds(cert, digest, signature):
+        return _refused(NOT_ITS_KEY, account)
+    return None
+
+
+def _official_of_branch(installed: Installed, national_code: str, role: OfficialRole | None) -> Official | None:
+    found = installed.officials_roster().find(installed.officials_key, national_code)
+    if found is None or not set(found.branches) & set(installed.claims.branches):
+        return None
+    return found if role is None or found.role is role else None
+
+
+def sign_in(installed: Installed, transmit: Transmit, profile: Profile, pin: str) -> CardAnswer:
+    """Sign an official in with their card on an unlocked device.
+
+    holder.PinRefused for a PIN that is not 4 to 12 digits (the card is not asked); CardError when the
+    card cannot be read or leaves the reader; StateRefused when the package carries no valid roster.
+    """
+    holder.pin_bytes(profile, pin)
+    read = read_card(transmit, profile, installed.card_anchors(), _election_day(installed))
+    if not read.trusted:
+        return _refused(NOT_TRUSTED)
+    official = _official_of_branch(installed, read.national_code, None)
+    if official is None:
+        return _refused(NOT_ENROLLED)
+    failed = _pin_and_proof(transmit, profile, installed, read.certificate, pin, "sign-in", official.account)
+    if failed is not None:
+        return failed
+    log(Event.CARD_SIGNED_IN, account=official.account, role=official.role.value)
+    return CardSignedIn(official, installed)
+
+
+def unlock(installed: Installed, transmit: Transmit, profile: Profile, pin: str) -> CardAnswer:
+    """Unlock a locked device with the card of an official the authority enrolled for it, and sign them in.
+
+    The same errors as sign_in. A device already unlocked is simply signed in to.
+    """
+    if not installed.locked:
+        return sign_in(installed, transmit, profile, pin)
+    holder.pin_bytes(profile, pin)
+    read = read_card(transmit, profile, installed.card_anchors(), _election_day(installed))
+    if not read.trusted:
+        return _refused(NOT_TRUSTED)
+    slot = installed.envelope.slot_for(card_slots.certificate_id(read.certificate))
+    if slot is None:
+        return _refused(NO_SLOT)
+    failed = _pin_and_proof(transmit, profile, installed, read.certificate, pin, "unlock", None)
+    if failed is not None:
+        return failed
+    try:
+        secret = holder.agree_key(transmit, profile, slot.ephemeral)
+        share = card_slots.open_slot(slot, secret, installed.config.id, installed.claims.device_id)
+        opened = installed.unlock(share)
+    except (CardError, card_slots.CardSlotRefused, UnlockRefused):
+        return _refused(NO_SLOT)
+    official = _official_of_branch(opened, read.national_code, None)
+    if official is None:
+        opened = opened.lock()   # the slot and the roster disagree: a package to rebuild, not a way in
+        return _refused(NOT_ENROLLED)
+    log(Event.CARD_SIGNED_IN, account=official.account, role=official.role.value)
+    return CardSignedIn(official, opened)
+
