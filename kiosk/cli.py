@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--simulate", action="store_true", help="fake card reader with a developer panel")
     app.add_argument("--lang", choices=["fa", "en"], default="fa")
     app.add_argument("--demo-codes", type=Path, help="JSON {kind: national code} for the developer panel")
+    app.add_argument("--demo-head-card", type=Path, metavar="DIR",
+                     help="with --simulate: a folder with the branch head's virtual card (head.der, head.key) for "
+                          "the locked screen's developer panel (made by ./dev demo; never a real card's key)")
     app.add_argument("--scanner", help="serial port of a USB-CDC barcode scanner (a keyboard-mode one needs none)")
     app.add_argument("--printer", help="serial port of the ESC/POS receipt printer")
     app.add_argument("--scanner-baud", type=int, default=9600)
@@ -125,7 +128,9 @@ def _app(args: argparse.Namespace) -> int:
             pass   # the app says what is wrong with the state folder
     from kiosk.ui import run as ui_run  # Kivy is imported only for the app
     try:
-        return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, scanner_port=args.scanner,
+        head_card = ui_run.demo_head_card(args.demo_head_card) if args.simulate and args.demo_head_card else None
+        return ui_run.main(args.state, args.simulate, args.lang, args.demo_codes, head_card=head_card,
+                           scanner_port=args.scanner,
                            printer_port=args.printer, scanner_baud=args.scanner_baud,
                            printer_baud=args.printer_baud, reader_name=args.reader, lan=args.lan,
                            max_skew_minutes=args.max_skew_minutes, sync_port=args.sync_port)

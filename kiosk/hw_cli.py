@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from drivers.card.fake import FakeCardReader
 from drivers.card.minting import CardAuthority
@@ -43,6 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     read.add_argument("--profile", choices=sorted(PROFILES), default="iran-nid")
     read.add_argument("--state", type=Path, help="judge trust against this device's election anchors")
     read.add_argument("--wait", type=float, default=20, help="seconds to wait for a card")
+    read.add_argument("--save", type=Path, metavar="FILE",
+                      help="also write the card's certificate (DER) here, for kiosk-authority official add --card")
     scan = hw_sub.add_parser("scan", help="show what the barcode scanner sends, as codes or refusals")
     scan.add_argument("--port", help="the scanner's serial port, e.g. /dev/serial/by-id/…")
     scan.add_argument("--baud", type=int, default=9600)
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             case "watch":
                 return _watch(settings, args.seconds)
             case "read-card":
-                return _read_card(settings, args.profile, args.state, args.wait)
+                return _read_card(settings, args.profile, args.state, args.wait, args.save)
             case "scan":
                 return _scan(settings, args.seconds)
             case "print-test":
@@ -109,7 +112,8 @@ def _simulate_a_visit(reader: FakeCardReader, done: threading.Event) -> None:
     done.set()
 
 
-def _read_card(settings: HardwareSettings, profile: str, state: Path | None, wait: float) -> int:
+def _read_card(settings: HardwareSettings, profile: str, state: Path | None, wait: float,
+               save: Path | None = None) -> int:
     reader = open_card_reader(settings)
     try:
         anchors: list[x509.Certificate] = []
@@ -127,6 +131,8 @@ def _read_card(settings: HardwareSettings, profile: str, state: Path | None, wai
             return 1
         started = time.perf_counter()
         read = read_card(reader.transmit, PROFILES[profile], anchors, day)
+        if save is not None:
+            save.write_bytes(read.certificate.public_bytes(serialization.Encoding.DER))
         print(json.dumps({"national_code": read.national_code, "trusted": read.trusted,
                           "trust_problem": read.trust_problem, "issuer": read.certificate.issuer.rfc4514_string(),
                           "read_ms": round((time.perf_counter() - started) * 1000, 1)}, ensure_ascii=False))

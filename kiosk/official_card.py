@@ -18,6 +18,7 @@ from cryptography import x509
 from drivers.card import holder
 from drivers.card.profiles import Profile, Transmit, read_card
 from drivers.errors import CardError
+from kiosk.core.national_code import ascii_digits_only
 from kiosk.logbook import Event, log
 from kiosk.state import Installed, UnlockRefused
 from kiosk.trust import card_proof, card_slots
@@ -99,9 +100,11 @@ def _official_of_branch(installed: Installed, national_code: str, role: Official
 def sign_in(installed: Installed, transmit: Transmit, profile: Profile, pin: str) -> CardAnswer:
     """Sign an official in with their card on an unlocked device.
 
-    holder.PinRefused for a PIN that is not 4 to 12 digits (the card is not asked); CardError when the
-    card cannot be read or leaves the reader; StateRefused when the package carries no valid roster.
+    The PIN may be typed in any digit script. holder.PinRefused for a PIN that is not 4 to 12 digits (the
+    card is not asked); CardError when the card cannot be read or leaves the reader; StateRefused when the
+    package carries no valid roster.
     """
+    pin = ascii_digits_only(pin)
     holder.pin_bytes(profile, pin)
     read = read_card(transmit, profile, installed.card_anchors(), _election_day(installed))
     if not read.trusted:
@@ -123,6 +126,7 @@ def unlock(installed: Installed, transmit: Transmit, profile: Profile, pin: str)
     """
     if not installed.locked:
         return sign_in(installed, transmit, profile, pin)
+    pin = ascii_digits_only(pin)
     holder.pin_bytes(profile, pin)
     read = read_card(transmit, profile, installed.card_anchors(), _election_day(installed))
     if not read.trusted:

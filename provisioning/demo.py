@@ -19,7 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from drivers.card.minting import DEMO_CARD_PIN, CardAuthority
 from kiosk.core.jalali import TEHRAN, JalaliDate
+from kiosk.core.national_code import check_digit
 from kiosk.state import Installed
 from kiosk.store import unlock_memory
 
@@ -32,6 +34,7 @@ name = "انتخابات نمایشی"
 date = "{day}"
 min_age = 18
 constituency = "تهران"
+card_trust_anchors = ["nid-ca.pem"]
 
 [[branches]]
 code = "1001"
@@ -100,6 +103,7 @@ def main() -> None:
     run(provision, "init", "--state", "REP")
     run(authority, "enroll", "--dir", "AUTH", "--csr", "REP/device.csr", "--role", "rep",
         "--branch", "1001", "--out", "rep.crt")
+    enroll_head_with_card(authority)
     print("\nThe authority builds and signs the election package; the technician installs it on both:")
     run(authority, "package", "--dir", "AUTH", "--election", "election.toml", "--voters", "voters.csv",
         "--out", "PKG")
@@ -150,6 +154,27 @@ def main() -> None:
     start_app(provision, kiosk, people)
 
 
+def enroll_head_with_card(authority: str) -> None:
+    """A throwaway national-card authority the election trusts, and the branch head enrolled with a virtual card."""
+    cards = CardAuthority("Demo National ID CA")
+    (DEMO / "nid-ca.pem").write_bytes(cards.pem())
+    first_nine = "001" + "990001"
+    code = first_nine + str(check_digit(first_nine))   # synthetic: the head is not a voter of the extract
+    head = cards.issue(code)
+    folder = DEMO / "demo-cards"
+    folder.mkdir()
+    (folder / "head.der").write_bytes(head.certificate)
+    (folder / "head.key").write_bytes(head.key_pem())
+    (folder / "head.key").chmod(0o600)
+    print("\nThe authority enrolls the branch head by national code, with the certificate read from the head's\n"
+          "card (a virtual card here), so that card can unlock the branch's kiosks; the code goes on stdin:")
+    print("$ kiosk-authority official add --dir AUTH --account head-1001 --role head --branch 1001 "
+          "--national-code - --card demo-cards/head.der", flush=True)
+    subprocess.run([authority, "official", "add", "--dir", "AUTH", "--account", "head-1001", "--role", "head",
+                    "--branch", "1001", "--national-code", "-", "--card", "demo-cards/head.der"],
+                   cwd=DEMO, input=code + "\n", text=True, check=True)
+
+
 def unlock_for_the_day(provision: str) -> None:
     """Start of day: each device unlocked with its line of the branch's recovery sheet (the sealed envelope)."""
     if not os.environ.get(unlock_memory.ENV):
@@ -177,18 +202,25 @@ def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
         subprocess.run([provision, "staff", "--state", state, "--account", account, "--name", name],
                        cwd=DEMO, input=f"{pin}\n", text=True, check=True)
     (DEMO / "demo-codes.json").write_text(json.dumps(people), encoding="utf-8")
+    print("\nThe kiosks are locked again, as after a power cut: their apps open on the locked screen. Unlock the\n"
+          f"first with the head's card (the purple \"head's card\" button, card PIN {DEMO_CARD_PIN}), the second by\n"
+          "asking the representative (confirm it on the console's Devices screen); nothing recorded is lost:")
+    for state in ("STATE", "STATE2"):
+        run(provision, "lock", "--state", state)
     # Both find each other by zeroconf; --lan keeps this demo on loopback, off the machine's real network.
     console = [str(BIN / "kiosk-rep"), "--state", "REP", "--lan", "127.0.0.1"]
     command = [kiosk, "app", "--state", "STATE", "--simulate", "--demo-codes", "demo-codes.json",
-               "--lan", "127.0.0.1"]
+               "--demo-head-card", "demo-cards", "--lan", "127.0.0.1"]
     second = [kiosk, "app", "--state", "STATE2", "--simulate", "--demo-codes", "demo-codes.json",
-              "--lan", "127.0.0.1"]
+              "--demo-head-card", "demo-cards", "--lan", "127.0.0.1"]
     print(f"\nEverything is under {DEMO} (receipt images in receipts/). Run ./dev demo again to start over.")
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        # The day's unlocks live in the demo's RAM folder: the apps of other terminals must look there too.
+        memory = f"{unlock_memory.ENV}={shlex.quote(os.environ[unlock_memory.ENV])}"
         print("\nNo display here, so the apps are not started. On a desktop, run in three terminals:\n"
-              f"  cd {DEMO} && {shlex.join(console)}\n"
-              f"  cd {DEMO} && {shlex.join(command)}\n"
-              f"  cd {DEMO} && {shlex.join(second)}\n"
+              f"  cd {DEMO} && {memory} {shlex.join(console)}\n"
+              f"  cd {DEMO} && {memory} {shlex.join(command)}\n"
+              f"  cd {DEMO} && {memory} {shlex.join(second)}\n"
               "or see every screen with ./dev screenshots.")
         return
     print("\nStarting the representative's console (PIN 246802) and two kiosks of branch 1001 side by side\n"

@@ -13,6 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
+DEMO_CARD_PIN = "4821"   # the PIN of ./dev demo's virtual official's card (a test card's, never a real one)
+
+
 @dataclass(frozen=True)
 class IssuedCard:
     """A card's certificate and the holder key that only the card should have."""

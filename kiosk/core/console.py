@@ -48,6 +48,14 @@ class KioskSeen:
     asks_unlock: bool = False   # locked, and asking the representative to unlock it for the day
 
 
+class UnlockGrant(Enum):
+    """What came of the representative's confirming a kiosk's request to be unlocked."""
+
+    SENT = "sent"               # the share went to the kiosk over its link
+    NOT_ASKING = "not_asking"   # the kiosk is not (or no longer) linked and asking
+    CANNOT = "cannot"           # this console cannot unlock it (locked itself, or not its kiosk)
+
+
 class CaseBookPort(Protocol):
     """What the console's screens ask of the case book (kiosk.rep.service.RepService)."""
 
@@ -73,6 +81,14 @@ class CaseBookPort(Protocol):
 
     def kiosks(self) -> list[KioskSeen]:
         """Every kiosk heard from, by branch and device."""
+        ...
+
+    def grant_unlock(self, kiosk: str, account: str) -> UnlockGrant:
+        """The signed-in representative `account` confirmed the kiosk's request: send it its day's unlock."""
+        ...
+
+    def deny_unlock(self, kiosk: str, account: str) -> bool:
+        """The representative refused the kiosk's request; False if it was not asking."""
         ...
 
     def subscribe(self, listener: Callable[[], None]) -> None:

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Protocol, assert_never
 
 from kiosk.core.cases import DecisionProblem, Ruling
-from kiosk.core.console import CaseBookPort, KioskSeen, RepCase, RepCaseStatus
+from kiosk.core.console import CaseBookPort, KioskSeen, RepCase, RepCaseStatus, UnlockGrant
 from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
 
 IDLE_LOCK_SECONDS = 600.0
@@ -40,6 +40,10 @@ class ConsoleNotice(Enum):
     CASE_GONE = "case_gone"            # withdrawn by the kiosk, or decided elsewhere, while open here
     DECIDED = "decided"
     NOT_RECORDED = "not_recorded"      # the book could not keep the decision (disk full, I/O error)
+    UNLOCK_SENT = "unlock_sent"        # the kiosk was sent its day's unlock
+    UNLOCK_REFUSED = "unlock_refused"  # the representative refused a kiosk's request
+    UNLOCK_NOT_ASKING = "unlock_not_asking"   # the kiosk stopped asking (went away, or was answered)
+    UNLOCK_CANNOT = "unlock_cannot"    # this console cannot unlock that kiosk
 
 
 class ConsoleStaffPort(Protocol):
@@ -65,6 +69,7 @@ class ConsoleState:
     kiosks: tuple[KioskSeen, ...] = ()
     duplicates: tuple[KioskSeen, ...] = ()  # kiosks reporting double check-ins not yet acknowledged there
     anomalies: tuple[KioskSeen, ...] = ()   # kiosks reporting records the rules refuse to count
+    asking: tuple[KioskSeen, ...] = ()      # locked kiosks asking the representative to unlock them
     selected: RepCase | None = None
     problems: tuple[DecisionProblem, ...] = ()
     notice: ConsoleNotice | None = None
@@ -88,6 +93,7 @@ class ConsoleFlow:
         kiosks = tuple(book.kiosks())
         self.state = ConsoleState(cases=cases, recent=tuple(book.recent_decided()), kiosks=kiosks,
                                   duplicates=reporting_duplicates(kiosks), anomalies=reporting_anomalies(kiosks),
+                                  asking=tuple(k for k in kiosks if k.asks_unlock),
                                   alert=len(cases), last_activity=now(),
                                   accounts=tuple(staff.accounts()))
 
@@ -169,6 +175,23 @@ class ConsoleFlow:
             self._set(screen=ConsoleScreen.KIOSKS, selected=None, problems=(), notice=None, notice_case=None,
                       **self._read())
 
+    def unlock_kiosk(self, kiosk: str) -> None:
+        """The signed-in representative confirmed a locked kiosk of the list: it gets its day's unlock."""
+        account = self.state.account
+        if self.state.screen is not ConsoleScreen.KIOSKS or account is None:
+            return
+        notice = {UnlockGrant.SENT: ConsoleNotice.UNLOCK_SENT, UnlockGrant.NOT_ASKING: ConsoleNotice.UNLOCK_NOT_ASKING,
+                  UnlockGrant.CANNOT: ConsoleNotice.UNLOCK_CANNOT}[self._book.grant_unlock(kiosk, account)]
+        self._set(notice=notice, **self._read())
+
+    def refuse_unlock(self, kiosk: str) -> None:
+        """The representative refused a kiosk's request; it stays locked and is told so."""
+        account = self.state.account
+        if self.state.screen is not ConsoleScreen.KIOSKS or account is None:
+            return
+        refused = self._book.deny_unlock(kiosk, account)
+        self._set(notice=ConsoleNotice.UNLOCK_REFUSED if refused else ConsoleNotice.UNLOCK_NOT_ASKING, **self._read())
+
     def seen(self) -> None:
         """The representative acknowledged the alert (touched the banner)."""
         if self.state.screen is not ConsoleScreen.SIGN_IN:
@@ -203,7 +226,8 @@ class ConsoleFlow:
     def _lists(self, cases: tuple[RepCase, ...]) -> dict[str, object]:
         kiosks = tuple(self._book.kiosks())
         return {"cases": cases, "recent": tuple(self._book.recent_decided()), "kiosks": kiosks,
-                "duplicates": reporting_duplicates(kiosks), "anomalies": reporting_anomalies(kiosks)}
+                "duplicates": reporting_duplicates(kiosks), "anomalies": reporting_anomalies(kiosks),
+                "asking": tuple(k for k in kiosks if k.asks_unlock)}
 
     @staticmethod
     def _gone(case: RepCase) -> dict[str, object]:

@@ -16,11 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from enum import Enum
 
 from kiosk.core.cases import (CaseReason, Decision, DecisionProblem, Ruling, UndoAuthorization, check_decision,
                               check_form)
-from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
+from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus, UnlockGrant
 from kiosk.core.national_code import InvalidCode, ascii_digits_only, parse_national_code
 from kiosk.logbook import Event, flush_message_refusals, log, message_refused
 from kiosk.net import messages as m
@@ -35,14 +34,6 @@ from kiosk.trust.roster import Roster
 
 BEACON_SECONDS = 2.0
 CASE_BOOK = "cases.json"
-
-
-class UnlockGrant(Enum):
-    """What came of the representative's confirmation."""
-
-    SENT = "sent"               # the share went to the kiosk over its link
-    NOT_ASKING = "not_asking"   # the kiosk is not (or no longer) linked and asking
-    CANNOT = "cannot"           # this console cannot unlock it (locked itself, or not its kiosk)
 
 
 class RepService:

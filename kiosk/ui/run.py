@@ -12,7 +12,7 @@ from typing import Any
 os.environ.setdefault("KIVY_NO_ARGS", "1")  # the kiosk parses its own options
 
 from drivers.card.fake import FakeCardReader  # noqa: E402
-from drivers.card.minting import CardAuthority  # noqa: E402
+from drivers.card.minting import DEMO_CARD_PIN, CardAuthority  # noqa: E402
 from drivers.card.reader import CardReader  # noqa: E402
 from drivers.card.virtual import VirtualCard  # noqa: E402
 from drivers.hardware import HardwareSettings, open_card_reader, open_printer, open_scanner  # noqa: E402
@@ -67,7 +67,7 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
           demo_codes: dict[str, str] | None = None, scanner_port: str | None = None,
           printer_port: str | None = None, lan: list[str] | None = None, network: bool = True,
           max_skew_minutes: float = 2.0, reader_name: str | None = None, scanner_baud: int = 9600,
-          printer_baud: int = 9600, sync_port: int = 0) -> Kiosk:
+          printer_baud: int = 9600, sync_port: int = 0, installed: Installed | None = None) -> Kiosk:
     """Everything the app needs, from the installed package and the device's state folder.
 
     `lan` pins zeroconf to these interface addresses (None: every interface), `sync_port` fixes the
@@ -76,12 +76,10 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     from the console's beacon is shown to staff.
     Raises FilesChanged, before opening anything, when a small file of the package is not as signed;
     the registry is re-hashed on a thread of its own, and a difference there stops the running app.
+    `installed` is the device as the locked screen unlocked it (else it is opened here, and must be unlocked).
     """
-    if (state / CURRENT).is_dir():
-        changed = recheck_installed(state / CURRENT, Part.SMALL)
-        if changed is not None:
-            raise FilesChanged(changed)
-    installed = Installed.open(state)
+    if installed is None:
+        installed = _checked_device(state)
     book = StaffBook(state / STAFF)
     if not book.accounts():
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
@@ -176,13 +174,76 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
     return buttons, ca.certificate
 
 
-def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None, **options: Any) -> int:
-    """Run until the window is closed; `options` are `build`'s (ports, bauds, reader, lan, skew bound, sync port)."""
+def _checked_device(state: Path) -> Installed:
+    """The installed device, after its small files were re-hashed (FilesChanged when one is not as signed)."""
+    if (state / CURRENT).is_dir():
+        changed = recheck_installed(state / CURRENT, Part.SMALL)
+        if changed is not None:
+            raise FilesChanged(changed)
+    return Installed.open(state)
+
+
+def unlocked_device(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-nid",
+                    lan: list[str] | None = None, network: bool = True, reader_name: str | None = None,
+                    head_card: VirtualCard | None = None) -> Installed | None:
+    """The device ready to serve: as installed if already unlocked, else after the locked screen unlocked it.
+
+    None when the locked screen was stopped without an unlock (systemd stopping the unit).
+    `head_card` (simulation only) is the branch head's virtual card the developer panel inserts.
+    """
+    installed = _checked_device(state)
+    if not installed.locked:
+        return installed
+    from kiosk.ui.locked_app import LockedApp
+    reader = open_card_reader(HardwareSettings(simulate=simulate, reader=reader_name, card_profile=profile))
+    dev: list[tuple[str, Any]] = []
+    if isinstance(reader, FakeCardReader):
+        fake = reader
+        if head_card is not None:
+            card = head_card
+
+            def insert_head_card() -> None:
+                fake.remove_card()   # a new card is a new insertion, as in a real reader
+                fake.insert_card(card)
+            dev.append(("head's card", insert_head_card))
+        dev.append(("remove card", fake.remove_card))
+    app = LockedApp(installed, reader, profile, lang, lan=lan, network=network, dev_buttons=dev)
+    try:
+        app.run()
+    finally:
+        reader.close()
+    return app.unlocked
+
+
+def demo_head_card(folder: Path, profile: str = "iran-nid") -> VirtualCard:
+    """The demo head's virtual card from ./dev demo's folder, in the simulated cards' layout, with the demo's PIN."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    try:
+        key = serialization.load_pem_private_key((folder / "head.key").read_bytes(), None)
+        certificate = (folder / "head.der").read_bytes()
+    except (OSError, ValueError) as exc:
+        raise StateRefused(f"--demo-head-card: no demo card in {folder}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise StateRefused(f"--demo-head-card: {folder / 'head.key'} is not an EC key")
+    return VirtualCard.of(profile, certificate, key=key, pin=DEMO_CARD_PIN)
+
+
+def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
+         head_card: VirtualCard | None = None, **options: Any) -> int:
+    """Run until the window is closed; `options` are `build`'s (ports, bauds, reader, lan, skew bound, sync port).
+
+    A locked device shows the locked screen first; the kiosk app starts, in the same process, once it is unlocked.
+    """
     codes = json.loads(demo_codes_file.read_text("utf-8")) if demo_codes_file else None
     if state.is_dir():
         claim_app_lock(state)   # held until this process ends
     try:
-        kiosk = build(state, simulate, lang, demo_codes=codes, **options)
+        installed = unlocked_device(state, simulate, lang, options.get("profile", "iran-nid"), options.get("lan"),
+                                    reader_name=options.get("reader_name"), head_card=head_card)
+        if installed is None:
+            return 0
+        kiosk = build(state, simulate, lang, demo_codes=codes, installed=installed, **options)
     except FilesChanged as exc:
         return run_stopped(exc.difference, "kiosk")
     serve_systemd("serving voters")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from kiosk.net.discovery import Endpoint
 from kiosk.net.unlock_asker import UnlockAsker
-from kiosk.rep.service import RepService, UnlockGrant
+from kiosk.core.console import UnlockGrant
+from kiosk.rep.service import RepService
 from kiosk.state import Installed
 from kiosk.store import unlock_memory
 from tests.helpers import PEOPLE, make_world

@@ -299,3 +299,33 @@ def test_every_state_reaches_the_listeners(flow: ConsoleFlow, book: FakeCaseBook
 def test_the_console_flow_is_part_of_the_pure_core() -> None:
     core, modules = imported_by_core("kiosk.core.console_flow")
     assert "kiosk.core.console_flow" in core and forbidden_in(modules) == []
+
+
+# -- a locked kiosk asks for the day's unlock (issue 14) -------------------------------------------------------------
+
+ASKING = KioskSeen("ab12cd34ef567890", "1001", True, "2026-05-22T08:00:00+00:00", 0, 0, 0, asks_unlock=True)
+
+
+def test_the_signed_in_representative_unlocks_a_kiosk_that_asks(book: FakeCaseBook, flow: ConsoleFlow) -> None:
+    book.seen(ASKING)
+    flow.book_changed()
+    assert [k.device for k in flow.state.asking] == [ASKING.device]
+    flow.unlock_kiosk(ASKING.device)   # signed out: nothing is sent
+    assert book.unlocks == []
+    signed_in(flow).show_kiosks()
+    flow.unlock_kiosk(ASKING.device)
+    assert book.unlocks == [(ASKING.device, "rep", True)]
+    assert flow.state.notice is ConsoleNotice.UNLOCK_SENT and flow.state.asking == ()
+    flow.unlock_kiosk(ASKING.device)   # answered already: a second touch sends nothing more
+    assert flow.state.notice is ConsoleNotice.UNLOCK_NOT_ASKING and len(book.unlocks) == 1
+
+
+def test_the_representative_refuses_and_a_console_that_cannot_says_so(book: FakeCaseBook, flow: ConsoleFlow) -> None:
+    book.seen(ASKING)
+    signed_in(flow).show_kiosks()
+    flow.refuse_unlock(ASKING.device)
+    assert book.unlocks == [(ASKING.device, "rep", False)] and flow.state.notice is ConsoleNotice.UNLOCK_REFUSED
+    book.seen(ASKING)
+    book.can_unlock = False
+    flow.unlock_kiosk(ASKING.device)
+    assert flow.state.notice is ConsoleNotice.UNLOCK_CANNOT and len(book.unlocks) == 1

@@ -141,14 +141,16 @@ def test_the_bench_tool_lists_the_reader_and_reads_a_card(pcscd: None, ca: CardA
     empty = subprocess.run([*kiosk, "read-card", "--profile", "test", "--wait", "0.5"],
                            capture_output=True, text=True, timeout=30)
     assert empty.returncode == 1 and json.loads(empty.stdout)["error"] == "no card"
-    card = Card(tmp_path, ca.card_certificate(code(31)))
+    der = ca.card_certificate(code(31))
+    card = Card(tmp_path, der)
     try:
-        done = subprocess.run([*kiosk, "read-card", "--profile", "test", "--wait", "5"],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run([*kiosk, "read-card", "--profile", "test", "--wait", "5",
+                               "--save", str(tmp_path / "saved.der")], capture_output=True, text=True, timeout=30)
     finally:
         card.remove()
     out = json.loads(done.stdout)
     assert done.returncode == 0 and out["national_code"] == code(31)
+    assert (tmp_path / "saved.der").read_bytes() == der   # what kiosk-authority official add --card takes
     assert out["trusted"] is False  # no election installed: no anchors to trust it against
 
 

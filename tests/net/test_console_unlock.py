@@ -14,7 +14,8 @@ from helpers import PEOPLE, World
 from kiosk.net.discovery import Endpoint
 from kiosk.net.unlock_asker import WRONG_SHARE, UnlockAsker
 from kiosk.net import messages as m
-from kiosk.rep.service import RepService, UnlockGrant
+from kiosk.core.console import UnlockGrant
+from kiosk.rep.service import RepService
 from kiosk.state import Installed
 from kiosk.trust import certs
 from test_delivery import wait_for

@@ -68,6 +68,7 @@ def test_the_heads_card_unlocks_the_kiosk_and_signs_the_head_in(branch: Branch) 
     assert isinstance(answer, CardSignedIn)
     assert (answer.official.account, answer.official.role) == ("head-1001", OfficialRole.HEAD)
     assert not answer.installed.locked
+    assert isinstance(official_card.sign_in(answer.installed, reader.transmit, TEST, "۴۸۲۱"), CardSignedIn)
     assert answer.installed.open_registry().lookup(PEOPLE["eligible"].code) is not None
     assert not Installed.open(branch.kiosk.state).locked   # the next process of this boot finds it unlocked
 

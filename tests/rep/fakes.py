@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from kiosk.core.cases import CaseForm, CaseReason, Decision, DecisionProblem, Ruling, check_decision
-from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus
+from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus, UnlockGrant
 from kiosk.core.jalali import JalaliDate
 from kiosk.core.national_code import ascii_digits_only, parse_national_code
 
@@ -37,6 +37,8 @@ class FakeCaseBook:
         self._listeners: list[Callable[[], None]] = []
         self.decisions: list[Decision] = []
         self.fail_next: OSError | None = None   # the next decide raises this (a full disk)
+        self.unlocks: list[tuple[str, str, bool]] = []   # (kiosk, account, granted) as the representative answered
+        self.can_unlock = True                  # False: a console that holds no unlock for its kiosks
 
     # -- CaseBookPort --------------------------------------------------------------------
     def open_cases(self) -> list[RepCase]:
@@ -85,6 +87,31 @@ class FakeCaseBook:
         """Every kiosk heard from, by branch and device."""
         with self._lock:
             return sorted(self._kiosks.values(), key=lambda k: (k.branch, k.device))
+
+    def grant_unlock(self, kiosk: str, account: str) -> UnlockGrant:
+        """Send the kiosk its unlock if it is asking, as the service does over its link."""
+        if not self.can_unlock:
+            return UnlockGrant.CANNOT
+        if not self._answer_ask(kiosk):
+            return UnlockGrant.NOT_ASKING
+        self.unlocks.append((kiosk, account, True))
+        return UnlockGrant.SENT
+
+    def deny_unlock(self, kiosk: str, account: str) -> bool:
+        """Refuse a kiosk's request; False if it was not asking."""
+        if not self._answer_ask(kiosk):
+            return False
+        self.unlocks.append((kiosk, account, False))
+        return True
+
+    def _answer_ask(self, kiosk: str) -> bool:
+        with self._lock:
+            seen = self._kiosks.get(kiosk)
+            if seen is None or not seen.asks_unlock:
+                return False
+            self._kiosks[kiosk] = replace(seen, asks_unlock=False)
+        self._notify()
+        return True
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Be told whenever a case or a kiosk changes (on the thread that changed it)."""

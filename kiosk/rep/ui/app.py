@@ -63,6 +63,8 @@ class ConsoleRoot(BoxLayout):  # type: ignore[misc]
         self.ids.duplicates.raw = kiosks_banner("console.duplicates.banner", state.duplicates, lang)
         # Evidence kept on a kiosk (a rogue device's doing) is never cleared: shown all day, on every screen.
         self.ids.anomalies.raw = kiosks_banner("console.anomalies.banner", state.anomalies, lang)
+        # A locked kiosk asking for the day's unlock: shown until the representative answers or it stops asking.
+        self.ids.asking.raw = kiosks_banner("console.unlock.banner", state.asking, lang) if state.account else ""
 
 
     def stop(self, difference: Difference) -> None:

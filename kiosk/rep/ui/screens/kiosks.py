@@ -9,7 +9,7 @@ from kiosk.core.console import KioskSeen
 from kiosk.core.console_flow import skew_shown
 from kiosk.rep.ui.bridge import ConsoleBridge
 from kiosk.rep.ui.screens import ConsoleRow, ConsoleView, short_device
-from kiosk.ui.widgets import BidiLabel
+from kiosk.ui.widgets import BidiButton, BidiLabel
 
 _COLUMNS = (("device", 0.9), ("branch", 0.7), ("status", 0.8), ("last_seen", 0.9), ("checkins", 1.0),
             ("open", 0.9), ("duplicates", 1.0), ("anomalies", 1.0), ("skew", 1.1))
@@ -26,6 +26,7 @@ class ConsoleKiosksScreen(ConsoleView):
         kiosks: tuple[KioskSeen, ...] = self.bridge.state.kiosks
         self.ids.title.raw = self.t("console.kiosks.title")
         self.ids.back.raw = self.t("console.back")
+        self.ids.notice.raw = self.notice()
         rows = self.ids.rows
         rows.clear_widgets()
         if not kiosks:
@@ -37,6 +38,8 @@ class ConsoleKiosksScreen(ConsoleView):
         rows.add_widget(header)
         for kiosk in kiosks:
             rows.add_widget(self._row(kiosk))
+            if kiosk.asks_unlock:
+                rows.add_widget(self._unlock_row(kiosk))
         online = sum(1 for k in kiosks if k.online)
         total = ConsoleRow(shade=[0.8, 0.83, 0.88, 1], height=dp(40))
         # No total of double check-ins or irregular records: every kiosk that holds one reports it, so a sum
@@ -57,6 +60,23 @@ class ConsoleKiosksScreen(ConsoleView):
                          (self.digits(kiosk.duplicates) if kiosk.duplicates else "", 1.0),
                          (self.digits(kiosk.anomalies) if kiosk.anomalies else "", 1.0), (self._skew(kiosk), 1.1)],
                    colors={2: _GREEN if kiosk.online else _RED, 6: _RED, 7: _RED, 8: _AMBER})
+        return row
+
+    def _unlock_row(self, kiosk: KioskSeen) -> ConsoleRow:
+        """A locked kiosk asks for the day's unlock: confirm (the signed-in representative) or refuse."""
+        row = ConsoleRow(shade=[0.85, 0.95, 0.88, 1], height=dp(52))
+        device = short_device(kiosk.device)
+        row.add_widget(BidiLabel(raw=self.t("console.unlock.asks", device=device), font_size="16sp", size_hint_y=1))
+        confirm = BidiButton(raw=self.t("console.unlock.confirm", device=device), font_size="16sp", size_hint_y=1,
+                             background_color=(0.1, 0.45, 0.3, 1))
+        confirm.device = kiosk.device
+        confirm.bind(on_release=lambda _b, k=kiosk.device: self.bridge.flow.unlock_kiosk(k))
+        refuse = BidiButton(raw=self.t("console.unlock.refuse"), font_size="16sp", size_hint_y=1, size_hint_x=0.5,
+                            background_color=(0.55, 0.15, 0.15, 1))
+        refuse.device = kiosk.device
+        refuse.bind(on_release=lambda _b, k=kiosk.device: self.bridge.flow.refuse_unlock(k))
+        row.add_widget(confirm)
+        row.add_widget(refuse)
         return row
 
     def _skew(self, kiosk: KioskSeen) -> str:
