@@ -25,6 +25,8 @@ import fcntl
 import hashlib
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -39,6 +41,7 @@ from kiosk.store.outbox import CaseOutbox
 from kiosk.logbook import Event, log
 from kiosk.store import unlock_memory
 from kiosk.store.registry import Registry
+from kiosk.store.staff import StaffBook
 from kiosk.trust import bundle, certs, daykeys, envelope, manifest, officials, revocation
 from kiosk.trust.roster import Roster
 from kiosk.trust.sealed import DataKeys
@@ -308,6 +311,10 @@ class Installed:
         """The data key: the public half always, the private half once unlocked."""
         return self.envelope.data_keys(self.day)
 
+    def staff_book(self, clock: Callable[[], float] = time.time) -> StaffBook:
+        """This device's staff accounts, sealed to its data key (names and PINs readable once unlocked)."""
+        return StaffBook(self.state / STAFF, self.data_keys(), clock)
+
     def open_registry(self) -> Registry:
         """The registry, ready for lookups (DeviceLocked before the unlock)."""
         return Registry(self.package_dir / REGISTRY_FILE, self.registry_key)
@@ -367,7 +374,7 @@ class Installed:
 
     def open_outbox(self, ledger: Ledger) -> CaseOutbox:
         """This kiosk's cases for the representative, on the ledger's connection (one transaction for both)."""
-        return CaseOutbox(ledger)
+        return CaseOutbox(ledger, self.data_keys())
 
     def device_public_key(self) -> ed25519.Ed25519PublicKey:
         """The key that signed this device's ledger, as the authority certified it."""

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 from kiosk.logbook import configure
-from kiosk.state import SIGNING_KEY, STAFF, Installed, StateRefused
-from kiosk.core.staff import Role
-from kiosk.store.staff import StaffBook
+from kiosk.state import SIGNING_KEY, Installed, StateRefused
+from kiosk.core.staff import Role, check_staff_name, normalise_pin
 from kiosk.trust import certs
 from provisioning import closing_cli, selftest, unlock_cli
 from provisioning.device import InstallRefused, init_device, install
@@ -125,7 +124,18 @@ def _set_staff_pin(args: argparse.Namespace) -> int:
         print("kiosk-provision: refused: device is not initialised (run kiosk-provision init)", file=sys.stderr)
         return 1
     try:
-        StaffBook(args.state / STAFF).set_pin(args.account, args.name, Role(args.role), pin)
+        normalise_pin(pin)   # a PIN or a name that cannot be one is refused first, whatever else is missing
+        check_staff_name(args.name)
+        installed = Installed.open(args.state)
+    except ValueError as exc:
+        print(f"kiosk-provision: refused: {exc}", file=sys.stderr)
+        return 1
+    except StateRefused as exc:
+        print(f"kiosk-provision: refused: {exc} (the PIN is sealed to the installed package's data key: "
+              "install the election package first)", file=sys.stderr)
+        return 1
+    try:
+        installed.staff_book().set_pin(args.account, args.name, Role(args.role), pin)
     except ValueError as exc:
         print(f"kiosk-provision: refused: {exc}", file=sys.stderr)
         return 1

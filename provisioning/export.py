@@ -30,8 +30,9 @@ from kiosk.rep.book import CaseBook
 from kiosk.rep.service import CASE_BOOK
 from kiosk.state import EXPORTS, LEDGER, Installed, load_signing_key
 from kiosk.store.atomic import fsync_dir, write_atomic
+from kiosk.store.outbox import open_column
 from kiosk.store.ledger import Event, Kind, LedgerCorrupt, connect_read_only, event_row, verify_chain
-from kiosk.trust import bundle, certs
+from kiosk.trust import bundle, certs, sealed
 
 FORMAT = 1
 
@@ -84,8 +85,13 @@ def _kiosk_snapshot(installed: Installed) -> Snapshot:
         events = [Event(r[0], r[1], r[2], Kind(r[3]), bytes(r[4]), r[5], r[6], r[7], bytes(r[8]), bytes(r[9]),
                         bytes(r[10])) for r in db.execute("SELECT * FROM events ORDER BY device, seq")]
         certificates = dict(_optional(db, "SELECT device, cert FROM devices"))
-        cases = [{"case_id": c, "created": cr, "status": s, "form": json.loads(p),
-                  "decision": json.loads(d) if d else None, "check_in": ci, "cancel_reason": cx, "console": co}
+        keys, device = installed.data_keys(), installed.claims.device_id
+
+        def opened(case_id: str, column: str, stored: str) -> str:
+            return open_column(keys, device, case_id, column, stored)
+        cases = [{"case_id": c, "created": cr, "status": s, "form": json.loads(opened(c, "payload", p)),
+                  "decision": json.loads(opened(c, "decision", d)) if d else None, "check_in": ci,
+                  "cancel_reason": opened(c, "cancel_reason", cx), "console": co}
                  for c, cr, s, p, d, ci, cx, co in _optional(
                      db, "SELECT case_id, created, status, payload, decision, check_in, cancel_reason, console "
                          "FROM cases ORDER BY created, case_id")]
@@ -104,7 +110,7 @@ def _kiosk_snapshot(installed: Installed) -> Snapshot:
 
 
 def _console_snapshot(installed: Installed) -> Snapshot:
-    book = CaseBook(installed.state / CASE_BOOK)
+    book = CaseBook(installed.state / CASE_BOOK, installed.data_keys())
     try:
         cases = [_console_case(c) for c in book.all_cases()]
     finally:
@@ -150,6 +156,12 @@ def export(state: Path, out: Path, wipe_reason: str = "", now: dt.datetime | Non
     except sqlite3.Error as exc:
         raise ExportRefused(f"this device's records cannot be read ({exc}); free space on the state disk "
                             "and export again") from exc
+    except sealed.Locked as exc:
+        raise ExportRefused("the device is locked: its cases are sealed to the day's keys; unlock it "
+                            "(kiosk-provision unlock) and export again") from exc
+    except sealed.SealRefused as exc:
+        raise ExportRefused(f"a case record does not open with this device's key ({exc}); hand the device to "
+                            "the authority as it is") from exc
     claims = installed.claims
     device = claims.device_id
     mine = [e for e in snap.events if e.device == device]

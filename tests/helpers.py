@@ -11,6 +11,7 @@ from kiosk.core.national_code import check_digit
 from kiosk.state import Installed
 from kiosk.trust import certs
 from kiosk.trust.roster import ROSTER_DIR
+from kiosk.trust.sealed import DataKeys
 from provisioning.authority import Authority, load_election_toml
 from provisioning.device import init_device, install
 from provisioning.officials import add_official
@@ -155,6 +156,13 @@ class World:
         """Enroll an official, with their card when one is given (before the package is built)."""
         add_official(self.authority, account, role, list(branches), national_code,
                      card.certificate if card is not None else None)
+
+
+def data_keys() -> DataKeys:
+    """A fresh unlocked data key, for a staff book or cases kept outside any device's state."""
+    from cryptography.hazmat.primitives.asymmetric import x25519
+    private = x25519.X25519PrivateKey.generate()
+    return DataKeys(private.public_key(), private)
 
 
 def make_world(root: Path, lines: list[str] | None = None, election_id: str = "test-1405") -> World:

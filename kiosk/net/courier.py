@@ -126,7 +126,7 @@ class Courier(Pokeable):
 
     def _run(self, device: str, channel: Channel) -> None:
         ledger = self._installed.open_ledger()
-        outbox = CaseOutbox(ledger)
+        outbox = self._installed.open_outbox(ledger)
         with self._lock:
             self._online.add(device)
             self._channels[device] = channel
@@ -157,7 +157,7 @@ class Courier(Pokeable):
     def _send_loop(self, device: str, channel: Channel) -> None:
         """Send what the outbox holds for this console, whenever poked, and a status now and then."""
         ledger = self._installed.open_ledger()
-        outbox = CaseOutbox(ledger)
+        outbox = self._installed.open_outbox(ledger)
         sent: set[tuple[str, str]] = set()
         next_status = 0.0
         try:

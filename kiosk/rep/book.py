@@ -4,10 +4,17 @@ TinyDB with the project's atomic storage (write, fsync, rename), so a power cut
 leaves the book as it was before or after a change, never half written. A case
 is acknowledged to the kiosk only after it is in here; a decision is sent only
 after it is in here.
+
+Each case's form (names, birth date, certificate number, note) and decision
+(with the approved national code) are sealed to the console's data key
+(kiosk.trust.sealed), bound to the case: a copy of the console's storage shows
+case ids, kiosks, times and statuses only. Cases an earlier version kept in
+clear are sealed when an unlocked console opens the book.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,9 @@ from kiosk.core.console import RepCase, RepCaseStatus
 from kiosk.core.jalali import parse_jalali
 from kiosk.store.documents import open_documents
 from kiosk.trust.canonical import b64d, b64e
+from kiosk.trust.sealed import DataKeys
+
+_SEALED = "sealed:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +56,13 @@ class Signed:
 class CaseBook:
     """Cases by id; thread-safe (the network threads and the screen share it)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keys: DataKeys) -> None:
         self._db = open_documents(path)
         self._cases = self._db.table("cases")
+        self._keys = keys
         self._lock = threading.Lock()
+        if keys.unlocked:
+            self._seal_clear_cases()
         # Every case as the screens list them, kept until the next write (this process is the book's only
         # writer): each kiosk's status makes the console re-read, and TinyDB parses the whole file per query.
         self._listed: list[RepCase] | None = None
@@ -66,7 +79,8 @@ class CaseBook:
                 return Received(False) if found["kiosk"] == kiosk else Clash()
             self._cases.insert({
                 "case_id": case_id, "kiosk": kiosk, "branch": branch, "raised_at": raised_at,
-                "received_at": _now(), "status": RepCaseStatus.OPEN.value, "form": _form_fields(form),
+                "received_at": _now(), "status": RepCaseStatus.OPEN.value,
+                "form": self._seal(case_id, "form", _form_fields(form)),
                 "decision": None, "signature": "", "delivered": False,
             })
             self._listed = None
@@ -80,7 +94,8 @@ class CaseBook:
             found = self._cases.get(doc)
             if not isinstance(found, dict) or found["status"] != RepCaseStatus.OPEN.value:
                 return None
-            self._cases.update({"status": RepCaseStatus.DECIDED.value, "decision": decision_fields(decision),
+            self._cases.update({"status": RepCaseStatus.DECIDED.value,
+                                "decision": self._seal(case_id, "decision", decision_fields(decision)),
                                 "signature": b64e(signature), "undo": undo.target if undo else "",
                                 "undo_signature": b64e(undo.signature) if undo else ""}, doc)
             self._listed = None
@@ -114,7 +129,7 @@ class CaseBook:
         with self._lock:
             docs = self._cases.search((Query().kiosk == kiosk) & (Query().status == RepCaseStatus.DECIDED.value)
                                       & (Query().delivered == False))  # noqa: E712 (TinyDB query syntax)
-            return [_signed(d) for d in docs]
+            return [self._signed(d) for d in docs]
 
     def signed(self, case_id: str) -> Signed | None:
         """A decided case's decision and signatures (to send again)."""
@@ -122,7 +137,7 @@ class CaseBook:
             found = self._cases.get(Query().case_id == case_id)
             if not isinstance(found, dict) or not found["decision"]:
                 return None
-            return _signed(found)
+            return self._signed(found)
 
     def case(self, case_id: str) -> RepCase | None:
         """One case by id."""
@@ -133,22 +148,55 @@ class CaseBook:
         """Every case, in the order received."""
         with self._lock:
             if self._listed is None:
-                self._listed = sorted((_rep_case(d) for d in self._cases.all()),
+                self._listed = sorted((self._rep_case(d) for d in self._cases.all()),
                                       key=lambda c: (c.received_at, c.case_id))
             return list(self._listed)
 
     def _case_unlocked(self, case_id: str) -> RepCase | None:
         found = self._cases.get(Query().case_id == case_id)
-        return _rep_case(found) if isinstance(found, dict) else None
+        return self._rep_case(found) if isinstance(found, dict) else None
+
+    # -- sealing -----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _context(case_id: str, field: str) -> bytes:
+        return f"kiosk rep case v1|{case_id}|{field}".encode()
+
+    def _seal(self, case_id: str, field: str, value: dict[str, str]) -> str:
+        plain = json.dumps(value, ensure_ascii=False).encode()
+        return _SEALED + b64e(self._keys.seal(plain, self._context(case_id, field)))
+
+    def _open(self, case_id: str, field: str, stored: Any) -> Any:
+        """A field's value: opened if sealed (Locked before the unlock), as stored if an earlier version's."""
+        if isinstance(stored, str) and stored.startswith(_SEALED):
+            return json.loads(self._keys.open(b64d(stored[len(_SEALED):]), self._context(case_id, field)))
+        return stored
+
+    def _seal_clear_cases(self) -> None:
+        for d in self._cases.all():
+            changes = {field: self._seal(d["case_id"], field, d[field]) for field in ("form", "decision")
+                       if isinstance(d.get(field), dict)}
+            if changes:
+                self._cases.update(changes, Query().case_id == d["case_id"])
+
+    def _signed(self, d: dict[str, Any]) -> Signed:
+        undo = UndoAuthorization(d["undo"], b64d(d["undo_signature"])) if d.get("undo") else None
+        return Signed(decision_from_fields(self._open(d["case_id"], "decision", d["decision"])), b64d(d["signature"]),
+                      undo)
+
+    def _rep_case(self, d: dict[str, Any]) -> RepCase:
+        f = self._open(d["case_id"], "form", d["form"])
+        form = CaseForm(f["first_name"], f["last_name"], f["father_name"],
+                        parse_jalali(f["birth_date"]) if f["birth_date"] else None,
+                        f["birth_certificate"], f["note"], CaseReason(f["reason"]), f.get("disputed", ""))
+        stored = self._open(d["case_id"], "decision", d["decision"]) if d["decision"] else None
+        decision = decision_from_fields(stored) if stored else None
+        return RepCase(d["case_id"], d["kiosk"], d["branch"], form, d["raised_at"], d["received_at"],
+                       RepCaseStatus(d["status"]), decision, bool(d["delivered"]))
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _signed(d: dict[str, Any]) -> Signed:
-    undo = UndoAuthorization(d["undo"], b64d(d["undo_signature"])) if d.get("undo") else None
-    return Signed(decision_from_fields(d["decision"]), b64d(d["signature"]), undo)
 
 
 def _form_fields(form: CaseForm) -> dict[str, str]:
@@ -156,13 +204,3 @@ def _form_fields(form: CaseForm) -> dict[str, str]:
             "birth_date": str(form.birth_date) if form.birth_date else "",
             "birth_certificate": form.birth_certificate, "note": form.note, "reason": form.reason.value,
             "disputed": form.disputed}
-
-
-def _rep_case(d: dict[str, Any]) -> RepCase:
-    f = d["form"]
-    form = CaseForm(f["first_name"], f["last_name"], f["father_name"],
-                    parse_jalali(f["birth_date"]) if f["birth_date"] else None,
-                    f["birth_certificate"], f["note"], CaseReason(f["reason"]), f.get("disputed", ""))
-    decision = decision_from_fields(d["decision"]) if d["decision"] else None
-    return RepCase(d["case_id"], d["kiosk"], d["branch"], form, d["raised_at"], d["received_at"],
-                   RepCaseStatus(d["status"]), decision, bool(d["delivered"]))

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from kiosk.logbook import configure
 from kiosk.rep.console import Console
-from kiosk.state import CURRENT, STAFF, Installed, Part, StateRefused, claim_app_lock, recheck_installed
-from kiosk.store.staff import StaffBook
+from kiosk.state import CURRENT, Installed, Part, StateRefused, claim_app_lock, recheck_installed
 from kiosk.trust.certs import Role
 from kiosk.trust.manifest import Difference
 
@@ -53,7 +52,11 @@ def _main(args: argparse.Namespace) -> int:
         if installed.claims.role is not Role.REP:
             raise StateRefused("this device is not enrolled as a representative's console "
                                "(it is a kiosk: start it with kiosk app)")
-        if not StaffBook(args.state / STAFF).accounts():
+        if installed.locked:
+            # The representative's account and the kiosks' unlocks are sealed to the day's keys.
+            raise StateRefused("the console is locked: unlock it first (kiosk-provision unlock --state ... with the "
+                               "representative's card, --card, or the recovery code from the sealed envelope)")
+        if not installed.staff_book().has_accounts():
             raise StateRefused("no PIN is set: run kiosk-provision staff --account rep --role head")
         claim_app_lock(args.state)   # held until this process ends
         console = Console.start(installed, args.lan, args.port)
@@ -66,7 +69,7 @@ def _main(args: argparse.Namespace) -> int:
         from kiosk.ui.lockdown import StaffGate
         from kiosk.ui.watchdog import serve_systemd
         serve_systemd("serving kiosks")
-        staff = StaffGate(StaffBook(args.state / STAFF))
+        staff = StaffGate(installed.staff_book())
         app = build_console(console.service, staff, installed.config.name, installed.claims.branches, args.lang)
         app.run()
     finally:

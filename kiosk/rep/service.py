@@ -49,7 +49,7 @@ class RepService:
         self._election = installed.config.id
         self._day = installed.config.rules.day
         self._key = load_signing_key(installed.state)
-        self._book = CaseBook(installed.state / CASE_BOOK)
+        self._book = CaseBook(installed.state / CASE_BOOK, installed.data_keys())
         self._beacon = beacon_seconds
         self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
         self._lock = threading.Lock()

@@ -4,6 +4,13 @@ It lives in the ledger's database and shares the ledger's connection (DESIGN:
 Outbox), so a decision's ledger entry and the case's new status commit in one
 transaction. `synced` says whether a console has acknowledged the case's
 current status; the courier (kiosk.net.courier) sends whatever is not.
+
+What staff typed (names, birth date, certificate number, note, a withdrawal's
+reason) and the decision (with the approved national code) are sealed to the
+device's data key (kiosk.trust.sealed), each bound to its case and column: a
+kiosk may raise a case as soon as it is unlocked, and a copy of the storage
+shows only ids, times and statuses. Rows an earlier version kept in clear are
+sealed the first time an unlocked outbox opens.
 """
 from __future__ import annotations
 
@@ -18,6 +25,10 @@ from kiosk.core.jalali import parse_jalali
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.ledger import Kind, Ledger
 from kiosk.trust.canonical import b64d, b64e
+from kiosk.trust.sealed import DataKeys
+
+_SEALED = "sealed:"   # a sealed column's text starts so; a clear one is JSON (an earlier version's) or ""
+_SEALED_COLUMNS = ("payload", "decision", "cancel_reason")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -55,8 +66,9 @@ DecisionResult = DecisionRecorded | DecisionRepeated | DecisionRefused
 class CaseOutbox:
     """Raise, list, deliver, cancel and decide this kiosk's cases."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, keys: DataKeys) -> None:
         self._ledger = ledger
+        self._keys = keys
         self._device = ledger.device_id
         self._prefix = ledger.device_id[:6].upper()
         self._db: sqlite3.Connection = ledger.connection
@@ -67,6 +79,26 @@ class CaseOutbox:
             for name, kind in _COLUMNS:
                 if name not in have:
                     self._db.execute(f"ALTER TABLE cases ADD COLUMN {name} {kind}")
+            if keys.unlocked:
+                self._seal_clear_rows()
+
+    # -- sealing -----------------------------------------------------------------------------------------------
+
+    def _seal(self, case_id: str, column: str, text: str) -> str:
+        if not text:
+            return ""
+        return _SEALED + b64e(self._keys.seal(text.encode(), _context(self._device, case_id, column)))
+
+    def _open(self, case_id: str, column: str, stored: str) -> str:
+        return open_column(self._keys, self._device, case_id, column, stored)
+
+    def _seal_clear_rows(self) -> None:
+        for column in _SEALED_COLUMNS:
+            rows = self._db.execute(f"SELECT case_id, {column} FROM cases WHERE {column} != '' "
+                                    f"AND substr({column}, 1, {len(_SEALED)}) != ?", (_SEALED,)).fetchall()
+            for case_id, text in rows:
+                self._db.execute(f"UPDATE cases SET {column} = ? WHERE case_id = ?",
+                                 (self._seal(case_id, column, text), case_id))
 
     def raise_case(self, form: CaseForm) -> Case:
         """Write the case durably and return it with its id (kiosk prefix and a running number)."""
@@ -82,7 +114,7 @@ class CaseOutbox:
             count = int(self._db.execute("SELECT count(*) FROM cases").fetchone()[0])
             case_id = f"E-{self._prefix}-{count + 1:04d}"
             self._db.execute("INSERT INTO cases (case_id, created, status, payload) VALUES (?, ?, ?, ?)",
-                             (case_id, created, CaseStatus.WAITING.value, payload))
+                             (case_id, created, CaseStatus.WAITING.value, self._seal(case_id, "payload", payload)))
         case = self.case(case_id)
         assert case is not None
         return case
@@ -125,13 +157,14 @@ class CaseOutbox:
                 return None
             synced = 1 if row[0] == CaseStatus.WAITING.value else 0
             self._db.execute("UPDATE cases SET status = ?, synced = ?, cancel_reason = ? WHERE case_id = ?",
-                             (CaseStatus.CANCELLED.value, synced, reason.strip(), case_id))
+                             (CaseStatus.CANCELLED.value, synced, self._seal(case_id, "cancel_reason", reason.strip()),
+                              case_id))
         return self.case(case_id)
 
     def cancel_reason(self, case_id: str) -> str:
         """Why staff withdrew a case."""
         row = self._db.execute("SELECT cancel_reason FROM cases WHERE case_id = ?", (case_id,)).fetchone()
-        return str(row[0]) if row else ""
+        return self._open(case_id, "cancel_reason", str(row[0])) if row else ""
 
     def mark_cancel_acknowledged(self, case_id: str) -> None:
         """The console closed the withdrawn case."""
@@ -157,24 +190,26 @@ class CaseOutbox:
                                    (decision.case_id,)).fetchone()
             if row is None:
                 return DecisionRefused("decision names no case of this kiosk")
-            if undo is not None and undo.target != json.loads(row[2]).get("disputed", ""):
+            if undo is not None and undo.target != json.loads(self._open(decision.case_id, "payload",
+                                                                         row[2])).get("disputed", ""):
                 return DecisionRefused("the undo names another check-in than the case disputes")
             if row[0] == CaseStatus.DECIDED.value:
-                same = _decision_of(row[1]) == decision
+                same = _decision_of(self._open(decision.case_id, "decision", row[1])) == decision
                 return DecisionRepeated() if same else DecisionRefused("case is already decided otherwise")
             event = self._ledger.append(Kind.DECISION, voter, decision.case_id,
                                         f"{decision.ruling.value}:{decision.rep}")
             self._db.execute("UPDATE cases SET status = ?, synced = 1, decision = ? WHERE case_id = ?",
-                             (CaseStatus.DECIDED.value, stored, decision.case_id))
+                             (CaseStatus.DECIDED.value, self._seal(decision.case_id, "decision", stored),
+                              decision.case_id))
         return DecisionRecorded(event.seq)
 
     def mark_checked_in(self, case_id: str, check_in: str) -> None:
         """Remember which check-in an approval allowed, so it is used once; inside the check-in's transaction."""
         self._db.execute("UPDATE cases SET check_in = ? WHERE case_id = ?", (check_in, case_id))
 
-    @staticmethod
-    def _case(case_id: str, created: str, status: str, payload: str, decision: str, check_in: str) -> Case:
-        data = json.loads(payload)
+    def _case(self, case_id: str, created: str, status: str, payload: str, decision: str, check_in: str) -> Case:
+        data = json.loads(self._open(case_id, "payload", payload))
+        decision = self._open(case_id, "decision", decision)
         form = CaseForm(data["first_name"], data["last_name"], data["father_name"],
                         parse_jalali(data["birth_date"]) if data["birth_date"] else None,
                         data["birth_certificate"], data["note"], CaseReason(data["reason"]),
@@ -183,6 +218,21 @@ class CaseOutbox:
 
 
 _SELECT = "case_id, created, status, payload, decision, check_in"
+
+
+def _context(device: str, case_id: str, column: str) -> bytes:
+    return f"kiosk case v1|{device}|{case_id}|{column}".encode()
+
+
+def open_column(keys: DataKeys, device: str, case_id: str, column: str, stored: str) -> str:
+    """A sealed column's text, for the outbox and the close-of-polls export that reads the raw table.
+
+    Locked before the unlock; SealRefused when the text was moved to another case or column, or tampered.
+    "" and an earlier version's clear text come back as they are.
+    """
+    if not stored.startswith(_SEALED):
+        return stored
+    return keys.open(b64d(stored[len(_SEALED):]), _context(device, case_id, column)).decode()
 
 
 

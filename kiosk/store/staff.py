@@ -3,21 +3,31 @@
 The technician sets the branch head's PIN at provisioning; the branch head,
 signed in, adds poll workers (DESIGN.md, Decisions: Staff). Accounts live in
 a TinyDB file with atomic writes, so a power cut never loses a lock-out.
+
+Each account's name, salt and PIN hash are sealed to the device's data key
+(kiosk.trust.sealed): a locked device can still set a PIN (the public half),
+but only an unlocked one reads names or checks a PIN, so a copied file gives
+neither a name nor a hash to guess PINs against offline. The account id,
+role and lock-out counters stay in clear: they name no one.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kiosk.core.lockout import LockState, after_failure, tries_left
 from kiosk.core.staff import (PIN_DIGITS, Granted, Locked, NoSuchAccount, PinRefused, Role, SignIn, WrongPin,
                               check_staff_name, normalise_pin)
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.documents import open_documents
+from kiosk.trust.canonical import b64d, b64e
+from kiosk.trust.sealed import DataKeys, SealRefused
 
 # scrypt at n=2^14, r=8: about 16 MB and tens of milliseconds per check on a Pi,
 # which is what makes a stolen staff file slow to brute-force.
@@ -39,12 +49,36 @@ def _hash(pin: str, salt: bytes) -> bytes:
     return hashlib.scrypt(pin.encode(), salt=salt, n=_N, r=_R, p=_P, maxmem=64 << 20, dklen=32)
 
 
-class StaffBook:
-    """The staff accounts of one kiosk."""
+def _in_clear(record: dict[str, Any]) -> bool:
+    return "sealed" not in record and all(isinstance(record.get(k), str) for k in ("name", "salt", "hash"))
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+
+def _context(account: str) -> bytes:
+    return f"kiosk staff v1|{account}".encode()
+
+
+class StaffBook:
+    """The staff accounts of one device, sealed to its data key."""
+
+    def __init__(self, path: Path, keys: DataKeys, clock: Callable[[], float] = time.time) -> None:
         self._path = path
+        self._keys = keys
         self._now = clock
+
+    def _secret(self, record: dict[str, object]) -> dict[str, str]:
+        """An account's sealed part (name, salt, hash); Locked before the unlock, SealRefused if it was tampered."""
+        if _in_clear(record):
+            return {k: str(record[k]) for k in ("name", "salt", "hash")}   # an earlier version's, sealed on first use
+        sealed = record.get("sealed")
+        if not isinstance(sealed, str):
+            raise SealRefused("staff record is not sealed")
+        try:
+            opened: object = json.loads(self._keys.open(b64d(sealed), _context(str(record["account"]))))
+        except ValueError as exc:
+            raise SealRefused("staff record is damaged") from exc
+        if not isinstance(opened, dict) or not all(isinstance(opened.get(k), str) for k in ("name", "salt", "hash")):
+            raise SealRefused("staff record is damaged")
+        return {k: str(opened[k]) for k in ("name", "salt", "hash")}
 
     def set_pin(self, account: str, name: str, role: Role, pin: str) -> None:
         """Create or replace an account's PIN (and clear its lock-out).
@@ -57,23 +91,55 @@ class StaffBook:
         name = check_staff_name(name)
         digits = normalise_pin(pin)
         salt = os.urandom(16)
-        record = {"account": account, "name": name, "role": role.value, "salt": salt.hex(),
-                  "hash": _hash(digits, salt).hex(), "failures": 0, "locked_until": 0.0}
+        secret = json.dumps({"name": name, "salt": salt.hex(), "hash": _hash(digits, salt).hex()}).encode()
+        record = {"account": account, "role": role.value, "sealed": b64e(self._keys.seal(secret, _context(account))),
+                  "failures": 0, "locked_until": 0.0}
         with open_documents(self._path) as db:
             table = db.table("staff")
             table.remove(lambda d: d.get("account") == account)
             table.insert(record)
 
-    def accounts(self) -> list[tuple[str, str, Role]]:
-        """(account, name, role) of every account, for the sign-in screen."""
+    def _seal_clear_records(self, table: Any) -> None:
+        """Accounts an earlier version kept in clear are sealed the first time the unlocked book is used."""
+        if not self._keys.unlocked:
+            return
+        for record in [d for d in table.all() if _in_clear(d)]:
+            account = str(record["account"])
+            secret = json.dumps({k: str(record[k]) for k in ("name", "salt", "hash")}).encode()
+            sealed = b64e(self._keys.seal(secret, _context(account)))
+
+            def transform(doc: dict[str, Any], sealed: str = sealed) -> None:
+                for key in ("name", "salt", "hash"):
+                    doc.pop(key, None)
+                doc["sealed"] = sealed
+            table.update(transform, lambda d, a=account: d.get("account") == a)
+
+    def has_accounts(self) -> bool:
+        """Whether any account is set (works while the device is locked: no name is read)."""
         with open_documents(self._path) as db:
-            return [(d["account"], d["name"], Role(d["role"])) for d in db.table("staff").all()]
+            return len(db.table("staff")) > 0
+
+    def accounts(self) -> list[tuple[str, str, Role]]:
+        """(account, name, role) of every account, for the sign-in screen (Locked before the unlock).
+
+        A record that does not open with this device's key (tampered, or another device's file) is left out.
+        """
+        with open_documents(self._path) as db:
+            self._seal_clear_records(db.table("staff"))
+            found = []
+            for d in db.table("staff").all():
+                try:
+                    found.append((d["account"], self._secret(d)["name"], Role(d["role"])))
+                except SealRefused:
+                    continue
+            return found
 
     def sign_in(self, account: str, pin: str) -> SignIn:
         """Check a PIN, counting misses and locking the account as they grow."""
         now = self._now()
         with open_documents(self._path) as db:
             table = db.table("staff")
+            self._seal_clear_records(table)
             found = [d for d in table.all() if d.get("account") == account]
             if not found:
                 return NoSuchAccount()
@@ -82,8 +148,12 @@ class StaffBook:
             if state.locked(now):
                 return Locked(state.locked_until - now)
             digits = _typed_digits(pin)
-            expected = bytes.fromhex(record["hash"])
-            if digits and hmac.compare_digest(_hash(digits, bytes.fromhex(record["salt"])), expected):
+            try:
+                secret = self._secret(record)
+            except SealRefused:
+                return NoSuchAccount()
+            expected = bytes.fromhex(secret["hash"])
+            if digits and hmac.compare_digest(_hash(digits, bytes.fromhex(secret["salt"])), expected):
                 table.update({"failures": 0, "locked_until": 0.0}, lambda d: d.get("account") == account)
                 return Granted(account, Role(record["role"]))
             after = after_failure(state, now)

@@ -20,8 +20,7 @@ from drivers.scanner import BarcodeScanner  # noqa: E402
 from kiosk.core.closing import day_start_utc  # noqa: E402
 from kiosk.core.flow import CheckInFlow  # noqa: E402
 from kiosk.desk import CaseDesk, Desk  # noqa: E402
-from kiosk.state import CURRENT, STAFF, Installed, Part, StateRefused, claim_app_lock, recheck_installed  # noqa: E402
-from kiosk.store.staff import StaffBook  # noqa: E402
+from kiosk.state import CURRENT, Installed, Part, StateRefused, claim_app_lock, recheck_installed  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, Letterhead, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
 from kiosk.ui.lan import LanLinks  # noqa: E402
 from kiosk.ui.lockdown import StaffGate, recheck_registry, run_stopped, stopped  # noqa: E402
@@ -80,8 +79,8 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     """
     if installed is None:
         installed = _checked_device(state)
-    book = StaffBook(state / STAFF)
-    if not book.accounts():
+    book = installed.staff_book()
+    if not book.has_accounts():
         raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
     staff = StaffGate(book)
     ledger = installed.open_ledger()
@@ -192,6 +191,8 @@ def unlocked_device(state: Path, simulate: bool, lang: str = "fa", profile: str 
     `head_card` (simulation only) is the branch head's virtual card the developer panel inserts.
     """
     installed = _checked_device(state)
+    if not installed.staff_book().has_accounts():
+        raise StateRefused("no staff account: set the branch head's PIN with kiosk-provision staff")
     if not installed.locked:
         return installed
     from kiosk.ui.locked_app import LockedApp

@@ -14,6 +14,7 @@ from kiosk.core.staff import Role
 from kiosk.store.staff import StaffBook
 from rep.fakes import FakeCaseBook, form
 from test_core_purity import forbidden_in, imported_by_core
+from helpers import data_keys
 
 VALID = "0499370899"                      # a valid national code
 VALID_FA = "۰۴۹۹۳۷۰۸۹۹"                   # the same, typed on a Persian keypad
@@ -42,7 +43,7 @@ def book() -> FakeCaseBook:
 
 @pytest.fixture
 def staff(tmp_path: Path, clock: Clock) -> StaffBook:
-    staff = StaffBook(tmp_path / "staff.json", clock)
+    staff = StaffBook(tmp_path / "staff.json", data_keys(), clock)
     staff.set_pin("rep", "نماینده فرماندار", Role.HEAD, "246802")
     return staff
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PEOPLE, World
+from helpers import PEOPLE, World, data_keys
 from kiosk.core.cases import CaseForm, CaseReason, CaseStatus, FormProblem
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import JalaliDate
@@ -35,7 +35,7 @@ def setup(world: World, tmp_path: Path) -> tuple[CheckInFlow, Clock, list[FlowSt
     installed = world.installed()
     ledger, registry = installed.open_ledger(), installed.open_registry()
     desk = Desk(registry, ledger, installed.config.rules)
-    staff = StaffBook(tmp_path / "staff.json", clock := Clock())
+    staff = StaffBook(tmp_path / "staff.json", data_keys(), clock := Clock())
     staff.set_pin("head", "رئیس", Role.HEAD, "135790")
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
@@ -127,7 +127,7 @@ def test_wrong_pins_lock_out_and_idle_time_locks_the_kiosk(setup: tuple[CheckInF
 def test_hardware_trouble_is_a_notice_and_a_full_disk_records_nothing(world: World, tmp_path: Path) -> None:
     installed = world.installed()
     desk = BrokenDisk(installed.open_registry(), installed.open_ledger(), installed.config.rules)
-    staff = StaffBook(tmp_path / "staff.json")
+    staff = StaffBook(tmp_path / "staff.json", data_keys())
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     flow = CheckInFlow(desk, staff, Clock())
     flow.sign_in("w1", "246802")
@@ -210,7 +210,7 @@ def test_a_decision_arriving_tells_staff_and_an_approval_checks_the_person_in_on
     installed = world.installed()
     ledger, registry = installed.open_ledger(), installed.open_registry()
     cases = CaseDesk(installed.open_outbox(ledger), installed.config.rules, ledger, registry)
-    staff = StaffBook(tmp_path / "staff.json", clock := Clock())
+    staff = StaffBook(tmp_path / "staff.json", data_keys(), clock := Clock())
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     flow = CheckInFlow(Desk(registry, ledger, installed.config.rules), staff, clock, cases=cases)
     flow.sign_in("w1", "246802")

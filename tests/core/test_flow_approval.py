@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PEOPLE, World, code
+from helpers import PEOPLE, World, code, data_keys
 from kiosk.core.cases import CaseForm, CaseReason, Decision, NotApproved, Ruling
 from kiosk.core.outcome import Recorded
 from kiosk.core.eligibility import Verdict
@@ -62,7 +62,7 @@ class Kiosk:
 def kiosk(world: World, tmp_path: Path) -> Iterator[Kiosk]:
     installed = world.installed()
     ledger, registry = installed.open_ledger(), installed.open_registry()
-    staff = StaffBook(tmp_path / "staff.json")
+    staff = StaffBook(tmp_path / "staff.json", data_keys())
     staff.set_pin("head", "رئیس", Role.HEAD, "135790")
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     desk = Desk(registry, ledger, installed.config.rules)

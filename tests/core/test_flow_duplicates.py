@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PEOPLE, World
+from helpers import PEOPLE, World, data_keys
 from kiosk.core.branch import Duplicate
 from kiosk.core.eligibility import Verdict
 from kiosk.core.flow import CheckInFlow, Notice, Screen
@@ -59,7 +59,7 @@ Setup = tuple[CheckInFlow, Clock, FakeDuplicates]
 
 @pytest.fixture
 def staff(tmp_path: Path) -> StaffBook:
-    staff = StaffBook(tmp_path / "staff.json")
+    staff = StaffBook(tmp_path / "staff.json", data_keys())
     staff.set_pin("head", "رئیس", Role.HEAD, "135790")
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     return staff

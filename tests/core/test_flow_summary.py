@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PEOPLE, World, code
+from helpers import PEOPLE, World, code, data_keys
 from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling
 from kiosk.core.closing import ClosingSummary, DaySummary, day_hours, day_lines, day_start_utc
 from kiosk.core.flow import CheckInFlow, Notice, Printed, Screen
@@ -81,7 +81,7 @@ def branch(world: World, tmp_path: Path) -> Branch:
     outbox.cancel(withdrawn.case_id, "the person left")
     outbox.raise_case(CaseForm("مریم", "رضایی", "حسن", None, "", "", CaseReason.NO_CODE))   # still open
     newest = max(dt.datetime.fromisoformat(w) for (w,) in ledger.connection.execute("SELECT wall FROM events"))
-    staff = StaffBook(tmp_path / "staff.json", clock := Clock())
+    staff = StaffBook(tmp_path / "staff.json", data_keys(), clock := Clock())
     staff.set_pin("head", "رئیس", Role.HEAD, "135790")
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     desk = Desk(registry, ledger, one.config.rules)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PEOPLE, World
+from helpers import PEOPLE, World, data_keys
 from kiosk.core.branch import PeerSeen, SyncStatus
 from kiosk.core.console_flow import ConsoleFlow
 from kiosk.core.staff import Role as StaffRole
@@ -83,7 +83,7 @@ def test_a_kiosk_holding_a_foreign_undo_reports_it_and_the_console_names_it(worl
                                                                           service.port)})
         wait_for(lambda: [(k.device, k.anomalies) for k in service.kiosks()] == [(me, 1)],
                  seen=lambda: service.kiosks() if service else None)
-        staff = StaffBook(tmp_path / "console-staff.json")
+        staff = StaffBook(tmp_path / "console-staff.json", data_keys())
         staff.set_pin("rep", "نماینده فرماندار", StaffRole.HEAD, "246802")
         flow = ConsoleFlow(service, staff, time.monotonic)
         assert [k.device for k in flow.state.anomalies] == [me]

@@ -307,7 +307,7 @@ def sync(branch: Branch, other: Installed, other_ledger: Ledger) -> None:
 
 def disputed_case(branch: Branch, who: str) -> tuple[CheckInFlow, str]:
     """A poll worker sees `who` as already voted, and the person disputes it: the case goes to the console."""
-    staff = StaffBook(branch.kiosk.state / "staff-test.json")
+    staff = StaffBook(branch.kiosk.state / "staff-test.json", branch.kiosk.data_keys())
     staff.set_pin("head", "رئیس", StaffRole.HEAD, "135790")
     staff.set_pin("w1", "کارمند", StaffRole.WORKER, "246802")
     flow = CheckInFlow(branch.desk, staff, time.monotonic, cases=branch.cases)

@@ -97,7 +97,7 @@ def test_round_trip_totals_branches_and_names_the_voter_checked_in_at_two_branch
     outbox.record_decision(Decision(case.case_id, installed.claims.device_id, Ruling.REJECT, "", "",
                                     "not this branch", "2026-11-25T08:00:00+00:00", "rep"), b"s" * 64, b"")
     ledger.close()
-    book = CaseBook(branches.console.state / CASE_BOOK)
+    book = CaseBook(branches.console.state / CASE_BOOK, branches.console.data_keys())
     book.receive(installed.claims.device_id, "1001", case.case_id, case.created, case.form)
     book.decide(case.case_id, Decision(case.case_id, installed.claims.device_id, Ruling.REJECT, "", "",
                                        "not this branch", "2026-11-25T08:00:00+00:00", "rep"), b"s" * 64)

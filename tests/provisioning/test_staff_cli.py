@@ -5,8 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import World
 from kiosk.core.staff import Granted, Role
-from kiosk.store.staff import StaffBook
+from kiosk.state import Installed
 from provisioning.device import init_device
 
 
@@ -16,20 +17,23 @@ def _staff(state: Path, pin: str, *extra: str) -> subprocess.CompletedProcess[st
                           input=pin + "\n", capture_output=True, text=True, timeout=60)
 
 
-def test_the_head_pin_is_set_from_stdin_and_signs_in(tmp_path: Path) -> None:
-    state = tmp_path / "STATE"
-    init_device(state)
-    done = _staff(state, "۷۳۱۹۰۴")
+def test_the_head_pin_is_set_from_stdin_on_a_locked_device_and_signs_in_once_unlocked(world: World) -> None:
+    locked = world.installed("k1", unlocked=False)
+    done = _staff(locked.state, "۷۳۱۹۰۴")
     assert done.returncode == 0, done.stderr
     assert "731904" not in done.stdout + done.stderr
-    assert StaffBook(state / "staff.json").sign_in("head", "731904") == Granted("head", Role.HEAD)
+    assert world.unlock(Installed.open(locked.state)).staff_book().sign_in("head", "731904") == \
+        Granted("head", Role.HEAD)
 
 
-def test_a_bad_pin_or_an_uninitialised_device_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+def test_a_bad_pin_or_an_uninitialised_device_is_refused_and_nothing_is_written(tmp_path: Path, world: World) -> None:
     state = tmp_path / "STATE"
     refused = _staff(state, "1234")
     assert refused.returncode == 1 and "not initialised" in refused.stderr
     init_device(state)
-    short = _staff(state, "12")
+    uninstalled = _staff(state, "731904")
+    assert uninstalled.returncode == 1 and "install the election package first" in uninstalled.stderr
+    installed = world.installed("k1", unlocked=False)
+    short = _staff(installed.state, "12")
     assert short.returncode == 1 and "6 to 8 digits" in short.stderr
-    assert not (state / "staff.json").exists()
+    assert not (installed.state / "staff.json").exists()

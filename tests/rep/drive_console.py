@@ -75,6 +75,7 @@ def main() -> None:
     from kiosk.core.jalali import JalaliDate
     from kiosk.core.staff import Role
     from kiosk.rep.ui.app import build_console
+    from helpers import data_keys
     from kiosk.store.staff import StaffBook
     from rep.fakes import FakeCaseBook, form, iso
     sys.path.insert(0, str(REPO / "tests" / "ui"))
@@ -85,7 +86,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     width, height = (int(v) for v in window.split("x"))
     Window.size = (width, height)
-    staff = StaffBook(state / "staff.json")
+    staff = StaffBook(state / "staff.json", data_keys())
     staff.set_pin("rep", "نماینده فرماندار", Role.HEAD, "246802")
     book = FakeCaseBook()
     now = dt.datetime.now(dt.timezone.utc)

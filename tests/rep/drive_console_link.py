@@ -33,7 +33,7 @@ def drive_console_link(lang: str, out: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
         kiosk, console = world.installed("kiosk1"), world.console("rep1")
-        StaffBook(console.state / "staff.json").set_pin("rep", "نماینده فرماندار", Role.HEAD, REP_PIN)
+        console.staff_book().set_pin("rep", "نماینده فرماندار", Role.HEAD, REP_PIN)
         env = {**os.environ, "KIVY_HOME": str(Path(tmp) / "kivy"), "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON",
                "PYTHONPATH": os.pathsep.join((str(REPO), str(REPO / "tests"))), "SDL_AUDIODRIVER": "dummy"}
         done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, __file__,
@@ -98,7 +98,7 @@ def main() -> None:
     Window.size = (800, 480)
     installed = Installed.open(console_state)
     console = Console.start(installed, ["127.0.0.1"])   # as `kiosk-rep app` starts it
-    staff = StaffGate(StaffBook(console_state / STAFF))
+    staff = StaffGate(Installed.open(console_state).staff_book())
     app = build_console(console.service, staff, installed.config.name, installed.claims.branches, lang)
     kiosk = KioskProcess(kiosk_state)
     results: list[dict[str, Any]] = []

@@ -22,7 +22,7 @@ PIN = "246813"
 
 def _console(world: World) -> Installed:
     installed = world.console()
-    StaffBook(installed.state / "staff.json").set_pin("rep", "نماینده فرماندار", Role.HEAD, PIN)
+    installed.staff_book().set_pin("rep", "نماینده فرماندار", Role.HEAD, PIN)
     return installed
 
 

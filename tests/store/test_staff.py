@@ -8,6 +8,8 @@ import pytest
 
 from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, WrongPin
 from kiosk.store.staff import PinRefused, StaffBook
+from kiosk.trust.sealed import Locked as SealLocked
+from helpers import data_keys
 
 
 class Clock:
@@ -19,7 +21,7 @@ class Clock:
 
 
 def test_the_right_pin_in_any_digit_script_signs_in_and_the_file_holds_no_pin(tmp_path: Path) -> None:
-    book = StaffBook(tmp_path / "staff.json")
+    book = StaffBook(tmp_path / "staff.json", data_keys())
     book.set_pin("head", "رئیس شعبه", Role.HEAD, "۴۸۲۹۱۷")
     assert book.sign_in("head", "482917") == Granted("head", Role.HEAD)
     assert book.sign_in("head", "۴۸۲۹۱۷") == Granted("head", Role.HEAD)
@@ -29,13 +31,13 @@ def test_the_right_pin_in_any_digit_script_signs_in_and_the_file_holds_no_pin(tm
 
 
 def test_wrong_pins_lock_the_account_longer_each_time_even_across_a_restart(tmp_path: Path) -> None:
-    clock = Clock()
-    book = StaffBook(tmp_path / "staff.json", clock)
+    clock, keys = Clock(), data_keys()
+    book = StaffBook(tmp_path / "staff.json", keys, clock)
     book.set_pin("w1", "worker", Role.WORKER, "123456")
     assert book.sign_in("w1", "0000") == WrongPin(2, 0.0)
     assert book.sign_in("w1", "0000") == WrongPin(1, 0.0)
     assert book.sign_in("w1", "0000") == WrongPin(0, 30.0)
-    restarted = StaffBook(tmp_path / "staff.json", clock)
+    restarted = StaffBook(tmp_path / "staff.json", keys, clock)
     assert restarted.sign_in("w1", "123456") == Locked(30.0)  # even the right PIN waits
     clock.now += 30
     assert restarted.sign_in("w1", "0000") == WrongPin(0, 60.0)
@@ -45,7 +47,7 @@ def test_wrong_pins_lock_the_account_longer_each_time_even_across_a_restart(tmp_
 
 
 def test_the_head_resets_a_lockout_and_unknown_accounts_are_told_apart(tmp_path: Path) -> None:
-    book = StaffBook(tmp_path / "staff.json")
+    book = StaffBook(tmp_path / "staff.json", data_keys())
     book.set_pin("w1", "worker", Role.WORKER, "123456")
     for _ in range(4):
         book.sign_in("w1", "9999")
@@ -58,11 +60,43 @@ def test_the_head_resets_a_lockout_and_unknown_accounts_are_told_apart(tmp_path:
 @pytest.mark.parametrize("pin", ["123", "1234", "12345", "123456789", "12a456", "", "    "])
 def test_a_pin_that_is_not_6_to_8_digits_is_refused_when_set(tmp_path: Path, pin: str) -> None:
     with pytest.raises(PinRefused):
-        StaffBook(tmp_path / "staff.json").set_pin("x", "x", Role.WORKER, pin)
+        StaffBook(tmp_path / "staff.json", data_keys()).set_pin("x", "x", Role.WORKER, pin)
 
 
 def test_garbage_typed_at_sign_in_counts_as_a_wrong_pin(tmp_path: Path) -> None:
-    book = StaffBook(tmp_path / "staff.json")
+    book = StaffBook(tmp_path / "staff.json", data_keys())
     book.set_pin("w1", "worker", Role.WORKER, "123456")
     assert isinstance(book.sign_in("w1", "abc"), WrongPin)
     assert json.loads((tmp_path / "staff.json").read_text())["staff"]["1"]["failures"] == 1
+
+
+# -- sealed to the device's data key (issue 14) ----------------------------------------------------------------------
+
+def test_a_copied_staff_file_holds_no_name_and_no_hash_to_guess_against(tmp_path: Path) -> None:
+    keys = data_keys()
+    book = StaffBook(tmp_path / "staff.json", keys.locked())   # a locked device: the technician sets the PIN
+    book.set_pin("head", "مریم رضایی", Role.HEAD, "482917")
+    assert book.has_accounts()
+    with pytest.raises(SealLocked):
+        book.accounts()   # a locked device reads no name
+    raw = (tmp_path / "staff.json").read_text("utf-8")
+    record = json.loads(raw)["staff"]["1"]
+    assert set(record) == {"account", "role", "sealed", "failures", "locked_until"}
+    assert "مریم" not in raw and "\\u0645\\u0631" not in raw
+    unlocked = StaffBook(tmp_path / "staff.json", keys)
+    assert unlocked.accounts() == [("head", "مریم رضایی", Role.HEAD)]
+    assert unlocked.sign_in("head", "482917") == Granted("head", Role.HEAD)
+
+
+def test_a_staff_file_of_another_device_or_a_record_moved_to_another_account_opens_nothing(tmp_path: Path) -> None:
+    keys = data_keys()
+    book = StaffBook(tmp_path / "staff.json", keys)
+    book.set_pin("head", "head", Role.HEAD, "482917")
+    book.set_pin("w1", "worker", Role.WORKER, "135790")
+    other_device = StaffBook(tmp_path / "staff.json", data_keys())
+    assert other_device.accounts() == [] and other_device.sign_in("head", "482917") == NoSuchAccount()
+    data = json.loads((tmp_path / "staff.json").read_text("utf-8"))
+    data["staff"]["2"]["sealed"] = data["staff"]["1"]["sealed"]   # the head's PIN put on the worker's account
+    (tmp_path / "staff.json").write_text(json.dumps(data), encoding="utf-8")
+    assert book.sign_in("w1", "482917") == NoSuchAccount()
+    assert book.accounts() == [("head", "head", Role.HEAD)]

@@ -17,19 +17,19 @@ import pytest
 from kiosk.core.staff import Granted, Role, WrongPin
 from kiosk.core.text_limits import TextRefused
 from kiosk.store.staff import PinRefused, StaffBook
-from provisioning.device import init_device
+from helpers import World, data_keys
 
 
 @pytest.mark.parametrize("pin", ["1357", "13579", "۱۳۵۷", "1234 5"])
 def test_a_pin_shorter_than_six_digits_is_refused_and_nothing_is_written(tmp_path: Path, pin: str) -> None:
     with pytest.raises(PinRefused, match="^a PIN is 6 to 8 digits$"):
-        StaffBook(tmp_path / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, pin)
+        StaffBook(tmp_path / "staff.json", data_keys()).set_pin("head", "رئیس شعبه", Role.HEAD, pin)
     assert not (tmp_path / "staff.json").exists()
 
 
 @pytest.mark.parametrize("pin", ["135790", "۱۳۵۷۹۰۲۴"])
 def test_six_to_eight_digits_in_any_script_are_a_pin(tmp_path: Path, pin: str) -> None:
-    book = StaffBook(tmp_path / "staff.json")
+    book = StaffBook(tmp_path / "staff.json", data_keys())
     book.set_pin("head", "رئیس شعبه", Role.HEAD, pin)
     assert book.sign_in("head", pin) == Granted("head", Role.HEAD)
 
@@ -41,9 +41,13 @@ def test_an_account_set_with_four_digits_before_still_signs_in_with_them(tmp_pat
     record = {"account": "head", "name": "رئیس شعبه", "role": "head", "salt": salt.hex(), "hash": digest.hex(),
               "failures": 0, "locked_until": 0.0}
     (tmp_path / "staff.json").write_text(json.dumps({"staff": {"1": record}}), encoding="utf-8")
-    book = StaffBook(tmp_path / "staff.json")
+    book = StaffBook(tmp_path / "staff.json", data_keys())
     assert book.sign_in("head", "1358") == WrongPin(2, 0.0)
     assert book.sign_in("head", "۱۳۵۷") == Granted("head", Role.HEAD)
+    # The first use of the unlocked book sealed it: neither the name nor the hash stays in clear.
+    raw = (tmp_path / "staff.json").read_text("utf-8")
+    assert digest.hex() not in raw and salt.hex() not in raw and "رئیس" not in raw and "\\u0631" not in raw
+    assert book.accounts() == [("head", "رئیس شعبه", Role.HEAD)]
 
 
 @pytest.mark.parametrize("name, message", [
@@ -53,7 +57,7 @@ def test_an_account_set_with_four_digits_before_still_signs_in_with_them(tmp_pat
 ])
 def test_a_staff_name_the_sign_in_list_cannot_show_is_refused(tmp_path: Path, name: str, message: str) -> None:
     with pytest.raises(TextRefused) as refused:
-        StaffBook(tmp_path / "staff.json").set_pin("w1", name, Role.WORKER, "246802")
+        StaffBook(tmp_path / "staff.json", data_keys()).set_pin("w1", name, Role.WORKER, "246802")
     assert str(refused.value) == message
     assert not (tmp_path / "staff.json").exists()
 
@@ -64,9 +68,8 @@ def _provision_staff(state: Path, pin: str, name: str = "رئیس شعبه") -> 
                           timeout=60)
 
 
-def test_kiosk_provision_staff_refuses_a_four_digit_pin_in_one_line(tmp_path: Path) -> None:
-    state = tmp_path / "STATE"
-    init_device(state)
+def test_kiosk_provision_staff_refuses_a_four_digit_pin_in_one_line(world: World) -> None:
+    state = world.installed("k1", unlocked=False).state
     done = _provision_staff(state, "1357")
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "kiosk-provision: refused: a PIN is 6 to 8 digits\n")
     assert not (state / "staff.json").exists()

@@ -52,9 +52,10 @@ def main() -> None:
     else:
         from kiosk.core.staff import Role
         from kiosk.rep.ui.app import build_console
+        from helpers import data_keys
         from kiosk.store.staff import StaffBook
         from rep.fakes import FakeCaseBook
-        staff = StaffBook(state / "staff.json")
+        staff = StaffBook(state / "staff.json", data_keys())
         staff.set_pin("rep", "نماینده فرماندار", Role.HEAD, pin)
         book = FakeCaseBook()
         book.receive("E-AB12CD-0001")

@@ -33,7 +33,7 @@ def drive(lang: str, out: Path, window: str = "800x480", pcsc: bool = False) -> 
         world = make_world(Path(tmp))
         cards = _cards(world, Path(tmp) / "cards") if pcsc else []
         installed = world.installed()
-        StaffBook(installed.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+        installed.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
         codes = Path(tmp) / "codes.json"
         codes.write_text(json.dumps({k: PEOPLE[k].code for k in ("eligible", "underage", "deceased", "suspended")}))
         return _under_xvfb("drive.py", [str(installed.state), str(out), lang, str(codes), "135790", *cards],
@@ -61,7 +61,7 @@ def drive_link(lang: str, out: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
         kiosk, console = world.installed(), world.console()
-        StaffBook(kiosk.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+        kiosk.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
         return _under_xvfb("drive_link.py", [str(kiosk.state), str(console.state), str(out), lang, "135790"],
                            Path(tmp), "800x480")
 
@@ -71,7 +71,7 @@ def drive_approval(lang: str, out: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
         kiosk, console = world.installed(), world.console()
-        staff = StaffBook(kiosk.state / "staff.json")
+        staff = kiosk.staff_book()
         staff.set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
         staff.set_pin("w1", "کارمند شعبه", Role.WORKER, "246802")
         return _under_xvfb("drive_approval.py", [str(kiosk.state), str(console.state), str(out), lang, "246802",
@@ -83,7 +83,7 @@ def drive_duplicates(lang: str, out: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
         one, two = world.installed("kiosk1"), world.installed("kiosk2")
-        StaffBook(one.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+        one.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
         registry, ledger, other = one.open_registry(), one.open_ledger(), two.open_ledger()
         voter = registry.voter_key(PEOPLE["eligible"].code)
         ledger.check_in(voter)
@@ -105,7 +105,7 @@ def drive_summary(lang: str, out: Path, window: str = "800x480") -> dict[str, ob
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
         one, two = world.installed("kiosk1"), world.installed("kiosk2")
-        staff = StaffBook(one.state / "staff.json")
+        staff = one.staff_book()
         staff.set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
         staff.set_pin("w1", "زهرا کاظمی", Role.WORKER, "246802")
         registry, ledger, other = one.open_registry(), one.open_ledger(), two.open_ledger()

@@ -17,7 +17,7 @@ import pytest
 from disks import small_disk
 from helpers import PEOPLE, make_world
 from kiosk.core.staff import Role
-from kiosk.store.staff import StaffBook
+from kiosk.state import Installed
 
 REPO = Path(__file__).resolve().parents[2]
 PIN = "135790"
@@ -44,7 +44,7 @@ def test_a_check_in_on_a_full_disk_shows_the_notice_and_records_nothing(tmp_path
     with small_disk(tmp_path / "kiosk1", 4096) as state:
         installed = world.installed("kiosk1")
         assert installed.state == state
-        StaffBook(state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, PIN)
+        Installed.open(state).staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, PIN)
         report = _drive(state, tmp_path / "shots", lang, tmp_path)
     assert report["errors"] == []
     results = report["results"]

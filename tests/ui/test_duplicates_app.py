@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kivy.clock import Clock
 
-from helpers import World
+from helpers import World, data_keys
 from kiosk.core.branch import PeerSeen, SyncStatus
 from kiosk.core.flow import CheckInFlow, Notice, Screen
 from kiosk.core.staff import Role
@@ -75,7 +75,7 @@ def test_the_sync_cell_says_linked_refused_behind_in_step_or_since_when_cut_off(
 
 def test_sync_status_from_another_thread_reaches_the_bridge(world: World, tmp_path: Path) -> None:
     installed = world.installed()
-    staff = StaffBook(tmp_path / "staff.json")
+    staff = StaffBook(tmp_path / "staff.json", data_keys())
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     bridge = FlowBridge(CheckInFlow(Desk(installed.open_registry(), installed.open_ledger(),
                                          installed.config.rules), staff, time.monotonic))

@@ -21,7 +21,7 @@ PIN = "135790"
 
 def _kiosk(world: World) -> Installed:
     installed = world.installed()
-    StaffBook(installed.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, PIN)
+    installed.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, PIN)
     return installed
 
 

@@ -30,7 +30,7 @@ def test_the_locked_screen_unlocks_and_the_day_goes_on(tmp_path: Path, way: str,
     world.official("head-1001", "head", HEAD, head)
     kiosk = world.installed("k1", unlocked=False)
     console = world.console("rep1")
-    StaffBook(kiosk.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+    kiosk.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
     cards = tmp_path / "cards"
     cards.mkdir()
     (cards / "head.der").write_bytes(head.certificate)

@@ -10,7 +10,7 @@ from kivy.clock import Clock
 
 from drivers.printer import FakePrinter
 from drivers.receipts import closing_layout, render
-from helpers import PEOPLE, World, code
+from helpers import PEOPLE, World, code, data_keys
 from kiosk.core.closing import day_lines
 from kiosk.core.flow import CheckInFlow, Notice, Screen
 from kiosk.core.jalali import persian_digits
@@ -96,7 +96,7 @@ def test_the_summary_prints_as_the_close_of_polls_receipt_and_a_failure_is_a_not
     installed = world.installed()
     ledger, registry = installed.open_ledger(), installed.open_registry()
     outbox = installed.open_outbox(ledger)
-    staff = StaffBook(tmp_path / "staff.json")
+    staff = StaffBook(tmp_path / "staff.json", data_keys())
     staff.set_pin("head", "رئیس", Role.HEAD, "135790")
     flow = CheckInFlow(Desk(registry, ledger, installed.config.rules), staff, time.monotonic,
                        summary=DayFigures(ledger, outbox))

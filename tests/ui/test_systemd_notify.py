@@ -41,7 +41,7 @@ def test_the_kiosk_app_says_ready_and_pings_the_watchdog_from_its_main_loop(worl
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
     installed = world.installed()
-    StaffBook(installed.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
+    installed.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, "135790")
     sock = listen(tmp_path / "notify")
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000",
            "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1", "PYTHONPATH": str(REPO)}

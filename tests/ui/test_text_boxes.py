@@ -40,7 +40,7 @@ def _drive(which: str, state: Path, tmp: Path) -> dict[str, object]:
 
 def test_the_kiosks_boxes_keep_at_most_what_the_core_accepts(tmp_path: Path) -> None:
     installed = make_world(tmp_path).installed()
-    StaffBook(installed.state / "staff.json").set_pin("head", "رئیس شعبه", Role.HEAD, PIN)
+    installed.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, PIN)
     kept = _drive("kiosk", installed.state, tmp_path)["kept"]
     assert kept == {
         "sign_in_pin": "13579024",                       # digits only, eight at most

@@ -10,7 +10,7 @@ from drivers.card.fake import FakeCardReader
 from drivers.card.minting import CardAuthority
 from drivers.card.virtual import VirtualCard
 from drivers.scanner import FakeScanner
-from helpers import PEOPLE, World
+from helpers import PEOPLE, World, data_keys
 from kiosk.core.eligibility import Verdict
 from kiosk.core.flow import CheckInFlow, Notice, Screen
 from kiosk.core.staff import Role
@@ -30,7 +30,7 @@ def _until(condition: object, seconds: float = 5.0) -> None:
 
 def _signed_in(world: World, tmp_path: Path) -> FlowBridge:
     installed = world.installed()
-    staff = StaffBook(tmp_path / "staff.json")
+    staff = StaffBook(tmp_path / "staff.json", data_keys())
     staff.set_pin("w1", "کارمند", Role.WORKER, "246802")
     flow = CheckInFlow(Desk(installed.open_registry(), installed.open_ledger(), installed.config.rules), staff,
                        time.monotonic)
