@@ -48,16 +48,16 @@ class Desk:
             return Outcome(Verdict.CARD_NOT_TRUSTED)
         return self.check(national_code)
 
-    def check_in(self, raw: str, ref: str = "") -> CheckedIn | Outcome:
-        """Record an eligible voter durably; any other verdict comes back unchanged."""
+    def check_in(self, raw: str, ref: str = "", account: str = "") -> CheckedIn | Outcome:
+        """Record an eligible voter durably, with the signed-in staff account; any other verdict comes back."""
         outcome = self.check(raw)
         if outcome.verdict is not Verdict.ELIGIBLE or outcome.voter_key is None:
             return outcome
-        result = self._ledger.check_in(outcome.voter_key, ref)
+        result = self._ledger.check_in(outcome.voter_key, ref, account=account)
         if isinstance(result, AlreadyCheckedIn):
             # Another process checked the voter in between our look and our write.
             return Outcome(Verdict.ALREADY_VOTED, outcome.record, previous=result, voter_key=outcome.voter_key)
-        log(Event.CHECKED_IN, seq=result.seq)
+        log(Event.CHECKED_IN, seq=result.seq, account=account)
         self._recorded()
         return CheckedIn(outcome, result)
 
@@ -129,7 +129,7 @@ class CaseDesk:
         outcome = Outcome(verdict, record, eligible_on, live[0] if live else None)
         return ApprovalCheck(case_id, outcome, case.form, not decision.national_code, supersedes)
 
-    def check_in_approved(self, case_id: str, head: HeadConfirmation | None = None
+    def check_in_approved(self, case_id: str, head: HeadConfirmation | None = None, account: str = ""
                           ) -> Recorded | AlreadyCheckedIn | NotApproved | ApprovalCheck:
         """Check in the person the representative approved, with the case as the reference, once.
 
@@ -161,14 +161,15 @@ class CaseDesk:
         # The check-in and the approval's "used" mark commit together: a power cut cannot leave it usable twice.
         result = self._ledger.check_in(voter, ref=case_id, supersede=supersede, note=note,
                                        allow_double=bool(note) and check.outcome.previous is not None,
-                                       then=lambda e: self._outbox.mark_checked_in(case_id, f"{device}:{e.seq}"))
+                                       then=lambda e: self._outbox.mark_checked_in(case_id, f"{device}:{e.seq}"),
+                                       account=account)
         if isinstance(result, AlreadyCheckedIn):
             if supersede is not None and f"{result.device}:{result.seq}" == supersede.target:
                 self._undo_refused.add(case_id)   # the authorization does not verify here: show the verdict
                 log(Event.DECISION_REFUSED, case=case_id, reason="undo authorization not accepted by the ledger")
             return result
         if supersede is not None:
-            log(Event.CHECK_IN_UNDONE, case=case_id)
+            log(Event.CHECK_IN_UNDONE, case=case_id, account=account)
         log(Event.CHECKED_IN, seq=result.seq, case=case_id, **({"over": check.outcome.verdict.value}
                                                                if check.needs_head else {}))
         self._changed()

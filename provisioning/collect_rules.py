@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core import hlc as hybrid
 from kiosk.core.undo import UndoSeen, rule_undos
-from kiosk.store.ledger import Event, Kind, LedgerCorrupt, event_hash, verify_chain
+from kiosk.store.ledger import Event, Kind, LedgerCorrupt, check_account, event_hash, verify_chain
 from kiosk.trust.decisions import undo_authorized
 from kiosk.trust.revocation import RevocationList
 
@@ -133,7 +133,7 @@ def _signed_run(rows: Any, device: str, key: ed25519.Ed25519PublicKey) -> list[E
             return None
     for e in events:
         if e.device != device or event_hash(e.prev, e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref,
-                                            e.reason, e.wall) != e.hash:
+                                            e.reason, e.wall, e.account) != e.hash:
             return None
     try:
         key.verify(events[-1].sig, events[-1].hash)
@@ -144,14 +144,15 @@ def _signed_run(rows: Any, device: str, key: ed25519.Ed25519PublicKey) -> list[E
 
 def _event(r: Any) -> Event:
     """One event from its bundle row; ValueError or TypeError for anything else."""
-    if not isinstance(r, list) or len(r) != 11:
+    if not isinstance(r, list) or len(r) not in (11, 12):   # 12: with the account (bundles of this version)
         raise ValueError("row")
-    device, seq, hlc, kind, voter, ref, reason, wall, prev, digest, sig = r
+    device, seq, hlc, kind, voter, ref, reason, wall, prev, digest, sig = r[:11]
+    account = r[11] if len(r) == 12 else ""
     if not (isinstance(seq, int) and isinstance(hlc, int) and all(
-            isinstance(t, str) for t in (device, kind, voter, ref, reason, wall, prev, digest, sig))):
+            isinstance(t, str) for t in (device, kind, voter, ref, reason, wall, prev, digest, sig, account))):
         raise ValueError("types")
     return Event(device, seq, hlc, Kind(kind), bytes.fromhex(voter), ref, reason, wall, bytes.fromhex(prev),
-                 bytes.fromhex(digest), bytes.fromhex(sig))
+                 bytes.fromhex(digest), bytes.fromhex(sig), check_account(account))
 
 
 def events_from_rows(rows: object) -> list[Event]:

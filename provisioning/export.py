@@ -83,7 +83,8 @@ def _kiosk_snapshot(installed: Installed) -> Snapshot:
     try:
         db.execute("BEGIN")  # one read snapshot for events and cases alike
         events = [Event(r[0], r[1], r[2], Kind(r[3]), bytes(r[4]), r[5], r[6], r[7], bytes(r[8]), bytes(r[9]),
-                        bytes(r[10])) for r in db.execute("SELECT * FROM events ORDER BY device, seq")]
+                        bytes(r[10]), r[11] if len(r) > 11 else "")
+                  for r in db.execute("SELECT * FROM events ORDER BY device, seq")]
         certificates = dict(_optional(db, "SELECT device, cert FROM devices"))
         keys, device = installed.data_keys(), installed.claims.device_id
 

@@ -186,7 +186,7 @@ class CheckInFlow:
         if state.outcome.verdict is not Verdict.ELIGIBLE:
             return
         try:
-            result = self._desk.check_in(self._code)
+            result = self._desk.check_in(self._code, account=state.account or "")
         except OSError:
             # Disk full or an I/O error: nothing was acknowledged; say so and stay on the verdict.
             self._set(notice=Notice.NOT_RECORDED)
@@ -302,7 +302,7 @@ class CheckInFlow:
                 return
             confirmation = HeadConfirmation(account, reason.strip(), check)
         try:
-            result = cases.check_in_approved(check.case_id, confirmation)
+            result = cases.check_in_approved(check.case_id, confirmation, account=self.state.account or "")
         except OSError:
             self._set(notice=Notice.NOT_RECORDED)
             return

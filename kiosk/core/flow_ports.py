@@ -36,8 +36,8 @@ class DeskPort(Protocol):
         """Verdict for a card read."""
         ...
 
-    def check_in(self, raw: str, ref: str = "") -> CheckedIn | Outcome:
-        """Durable check-in of an eligible person, or the verdict that prevents it."""
+    def check_in(self, raw: str, ref: str = "", account: str = "") -> CheckedIn | Outcome:
+        """Durable check-in of an eligible person by the signed-in `account`, or the verdict that prevents it."""
         ...
 
 
@@ -60,7 +60,7 @@ class CasePort(Protocol):
         """The registry's verdict on the person an approval names, shown before recording."""
         ...
 
-    def check_in_approved(self, case_id: str, head: HeadConfirmation | None = None
+    def check_in_approved(self, case_id: str, head: HeadConfirmation | None = None, account: str = ""
                           ) -> Recorded | AlreadyCheckedIn | NotApproved | ApprovalCheck:
         """Check in the person an approval names; a check that needs the head comes back unless confirmed."""
         ...

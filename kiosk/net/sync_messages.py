@@ -14,7 +14,7 @@ from typing import Any
 
 from kiosk.core.text_limits import MAX_EVENT_TEXT
 from kiosk.net.messages import Malformed, Refused, parse_strict
-from kiosk.store.ledger import Event, Kind
+from kiosk.store.ledger import ACCOUNT_CHARS, Event, Kind
 from kiosk.trust.canonical import b64d, b64e
 
 PROTOCOL = 1
@@ -68,7 +68,8 @@ def encode(message: SyncMessage) -> bytes:
         case Page():
             body = {"type": "page", "device": message.device, "cert": message.cert_pem.decode("ascii"),
                     "events": [[e.seq, e.hlc, e.kind.value, b64e(e.voter), e.ref, e.reason, e.wall, b64e(e.prev),
-                                b64e(e.hash), b64e(e.sig)] for e in message.events]}
+                                b64e(e.hash), b64e(e.sig), *([e.account] if e.account else [])]
+                               for e in message.events]}
     return json.dumps({"v": 1, **body}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -107,9 +108,13 @@ def _message(raw: Any) -> SyncMessage:
 
 
 def _event(device: str, raw: Any) -> Event:
-    if not isinstance(raw, list) or len(raw) != 10:
-        raise Malformed("page: an event is not a 10-field array")
-    seq, hlc, kind, voter, ref, reason, wall, prev, digest, sig = raw
+    # 11 fields when the entry names the staff account that recorded it (an earlier kiosk sends 10).
+    if not isinstance(raw, list) or len(raw) not in (10, 11):
+        raise Malformed("page: an event is not a 10- or 11-field array")
+    seq, hlc, kind, voter, ref, reason, wall, prev, digest, sig = raw[:10]
+    account = _text(raw[10], ACCOUNT_CHARS) if len(raw) == 11 else ""
+    if len(raw) == 11 and (not account or account != account.strip()):
+        raise Malformed("page: an event's account is empty or padded")
     if not isinstance(kind, str) or kind not in _KINDS:
         raise Malformed("page: unknown event kind")
     try:
@@ -120,7 +125,8 @@ def _event(device: str, raw: Any) -> Event:
     if len(voter_b) > 32 or len(prev_b) != 32 or len(hash_b) != 32 or len(sig_b) not in (0, 64):
         raise Malformed("page: bad field length")
     return Event(device, _int(seq, 1 << 40, low=1), _int(hlc, 1 << 62), _KINDS[kind], voter_b,
-                 _text(ref, MAX_EVENT_TEXT), _text(reason, MAX_EVENT_TEXT), _text(wall, 40), prev_b, hash_b, sig_b)
+                 _text(ref, MAX_EVENT_TEXT), _text(reason, MAX_EVENT_TEXT), _text(wall, 40), prev_b, hash_b, sig_b,
+                 account)
 
 
 def _text(value: Any, limit: int) -> str:

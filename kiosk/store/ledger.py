@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS events (
     device TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
     kind TEXT NOT NULL, voter BLOB NOT NULL, ref TEXT NOT NULL, reason TEXT NOT NULL,
     wall TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL, sig BLOB NOT NULL,
+    account TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (device, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_voter ON events (voter);
@@ -144,6 +145,7 @@ class Event:
     prev: bytes
     hash: bytes
     sig: bytes
+    account: str = ""   # the signed-in staff account that recorded it (an id, never a name); "" for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,17 @@ class LedgerCounts:
 def event_row(e: Event) -> list[object]:
     """An event as a JSON array (hex for bytes): export bundles and kept evidence."""
     return [e.device, e.seq, e.hlc, e.kind.value, e.voter.hex(), e.ref, e.reason, e.wall, e.prev.hex(),
-            e.hash.hex(), e.sig.hex()]
+            e.hash.hex(), e.sig.hex(), e.account]
+
+
+ACCOUNT_CHARS = 32
+
+
+def check_account(account: str) -> str:
+    """An account id a ledger entry may carry (what branch sync and collection accept); ValueError otherwise."""
+    if len(account) > ACCOUNT_CHARS or not account.isprintable() or account != account.strip():
+        raise ValueError("an account id is at most 32 printable characters")
+    return account
 
 
 def genesis(election_id: str, device_id: str) -> bytes:
@@ -185,9 +197,14 @@ def genesis(election_id: str, device_id: str) -> bytes:
 
 
 def event_hash(prev: bytes, device: str, seq: int, hlc: int, kind: str, voter: bytes,
-               ref: str, reason: str, wall: str) -> bytes:
-    """The chain hash of an event: its fields and the hash before it."""
-    body = canonical_json([device, seq, hlc, kind, voter.hex(), ref, reason, wall])
+               ref: str, reason: str, wall: str, account: str = "") -> bytes:
+    """The chain hash of an event: its fields and the hash before it.
+
+    The account joins the hashed fields only when there is one, so every entry written before accounts were
+    recorded keeps its hash (and its signature) as it was.
+    """
+    fields: list[object] = [device, seq, hlc, kind, voter.hex(), ref, reason, wall]
+    body = canonical_json(fields + [account] if account else fields)
     return hashlib.sha256(prev + body).digest()
 
 
@@ -217,6 +234,9 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            # A ledger made before entries named their account gains the column (its old entries have none).
+            if "account" not in {row[1] for row in self._db.execute("PRAGMA table_info(events)")}:
+                self._db.execute("ALTER TABLE events ADD COLUMN account TEXT NOT NULL DEFAULT ''")
         # The voter keys in here are only meaningful under one election's index key.
         for name, value, refusal in (("election", election_id, "this ledger belongs to another election"),
                                      ("index_check", index_check, "this ledger was kept under another registry index")):
@@ -280,7 +300,7 @@ class Ledger:
 
     def check_in(self, voter: bytes, ref: str = "", supersede: Supersede | None = None,
                  note: str = "", allow_double: bool = False,
-                 then: Callable[[Event], None] | None = None) -> Recorded | AlreadyCheckedIn:
+                 then: Callable[[Event], None] | None = None, account: str = "") -> Recorded | AlreadyCheckedIn:
         """Record a check-in durably, unless the voter already has a live one.
 
         With `supersede`, the live check-in it names is undone first in the same
@@ -290,7 +310,8 @@ class Ledger:
         registry); with `allow_double` (the branch head confirmed, with a note) a
         live check-in does not stop this one, and the two show as a double check-in.
         `then` writes what must commit with the check-in (the case's "approval used"
-        mark) in the same transaction: if it raises, neither is written.
+        mark) in the same transaction: if it raises, neither is written. `account` is the signed-in staff
+        account's id, kept on the entry (and the undo a supersede writes).
         """
         try:
             with self._immediate():
@@ -301,11 +322,11 @@ class Ledger:
                                              supersede.target != f"{existing.device}:{existing.seq}"):
                     return existing
                 if existing is not None and supersede is not None:
-                    self._append(Kind.UNDO, voter, supersede.target, supersede.reason)
+                    self._append(Kind.UNDO, voter, supersede.target, supersede.reason, account)
                     still = self.live_check_in(voter)
                     if still is not None:   # the authorization does not verify here: write neither
                         raise _Unchanged(still)
-                event = self._append(Kind.CHECK_IN, voter, ref, note)
+                event = self._append(Kind.CHECK_IN, voter, ref, note, account)
                 if then is not None:
                     then(event)
         except _Unchanged as unchanged:
@@ -321,13 +342,13 @@ class Ledger:
         """BEGIN IMMEDIATE … COMMIT, for a ledger entry and an outbox change that must commit together."""
         return _Transaction(self._db)
 
-    def append(self, kind: Kind, voter: bytes, ref: str, reason: str) -> Event:
+    def append(self, kind: Kind, voter: bytes, ref: str, reason: str, account: str = "") -> Event:
         """Append one signed, chained event; call inside `transaction()`."""
         if not self._db.in_transaction:
             raise RuntimeError("ledger append outside a transaction")
-        return self._append(kind, voter, ref, reason)
+        return self._append(kind, voter, ref, reason, account)
 
-    def undo(self, device: str, seq: int, reason: str) -> Recorded | UndoRefused:
+    def undo(self, device: str, seq: int, reason: str, account: str = "") -> Recorded | UndoRefused:
         """Cancel a live check-in with a reason, as an event of its own (nothing is deleted).
 
         A reason branch sync could not carry (too long, a line break) is refused before anything is written.
@@ -347,16 +368,17 @@ class Ledger:
                 return UndoRefused("no such check-in")
             if not any((c.device, c.seq) == (device, seq) for c in self.live_check_ins(row[0])):
                 return UndoRefused("that check-in is already undone")
-            event = self._append(Kind.UNDO, row[0], f"{device}:{seq}", reason)
+            event = self._append(Kind.UNDO, row[0], f"{device}:{seq}", reason, account)
         return Recorded(event.seq, event.wall)
 
     def _immediate(self) -> _Transaction:
         return _Transaction(self._db)
 
-    def _append(self, kind: Kind, voter: bytes, ref: str, reason: str) -> Event:
+    def _append(self, kind: Kind, voter: bytes, ref: str, reason: str, account: str = "") -> Event:
         # Never sign what branch sync would refuse: the peers would refuse every later page of this ledger.
         check_text(ref, "a ledger entry's reference", MAX_EVENT_TEXT)
         check_text(reason, "a ledger entry's reason", MAX_EVENT_TEXT)
+        check_account(account)
         head = self._db.execute(
             "SELECT seq, hash, hlc FROM events WHERE device = ? ORDER BY seq DESC LIMIT 1", (self.device_id,)
         ).fetchone()
@@ -368,12 +390,14 @@ class Ledger:
             self._clock.observe(newest)
         hlc = self._clock.tick()
         wall = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-        digest = event_hash(prev, self.device_id, seq, hlc, kind.value, voter, ref, reason, wall)
+        digest = event_hash(prev, self.device_id, seq, hlc, kind.value, voter, ref, reason, wall, account)
         event = Event(self.device_id, seq, hlc, kind, voter, ref, reason, wall, prev, digest,
-                      self._key.sign(digest))
+                      self._key.sign(digest), account)
         self._db.execute(
-            "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (event.device, event.seq, event.hlc, kind.value, voter, ref, reason, wall, prev, digest, event.sig),
+            "INSERT INTO events (device, seq, hlc, kind, voter, ref, reason, wall, prev, hash, sig, account) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (event.device, event.seq, event.hlc, kind.value, voter, ref, reason, wall, prev, digest, event.sig,
+             account),
         )
         return event
 
@@ -438,7 +462,8 @@ def verify_chain(events: Iterator[Event], election_id: str, device_id: str,
             raise LedgerCorrupt(f"gap in the ledger: expected entry {expected}, found {e.seq}")
         if e.prev != prev:
             raise LedgerCorrupt(f"entry {e.seq} does not follow entry {e.seq - 1}")
-        digest = event_hash(e.prev, e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall)
+        digest = event_hash(e.prev, e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall,
+                            e.account)
         if digest != e.hash:
             raise LedgerCorrupt(f"entry {e.seq} was altered")
         if e.sig:

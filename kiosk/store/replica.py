@@ -186,10 +186,12 @@ class Replica:
             keep = self._before_revocation(device, key, fresh)
             if not keep:
                 return Stored(0, 0)
-            self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
-                (e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall, e.prev, e.hash,
-                 e.sig if e is keep[-1] else b"")
-                for e in keep])
+            self._db.executemany(
+                "INSERT INTO events (device, seq, hlc, kind, voter, ref, reason, wall, prev, hash, sig, account) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
+                    (e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall, e.prev, e.hash,
+                     e.sig if e is keep[-1] else b"", e.account)
+                    for e in keep])
             found = sum(self._note_duplicate(v) for v in self._voters_seen_before(keep))
         self._ledger.observe(keep[-1].hlc)
         return Stored(len(keep), found)
@@ -204,7 +206,7 @@ class Replica:
         refs = ",".join(duplicate.check_ins)
         with self._ledger.transaction():
             event = self._ledger.append(Kind.DUPLICATE_SEEN, duplicate.voter, _within_wire(duplicate.check_ins),
-                                        f"acknowledged by {account}")
+                                        f"acknowledged by {account}", account)
             self._db.execute("UPDATE duplicates SET acknowledged = ? WHERE voter = ? AND check_ins = ?",
                              (event.wall, duplicate.voter, refs))
         return Recorded(event.seq, event.wall)
@@ -366,7 +368,8 @@ def _page_problem(events: Sequence[Event], device: str, election: str) -> str | 
             return f"a page of {device} is not consecutive at entry {e.seq}"
         if prev is not None and e.prev != prev:
             return f"entry {e.seq} of {device} does not follow the one before"
-        if event_hash(e.prev, e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall) != e.hash:
+        if event_hash(e.prev, e.device, e.seq, e.hlc, e.kind.value, e.voter, e.ref, e.reason, e.wall,
+                      e.account) != e.hash:
             return f"entry {e.seq} of {device} was altered"
         if e.hlc <= last_hlc:
             return f"entry {e.seq} of {device} goes back in time"

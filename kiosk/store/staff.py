@@ -25,6 +25,7 @@ from kiosk.core.lockout import LockState, after_failure, tries_left
 from kiosk.core.staff import (PIN_DIGITS, Granted, Locked, NoSuchAccount, PinRefused, Role, SignIn, WrongPin,
                               check_staff_name, normalise_pin)
 from kiosk.core.national_code import ascii_digits_only
+from kiosk.logbook import Event, log
 from kiosk.store.documents import open_documents
 from kiosk.trust.canonical import b64d, b64e
 from kiosk.trust.sealed import DataKeys, SealRefused
@@ -98,6 +99,7 @@ class StaffBook:
             table = db.table("staff")
             table.remove(lambda d: d.get("account") == account)
             table.insert(record)
+        log(Event.STAFF_PIN_SET, account=account, role=role.value)
 
     def _seal_clear_records(self, table: Any) -> None:
         """Accounts an earlier version kept in clear are sealed the first time the unlocked book is used."""
@@ -146,6 +148,7 @@ class StaffBook:
             record = found[0]
             state = LockState(int(record["failures"]), float(record["locked_until"]))
             if state.locked(now):
+                log(Event.STAFF_LOCKED_OUT, account=account, seconds=round(state.locked_until - now))
                 return Locked(state.locked_until - now)
             digits = _typed_digits(pin)
             try:
@@ -155,13 +158,18 @@ class StaffBook:
             expected = bytes.fromhex(secret["hash"])
             if digits and hmac.compare_digest(_hash(digits, bytes.fromhex(secret["salt"])), expected):
                 table.update({"failures": 0, "locked_until": 0.0}, lambda d: d.get("account") == account)
+                log(Event.STAFF_SIGNED_IN, account=account, role=str(record["role"]))
                 return Granted(account, Role(record["role"]))
             after = after_failure(state, now)
             table.update({"failures": after.failures, "locked_until": after.locked_until},
                          lambda d: d.get("account") == account)
+            log(Event.STAFF_PIN_WRONG, account=account, tries_left=tries_left(after))
+            if after.locked_until > now:
+                log(Event.STAFF_LOCKED_OUT, account=account, seconds=round(after.locked_until - now))
             return WrongPin(tries_left(after), max(after.locked_until - now, 0.0))
 
     def reset_lockout(self, account: str) -> None:
         """The branch head clears a worker's lock-out."""
         with open_documents(self._path) as db:
             db.table("staff").update({"failures": 0, "locked_until": 0.0}, lambda d: d.get("account") == account)
+        log(Event.STAFF_LOCKOUT_RESET, account=account)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from helpers import PEOPLE, World, data_keys
+from kiosk.state import Installed
 from kiosk.core.cases import CaseForm, CaseReason, CaseStatus, FormProblem
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import JalaliDate
@@ -26,7 +27,7 @@ class Clock:
 class BrokenDisk(Desk):
     """The real desk whose ledger write fails as a full disk would."""
 
-    def check_in(self, raw: str, ref: str = "") -> object:  # type: ignore[override]
+    def check_in(self, raw: str, ref: str = "", account: str = "") -> object:  # type: ignore[override]
         raise OSError(28, "No space left on device")
 
 
@@ -248,3 +249,16 @@ def test_a_decision_arriving_tells_staff_and_an_approval_checks_the_person_in_on
     flow.check_in_case(approved)
     assert flow.state.notice is Notice.APPROVAL_USED and flow.state.checkins == 1
     assert [c.check_in != "" for c in flow.state.cases] == [True, False]
+
+
+def test_every_entry_names_the_signed_in_account(setup: tuple[CheckInFlow, Clock, list[FlowState]],
+                                                 world: World) -> None:
+    flow, _, _ = setup
+    flow.sign_in("w1", "246802")
+    flow.code_entered(PEOPLE["eligible"].code)
+    flow.confirm()
+    assert flow.state.screen is Screen.DONE
+    ledger = Installed.open(world.states[0]).open_ledger(read_only=True)
+    [entry] = list(ledger.events(ledger.device_id))
+    assert entry.account == "w1"   # the account id, never the name
+    ledger.close()

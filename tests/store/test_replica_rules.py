@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from helpers import World
 from kiosk.core import hlc as hybrid
 from kiosk.core.branch import Duplicate
+from kiosk.net import sync_messages as sm
 from kiosk.store.ledger import Event, Kind, Ledger, LedgerCorrupt, event_hash, genesis, verify_chain
 from kiosk.store.replica import AnomalyKind, PageRefused, Replica, Stored
 from kiosk.state import Installed, load_signing_key
@@ -335,3 +336,32 @@ def test_acknowledging_a_voter_checked_in_on_many_kiosks_signs_an_event_the_peer
     shown = seen.ref.split(",")
     assert shown[-1] == f"+{40 - (len(shown) - 1)} more"
     assert isinstance(b.take(a), Stored)
+
+
+# -- who did it: the staff account on every entry (issue 14) ---------------------------------------------------------
+
+def test_the_account_travels_with_the_entry_and_cannot_be_changed_on_the_way(trio: tuple[Device, Device, Device]
+                                                                            ) -> None:
+    a, b, c = trio
+    a.ledger.check_in(voter(1), account="w1")
+    a.ledger.undo(a.id, 1, "recorded for the wrong person", account="head")
+    a.ledger.check_in(voter(2))   # a technician's command: no one signed in
+    assert [e.account for e in a.events()] == ["w1", "head", ""]
+    forged = [replace(e, account="head") if e.seq == 1 else e for e in a.events()]
+    assert isinstance(b.take(a, forged), PageRefused)   # the account is in the signed hash
+    wire = sm.decode(sm.encode(sm.Page(a.id, a.cert, tuple(a.events()))))
+    assert isinstance(wire, sm.Page)
+    assert b.take(a, list(wire.events)) == Stored(3, 0)
+    assert [e.account for e in b.events(a.id)] == ["w1", "head", ""]
+    verify_chain(iter(b.events(a.id)), a.installed.config.id, a.id, a.key.public_key())
+    assert c.replica.store(a.id, a.cert, b.replica.page(a.id, 0)) == Stored(3, 0)
+    assert [e.account for e in c.events(a.id)] == ["w1", "head", ""]
+
+
+def test_an_account_the_wire_cannot_carry_is_refused_before_anything_is_signed(trio: tuple[Device, Device, Device]
+                                                                              ) -> None:
+    a, _, _ = trio
+    for bad in ("x" * 33, "line\nbreak", " padded"):
+        with pytest.raises(ValueError):
+            a.ledger.check_in(voter(9), account=bad)
+    assert a.events() == []

@@ -100,3 +100,20 @@ def test_a_staff_file_of_another_device_or_a_record_moved_to_another_account_ope
     (tmp_path / "staff.json").write_text(json.dumps(data), encoding="utf-8")
     assert book.sign_in("w1", "482917") == NoSuchAccount()
     assert book.accounts() == [("head", "head", Role.HEAD)]
+
+
+def test_sign_in_wrong_pin_and_lock_out_are_audit_events_by_account_id(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    caplog.set_level(logging.INFO, logger="kiosk")
+    book = StaffBook(tmp_path / "staff.json", data_keys(), Clock())
+    book.set_pin("w1", "زهرا کاظمی", Role.WORKER, "123456")
+    for _ in range(3):
+        book.sign_in("w1", "000000")
+    book.sign_in("w1", "123456")   # locked out: refused
+    book.reset_lockout("w1")
+    book.sign_in("w1", "123456")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "kiosk"]
+    assert [line["event"] for line in lines] == ["U123", "U121", "U121", "U121", "U122", "U122", "U124", "U120"]
+    assert all(line["account"] == "w1" for line in lines)
+    assert not any("زهرا" in r.getMessage() or "کاظمی" in r.getMessage() for r in caplog.records)
