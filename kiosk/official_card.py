@@ -14,15 +14,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from drivers.card import holder
-from drivers.card.profiles import Profile, Transmit, read_card
+from drivers.card.profiles import Profile, Transmit, check_chain, parse_card_certificate, read_card
 from drivers.errors import CardError
+from kiosk.core.cases import CardEndorsement, Decision
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.logbook import Event, log
 from kiosk.state import Installed, UnlockRefused
 from kiosk.trust import card_proof, card_slots
-from kiosk.trust.officials import Official, OfficialRole
+from kiosk.trust.decisions import signed_bytes
+from kiosk.trust.officials import Official, OfficialRole, OfficialsRoster
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,7 @@ class CardSignedIn:
 
     official: Official
     installed: Installed
+    certificate: bytes = b""   # the card's certificate (DER): the console's decisions carry it with the card's signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +120,7 @@ def sign_in(installed: Installed, transmit: Transmit, profile: Profile, pin: str
     if failed is not None:
         return failed
     log(Event.CARD_SIGNED_IN, account=official.account, role=official.role.value)
-    return CardSignedIn(official, installed)
+    return CardSignedIn(official, installed, read.certificate.public_bytes(serialization.Encoding.DER))
 
 
 def unlock(installed: Installed, transmit: Transmit, profile: Profile, pin: str) -> CardAnswer:
@@ -148,5 +152,52 @@ def unlock(installed: Installed, transmit: Transmit, profile: Profile, pin: str)
         opened = opened.lock()   # the slot and the roster disagree: a package to rebuild, not a way in
         return _refused(NOT_ENROLLED)
     log(Event.CARD_SIGNED_IN, account=official.account, role=official.role.value)
-    return CardSignedIn(official, opened)
+    return CardSignedIn(official, opened, read.certificate.public_bytes(serialization.Encoding.DER))
 
+
+
+# -- decisions signed on the representative's card ----------------------------------------------------------------
+
+MAX_CARD_CERTIFICATE = 8192
+MAX_CARD_SIGNATURE = 512
+
+
+def decision_digest(decision: Decision, election_id: str) -> bytes:
+    """What the card signs: the decision's signed bytes, bound to "decision", the election and the console."""
+    return card_proof.challenge_digest("decision", election_id, decision.rep, signed_bytes(decision, election_id))
+
+
+class CardEndorser:
+    """The signed-in representative's card at the console: it signs each decision (its PIN verified at sign-in)."""
+
+    def __init__(self, transmit: Transmit, profile: Profile, certificate: bytes) -> None:
+        self._transmit, self._profile, self.certificate = transmit, profile, certificate
+
+    def endorse(self, decision: Decision, election_id: str) -> CardEndorsement:
+        """The card's signature over the decision; CardError when the card is gone or refuses."""
+        signature = holder.sign_digest(self._transmit, self._profile, decision_digest(decision, election_id))
+        return CardEndorsement(self.certificate, signature)
+
+
+def card_required(roster: OfficialsRoster, branch: str) -> bool:
+    """Whether a decision for this branch must carry a card signature: a representative of it has a card enrolled."""
+    return any(official.card for official in roster.reps_of(branch))
+
+
+def endorsement_problem(endorsement: CardEndorsement, decision: Decision, election_id: str,
+                        anchors: list[x509.Certificate], election_day: dt.date, roster: OfficialsRoster,
+                        officials_key: bytes, branches: tuple[str, ...]) -> str | None:
+    """None when the card signature holds and is the branch's representative's; otherwise why not (no code in it)."""
+    try:
+        code, certificate = parse_card_certificate(endorsement.certificate)
+    except CardError:
+        return "the card certificate is not a card certificate"
+    chain = check_chain(certificate, anchors, election_day)
+    if chain is not None:
+        return f"the card certificate is not trusted: {chain}"
+    if not card_proof.signature_holds(certificate, decision_digest(decision, election_id), endorsement.signature):
+        return "the card signature does not verify"
+    official = roster.find(officials_key, code)
+    if official is None or official.role is not OfficialRole.REP or not set(official.branches) & set(branches):
+        return "the card is not a representative's of this branch"
+    return None

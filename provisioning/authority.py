@@ -21,6 +21,7 @@ from kiosk.trust import certs, daykeys, revocation
 from kiosk.trust.canonical import b64d, b64e
 
 KEY = "authority.key"
+CARD_ANCHORS = "card-anchors"   # the election's card trust anchors as the last build named them (public)
 CERT = "authority.crt"
 ELECTION = "election.json"
 ROSTER = "roster.json"
@@ -85,6 +86,20 @@ class Authority:
         if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise AuthorityRefused("authority key is not Ed25519")
         self.key = key
+
+    def keep_card_anchors(self, anchors: dict[str, bytes]) -> None:
+        """Keep the election's card trust anchors (public) as the last package build named them."""
+        folder = self.folder / CARD_ANCHORS
+        folder.mkdir(exist_ok=True)
+        for stale in folder.glob("*.pem"):
+            if stale.name not in anchors:
+                stale.unlink()
+        for name, pem in anchors.items():
+            write_atomic(folder / name, pem)
+
+    def card_anchors(self) -> list[x509.Certificate]:
+        """The card trust anchors kept by the last build (none before one)."""
+        return [certs.load_certificate(p.read_bytes()) for p in sorted((self.folder / CARD_ANCHORS).glob("*.pem"))]
 
     @classmethod
     def init(cls, folder: Path, config: ElectionConfig) -> Authority:

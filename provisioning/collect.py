@@ -23,7 +23,7 @@ import json
 import re
 import stat
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,15 @@ from kiosk.logbook import Event as LogEvent
 from kiosk.logbook import log
 from kiosk.store.ledger import Event, Kind, LedgerCorrupt, verify_chain
 from kiosk.store.registry import RegistryKeys
+from kiosk.core.cases import CardEndorsement, decision_from_fields
+from kiosk.official_card import card_required, endorsement_problem
 from kiosk.trust import bundle, certs
+from kiosk.trust.canonical import b64d
+from kiosk.trust.decisions import decision_verifies
+from kiosk.trust.officials import officials_key
+from kiosk.trust.officials import parse as parse_officials
 from kiosk.trust.roster import Member, member_from_pem
+from provisioning.officials import signed_officials
 from provisioning.collect_rules import (Chain, Equivocation, events_from_rows, merge, reported_equivocation,
                                         ruled_undos, without_revoked)
 from provisioning.authority import Authority
@@ -109,6 +116,7 @@ class Report:
     equivocations: list[Equivocation] = field(default_factory=list)
     foreign_undos: list[tuple[str, int, str, str]] = field(default_factory=list)  # (device, seq, target, why)
     revoked: list[tuple[str, int]] = field(default_factory=list)   # (device, entries from its revocation time)
+    decisions_refused: list[tuple[str, str]] = field(default_factory=list)   # (case id, why): signatures that fail
 
 
 class BundleRefused(Exception):
@@ -159,12 +167,50 @@ def collect(authority: Authority, files: Sequence[Path], voters_csv: Path | None
         member = consoles.get(rep)
         return member.public_key if member is not None and set(member.branches) & set(branches) else None
     undone, report.foreign_undos = ruled_undos(chains, authority.config.id, console_key)
+    report.decisions_refused = check_decisions(authority, {c.device: c.branches for c in chains}, cases, console_key)
     _total(chains, undone, cases, report)
     _find_doubles(chains, undone, cases, authority, voters_csv, report)
     covered = {b.device for b in report.bundles}
     report.missing = [(d.device_id, d.branches) for d in authority.roster()
                       if d.role is certs.Role.KIOSK and d.device_id not in covered]
     return report
+
+
+def check_decisions(authority: Authority, branches_of: dict[str, tuple[str, ...]],
+                    cases: dict[str, list[dict[str, Any]]],
+                    console_key: Callable[[str, tuple[str, ...]], ed25519.Ed25519PublicKey | None]
+                    ) -> list[tuple[str, str]]:
+    """Every decision a kiosk recorded, checked as the kiosk checked it: the console's signature, and the
+    representative's card signature, which must be there once a representative of the branch has a card."""
+    roster = parse_officials(signed_officials(authority), authority.key.public_key(), authority.config.id)
+    key, anchors, day = officials_key(authority.index_secret()), authority.card_anchors(), authority.config.day
+    refused: list[tuple[str, str]] = []
+    for device, kiosk_cases in cases.items():
+        branches = branches_of.get(device, ())
+        for c in kiosk_cases:
+            stored = c.get("decision")
+            if not stored:
+                continue
+            try:
+                decision = decision_from_fields(stored)
+                signature = b64d(stored["signature"])
+                card = CardEndorsement(b64d(stored["card_certificate"]), b64d(stored["card_signature"])) \
+                    if stored.get("card_certificate") else None
+            except (KeyError, ValueError, TypeError):
+                refused.append((str(c.get("case_id", "?")), "the decision is malformed"))
+                continue
+            public = console_key(decision.rep, branches)
+            if public is None or not decision_verifies(decision, authority.config.id, signature, public):
+                refused.append((decision.case_id, "the console's signature does not verify"))
+            elif card is None:
+                if any(card_required(roster, b) for b in branches):
+                    refused.append((decision.case_id, "not signed on the representative's card"))
+            else:
+                problem = endorsement_problem(card, decision, authority.config.id, anchors, day.to_gregorian(),
+                                              roster, key, branches)
+                if problem is not None:
+                    refused.append((decision.case_id, problem))
+    return refused
 
 
 def not_a_bundle(path: Path) -> str | None:
@@ -449,6 +495,8 @@ def report_lines(report: Report) -> list[str]:
     lines.append(f"undos that count for nothing: {len(report.foreign_undos)}")
     lines += [f"  device {d} entry {q} undoes {t}: {why}" for d, q, t, why in report.foreign_undos]
     lines += [f"revoked device {d}: {n} entries from its revocation time not counted" for d, n in report.revoked]
+    lines.append(f"decisions whose signatures do not hold: {len(report.decisions_refused)}")
+    lines += [f"  case {case_id}: {why}" for case_id, why in report.decisions_refused]
     lines += [f"no bundle from kiosk {d} (branch {', '.join(b)})" for d, b in report.missing]
     lines += [f"note: {n}" for n in report.notes]
     return lines
@@ -472,5 +520,6 @@ def report_json(report: Report) -> dict[str, Any]:
         "equivocations": [asdict(q) for q in report.equivocations],
         "foreign_undos": [{"device": d, "seq": q, "undoes": t, "why": why} for d, q, t, why in report.foreign_undos],
         "revoked": [{"device": d, "entries_not_counted": n} for d, n in report.revoked],
+        "decisions_refused": [{"case": c, "why": why} for c, why in report.decisions_refused],
     }
 

@@ -141,7 +141,8 @@ def load_officials(authority: Authority) -> list[KeptOfficial]:
 def signed_officials(authority: Authority) -> bytes:
     """The package's officials file: each official's account, role, branches and code hash, signed."""
     key = officials.officials_key(authority.index_secret())
-    by_hash = {officials.code_hash(key, o.national_code): officials.Official(o.account, o.role, o.branches)
+    by_hash = {officials.code_hash(key, o.national_code): officials.Official(o.account, o.role, o.branches,
+                                                                             o.card_certificate is not None)
                for o in load_officials(authority)}
     return officials.sign(officials.OfficialsRoster(authority.config.id, by_hash), authority.key)
 

@@ -109,6 +109,7 @@ def build_package(authority: Authority, config: ElectionConfig, config_dir: Path
     if out.exists():
         raise AuthorityRefused(f"{out} already exists; choose a new package folder")
     anchors = _load_anchors(config, config_dir)
+    authority.keep_card_anchors(anchors)   # collection checks the representatives' card signatures against them
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         stale = remove_stale_builds(out)

@@ -50,6 +50,7 @@ class DecisionProblem(Enum):
     REFERENCE = "reference"
     REASON = "reason"
     CASE_CLOSED = "case_closed"         # the case was withdrawn or decided meanwhile: nothing was signed
+    CARD = "card"                       # the representative's card did not sign (taken out, or refused)
 
 
 class FormProblem(Enum):
@@ -97,6 +98,14 @@ class UndoAuthorization:
 
     target: str
     signature: bytes        # kiosk.trust.decisions.sign_undo by the console that decided
+
+
+@dataclass(frozen=True, slots=True)
+class CardEndorsement:
+    """The representative's card's signature over a decision, and the card certificate (DER) it was made with."""
+
+    certificate: bytes
+    signature: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Protocol, assert_never
 
 from kiosk.core.cases import DecisionProblem, Ruling
 from kiosk.core.console import CaseBookPort, KioskSeen, RepCase, RepCaseStatus, UnlockGrant
-from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
+from kiosk.core.staff import CardOutcome, CardSignIn, Granted, Locked, NoSuchAccount, Role, SignIn, WrongPin
 
 IDLE_LOCK_SECONDS = 600.0
 SKEW_SHOWN_MS = 30_000   # a kiosk clock further off than this is shown on the kiosks screen
@@ -44,6 +44,12 @@ class ConsoleNotice(Enum):
     UNLOCK_REFUSED = "unlock_refused"  # the representative refused a kiosk's request
     UNLOCK_NOT_ASKING = "unlock_not_asking"   # the kiosk stopped asking (went away, or was answered)
     UNLOCK_CANNOT = "unlock_cannot"    # this console cannot unlock that kiosk
+    CARD_PIN_WRONG = "card_pin_wrong"  # the representative's card refused its PIN (tries left in the detail)
+    CARD_BLOCKED = "card_blocked"
+    CARD_REFUSED = "card_refused"      # not the representative's card for these branches, or not its key
+    CARD_NONE = "card_none"
+    CARD_UNREADABLE = "card_unreadable"
+    CARD_PIN_SHORT = "card_pin_short"
 
 
 class ConsoleStaffPort(Protocol):
@@ -118,6 +124,15 @@ class ConsoleFlow:
                 self._set(notice=ConsoleNotice.UNKNOWN_ACCOUNT)
             case _ as unreachable:
                 assert_never(unreachable)
+
+    def card_signed_in(self, result: CardSignIn) -> None:
+        """The representative's card sign-in ended (run off Kivy's thread): the queue, or why not."""
+        if self.state.screen is not ConsoleScreen.SIGN_IN:
+            return
+        if result.outcome is CardOutcome.GRANTED:
+            self._set(screen=ConsoleScreen.QUEUE, account=result.account, notice=None, alert=0, **self._read())
+            return
+        self._set(notice=ConsoleNotice(result.outcome.value), notice_detail=float(result.tries_left))
 
     def lock(self) -> None:
         """The lock button, or idle time: back to sign-in, dropping the open case and what was typed."""

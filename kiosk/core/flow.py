@@ -21,7 +21,7 @@ from kiosk.core.jalali import JalaliDate
 from kiosk.core.outcome import AlreadyCheckedIn, CheckedIn, Outcome, Recorded
 from kiosk.core.flow_ports import CasePort, DeskPort, DuplicatePort, PrintPort, StaffPort, SummaryPort
 from kiosk.core.flow_ports import Printed as Printed
-from kiosk.core.staff import Granted, Locked, NoSuchAccount, Role, WrongPin
+from kiosk.core.staff import CardOutcome, CardSignIn, Granted, Locked, NoSuchAccount, Role, WrongPin
 
 IDLE_LOCK_SECONDS = 300.0
 _REASONS = {Verdict.NOT_FOUND: CaseReason.NOT_FOUND, Verdict.CARD_NOT_TRUSTED: CaseReason.CARD_NOT_TRUSTED,
@@ -72,6 +72,11 @@ class Notice(Enum):
     HEAD_CONFIRMATION = "head_confirmation"  # this approval is recorded only on the branch head's word, with a reason
     APPROVAL_REASON = "approval_reason"      # the head's confirmation needs a reason (one line, not too long)
     APPROVAL_CHANGED = "approval_changed"    # the registry or the ledger says something new: look again
+    CARD_PIN_WRONG = "card_pin_wrong"        # an official's card refused its PIN (tries left in the detail)
+    CARD_BLOCKED = "card_blocked"
+    CARD_REFUSED = "card_refused"            # the card cannot sign in here
+    CARD_NONE = "card_none"                  # no card in the reader
+    CARD_PIN_SHORT = "card_pin_short"
 
 
 def print_notice(result: Printed) -> Notice:
@@ -160,6 +165,18 @@ class CheckInFlow:
                 self._set(notice=Notice.UNKNOWN_ACCOUNT)
             case _ as unreachable:
                 assert_never(unreachable)
+
+    def card_signed_in(self, result: CardSignIn) -> None:
+        """An official's card sign-in ended (the UI ran it off Kivy's thread): the branch head is in, or why not."""
+        if self.state.screen is not Screen.SIGN_IN:
+            return
+        if result.outcome is CardOutcome.GRANTED:
+            duplicates = self._read_duplicates()
+            self._set(screen=Screen.READY, account=result.account, role=Role.HEAD, duplicates=duplicates,
+                      notice=Notice.DUPLICATE_CHECK_IN if duplicates else None)
+            return
+        notice = Notice.CARD_UNREADABLE if result.outcome is CardOutcome.UNREADABLE else Notice(result.outcome.value)
+        self._set(notice=notice, notice_detail=float(result.tries_left))
 
     def lock(self) -> None:
         """The lock button, or idle time: back to sign-in, forgetting the person on screen."""

@@ -50,6 +50,27 @@ class NoSuchAccount:
 SignIn = Granted | WrongPin | Locked | NoSuchAccount
 
 
+class CardOutcome(Enum):
+    """What came of an official's card sign-in (kiosk.official_card), in the core's words."""
+
+    GRANTED = "granted"
+    PIN_WRONG = "card_pin_wrong"       # the card refused the PIN; `tries_left` more before it blocks
+    BLOCKED = "card_blocked"
+    REFUSED = "card_refused"           # not trusted, not this branch's official, or not the certificate's key
+    NO_CARD = "card_none"
+    UNREADABLE = "card_unreadable"
+    PIN_SHORT = "card_pin_short"       # not 4 to 12 digits: the card was not asked
+
+
+@dataclass(frozen=True, slots=True)
+class CardSignIn:
+    """An official's card sign-in: granted to `account` (the roster's id), or why not."""
+
+    outcome: CardOutcome
+    account: str = ""
+    tries_left: int = 0
+
+
 class PinRefused(ValueError):
     """A new PIN that is not 6 to 8 digits."""
 

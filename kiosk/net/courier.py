@@ -21,13 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.cases import Case, CaseStatus, Decision, UndoAuthorization
 from kiosk.desk import approved_voter
+from kiosk.official_card import card_required, endorsement_problem
 from kiosk.logbook import Event, flush_message_refusals, log, message_refused
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, TlsIdentity
 from kiosk.net.dialer import AddressBook, Dialled, dial
 from kiosk.net.discovery import Endpoint
 from kiosk.net.wakeup import Pokeable, tell
-from kiosk.state import Installed
+from kiosk.state import Installed, StateRefused
 from kiosk.store.ledger import Ledger
 from kiosk.store.replica import count_unacknowledged_duplicates, list_anomalies
 from kiosk.store.outbox import CaseOutbox, DecisionRecorded, DecisionRefused, DecisionRepeated
@@ -222,8 +223,12 @@ class Courier(Pokeable):
         if message.undo is not None and not _undo_verifies(self._installed.config.id, decision, message.undo, public):
             log(Event.DECISION_REFUSED, case=decision.case_id, reason="undo authorization does not verify")
             return
+        problem = self._card_problem(message)
+        if problem is not None:
+            log(Event.DECISION_REFUSED, case=decision.case_id, reason=problem)
+            return
         result = outbox.record_decision(decision, message.signature, approved_voter(self._index_of, decision),
-                                        message.undo)
+                                        message.undo, message.card)
         match result:
             case DecisionRecorded():
                 log(Event.DECISION_RECORDED, case=decision.case_id, ruling=decision.ruling.value, seq=result.seq)
@@ -234,6 +239,21 @@ class Courier(Pokeable):
                 log(Event.DECISION_REFUSED, case=decision.case_id, reason=result.reason)
                 return
         channel.send(m.encode(m.Ack(decision.case_id, "decision")))
+
+    def _card_problem(self, message: m.Decide) -> str | None:
+        """Why the decision's card signature does not stand, or None: required once a representative of this
+        branch has a card enrolled, and then it must be that representative's card (kiosk.official_card)."""
+        installed = self._installed
+        try:
+            roster = installed.officials_roster()
+        except StateRefused:
+            return "the installed package carries no valid officials roster"
+        if message.card is None:
+            required = any(card_required(roster, b) for b in installed.claims.branches)
+            return "not signed on the representative's card" if required else None
+        return endorsement_problem(message.card, message.decision, installed.config.id, installed.card_anchors(),
+                                   installed.config.day.to_gregorian(), roster, installed.officials_key,
+                                   installed.claims.branches)
 
     def _revocations(self, console: str, message: m.Revocations) -> None:
         """A list relayed by the console: verified and kept if newer; the roster listeners do the rest."""

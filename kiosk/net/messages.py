@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kiosk.core.cases import (CASE_ID, CHECK_IN_REF, MAX_NAME, MAX_NOTE, MAX_REASON, MAX_REFERENCE, CaseForm,
-                              CaseReason, Decision, Ruling, UndoAuthorization, decision_fields)
+from kiosk.core.cases import (CASE_ID, CHECK_IN_REF, MAX_NAME, MAX_NOTE, MAX_REASON, MAX_REFERENCE, CardEndorsement,
+                              CaseForm, CaseReason, Decision, Ruling, UndoAuthorization, decision_fields)
 from kiosk.core.jalali import parse_jalali
 from kiosk.trust.canonical import b64d, b64e
 
@@ -63,6 +63,7 @@ class Decide:
     decision: Decision
     signature: bytes
     undo: UndoAuthorization | None = None
+    card: CardEndorsement | None = None   # the representative's card's signature, when they signed in with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +160,11 @@ def encode(message: Message) -> bytes:
             body = {"type": "ack", "case_id": message.case_id, "step": message.step}
         case Decide():
             undo = message.undo
+            card = message.card
             body = {"type": "decide", **decision_fields(message.decision), "signature": b64e(message.signature),
-                    "undo": undo.target if undo else "", "undo_signature": b64e(undo.signature) if undo else ""}
+                    "undo": undo.target if undo else "", "undo_signature": b64e(undo.signature) if undo else "",
+                    "card_certificate": b64e(card.certificate) if card else "",
+                    "card_signature": b64e(card.signature) if card else ""}
         case Cancel():
             body = {"type": "cancel", "case_id": message.case_id, "reason": message.reason}
         case Beacon():
@@ -187,7 +191,7 @@ _FIELDS: dict[str, frozenset[str]] = {
                             "birth_date", "birth_certificate", "note", "disputed"}),
     "ack": frozenset({"case_id", "step"}),
     "decide": frozenset({"case_id", "kiosk", "ruling", "national_code", "reference", "reason", "decided_at",
-                         "rep", "signature", "undo", "undo_signature"}),
+                         "rep", "signature", "undo", "undo_signature", "card_certificate", "card_signature"}),
     "cancel": frozenset({"case_id", "reason"}),
     "beacon": frozenset({"wall_ms"}),
     "status": frozenset({"branch", "checkins_today", "open_cases", "wall_ms", "software", "duplicates",
@@ -336,7 +340,27 @@ def _decide(raw: dict[str, Any]) -> Decide:
     signature = _signature(raw, "signature")
     decision = Decision(_case_id(raw), _device(raw, "kiosk"), ruling, code, reference,
                         _text(raw, "reason", MAX_REASON), _when(raw, "decided_at"), _device(raw, "rep"))
-    return Decide(decision, signature, _undo(raw, ruling))
+    return Decide(decision, signature, _undo(raw, ruling), _card(raw))
+
+
+MAX_CARD_CERTIFICATE, MAX_CARD_SIGNATURE = 8192, 512
+
+
+def _card(raw: dict[str, Any]) -> CardEndorsement | None:
+    """The card signature of a decide message: both fields or neither (the kiosk judges the certificate)."""
+    certificate, signature = raw["card_certificate"], raw["card_signature"]
+    if certificate == "" and signature == "":
+        return None
+    if not (isinstance(certificate, str) and isinstance(signature, str)) or \
+            len(certificate) > MAX_CARD_CERTIFICATE * 4 // 3 + 4 or len(signature) > MAX_CARD_SIGNATURE * 4 // 3 + 4:
+        raise Malformed("decide: bad card signature fields")
+    try:
+        card = CardEndorsement(b64d(certificate), b64d(signature))
+    except (ValueError, TypeError) as exc:
+        raise Malformed("decide: bad card signature encoding") from exc
+    if not card.certificate or not card.signature:
+        raise Malformed("decide: a card signature needs both its certificate and its signature")
+    return card
 
 
 def _undo(raw: dict[str, Any], ruling: Ruling) -> UndoAuthorization | None:

@@ -22,7 +22,8 @@ from typing import Any
 
 from tinydb import Query
 
-from kiosk.core.cases import CaseForm, CaseReason, Decision, UndoAuthorization, decision_fields, decision_from_fields
+from kiosk.core.cases import (CardEndorsement, CaseForm, CaseReason, Decision, UndoAuthorization, decision_fields,
+                              decision_from_fields)
 from kiosk.core.console import RepCase, RepCaseStatus
 from kiosk.core.jalali import parse_jalali
 from kiosk.store.documents import open_documents
@@ -51,6 +52,7 @@ class Signed:
     decision: Decision
     signature: bytes
     undo: UndoAuthorization | None = None
+    card: CardEndorsement | None = None
 
 
 class CaseBook:
@@ -87,7 +89,7 @@ class CaseBook:
             return Received(True)
 
     def decide(self, case_id: str, decision: Decision, signature: bytes,
-               undo: UndoAuthorization | None = None) -> RepCase | None:
+               undo: UndoAuthorization | None = None, card: CardEndorsement | None = None) -> RepCase | None:
         """Keep a signed decision on an open case; None if the case is not open (decided or withdrawn)."""
         with self._lock:
             doc = Query().case_id == case_id
@@ -95,7 +97,8 @@ class CaseBook:
             if not isinstance(found, dict) or found["status"] != RepCaseStatus.OPEN.value:
                 return None
             self._cases.update({"status": RepCaseStatus.DECIDED.value,
-                                "decision": self._seal(case_id, "decision", decision_fields(decision)),
+                                "decision": self._seal(case_id, "decision", {**decision_fields(decision),
+                                                                             **_card_fields(card)}),
                                 "signature": b64e(signature), "undo": undo.target if undo else "",
                                 "undo_signature": b64e(undo.signature) if undo else ""}, doc)
             self._listed = None
@@ -181,8 +184,10 @@ class CaseBook:
 
     def _signed(self, d: dict[str, Any]) -> Signed:
         undo = UndoAuthorization(d["undo"], b64d(d["undo_signature"])) if d.get("undo") else None
-        return Signed(decision_from_fields(self._open(d["case_id"], "decision", d["decision"])), b64d(d["signature"]),
-                      undo)
+        fields = self._open(d["case_id"], "decision", d["decision"])
+        card = CardEndorsement(b64d(fields["card_certificate"]), b64d(fields["card_signature"])) \
+            if fields.get("card_certificate") else None
+        return Signed(decision_from_fields(fields), b64d(d["signature"]), undo, card)
 
     def _rep_case(self, d: dict[str, Any]) -> RepCase:
         f = self._open(d["case_id"], "form", d["form"])
@@ -197,6 +202,12 @@ class CaseBook:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _card_fields(card: CardEndorsement | None) -> dict[str, str]:
+    if card is None:
+        return {}
+    return {"card_certificate": b64e(card.certificate), "card_signature": b64e(card.signature)}
 
 
 def _form_fields(form: CaseForm) -> dict[str, str]:

@@ -13,8 +13,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import Any
+
+from drivers.card.profiles import Profile
+from drivers.card.reader import CardReader
 from kiosk.logbook import configure
 from kiosk.rep.console import Console
+from kiosk.rep.service import RepService
 from kiosk.state import CURRENT, Installed, Part, StateRefused, claim_app_lock, recheck_installed
 from kiosk.trust.certs import Role
 from kiosk.trust.manifest import Difference
@@ -26,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=["fa", "en"], default="fa")
     parser.add_argument("--port", type=int, default=0, help="TCP port for kiosks (default: any free port, "
                                                              "advertised by zeroconf)")
+    parser.add_argument("--card-reader", metavar="NAME",
+                        help="the PC/SC reader (first whose name contains NAME) for the representative's card: "
+                             "sign in with it, and every decision is signed on the card too")
+    parser.add_argument("--card-profile", choices=["iran-nid", "test"], default="iran-nid")
     parser.add_argument("--lan", action="append", metavar="ADDRESS",
                         help="serve and advertise only on the interface with this IPv4 address "
                              "(repeatable; default: every interface)")
@@ -71,10 +80,50 @@ def _main(args: argparse.Namespace) -> int:
         serve_systemd("serving kiosks")
         staff = StaffGate(installed.staff_book())
         app = build_console(console.service, staff, installed.config.name, installed.claims.branches, args.lang)
+        if args.card_reader:
+            reader = attach_card_reader(app, console.service, installed, args.card_reader, args.card_profile)
+            close_console = close
+
+            def close_both() -> None:
+                reader.close()
+                close_console()
+            close = _once(close_both)
         app.run()
     finally:
         close()
     return 0
+
+
+def attach_card_reader(app: Any, service: RepService, installed: Installed, reader_name: str,
+                       profile_name: str) -> CardReader:
+    """The representative's card at the console: sign in with it; while signed in, it signs every decision."""
+    from drivers.card.pcsc import PcscReader
+    from drivers.card.profiles import PROFILES
+    reader = PcscReader(prefer=reader_name)
+    return wire_card(app, service, installed, reader, PROFILES[profile_name])
+
+
+def wire_card(app: Any, service: RepService, installed: Installed, reader: CardReader, profile: Profile
+              ) -> CardReader:
+    """Give the console's sign-in screen its card sign-in, and the service the card's signature while signed in."""
+    from kivy.clock import Clock
+
+    from kiosk.official_card import CardEndorser
+    from kiosk.trust.officials import OfficialRole
+    from kiosk.ui.card_sign_in import CardSignInWiring
+    flow = app.bridge.flow
+
+    def granted(certificate: bytes) -> None:
+        service.endorser = CardEndorser(reader.transmit, profile, certificate)
+
+    def signed_out(state: Any) -> None:
+        if state.account is None:
+            service.endorser = None   # a lock, or idle time: the next representative signs in again
+    flow.subscribe(signed_out)
+    wiring = CardSignInWiring(installed, reader, profile, OfficialRole.REP,
+                              lambda result: Clock.schedule_once(lambda _dt: flow.card_signed_in(result)), granted)
+    app.bridge.card_sign_in = wiring.sign_in
+    return reader
 
 
 def _stopped(state: Path, difference: Difference) -> int:

@@ -16,9 +16,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
-from kiosk.core.cases import (CaseReason, Decision, DecisionProblem, Ruling, UndoAuthorization, check_decision,
-                              check_form)
+from drivers.errors import DriverError
+from kiosk.core.cases import (CardEndorsement, CaseReason, Decision, DecisionProblem, Ruling, UndoAuthorization,
+                              check_decision, check_form)
 from kiosk.core.console import KioskSeen, RepCase, RepCaseStatus, UnlockGrant
 from kiosk.core.national_code import InvalidCode, ascii_digits_only, parse_national_code
 from kiosk.logbook import Event, flush_message_refusals, log, message_refused
@@ -31,6 +33,14 @@ from kiosk.trust.certs import Role
 from kiosk.trust.decisions import sign_decision, sign_undo
 from kiosk.trust.live import LiveRoster, Refused
 from kiosk.trust.roster import Roster
+
+class Endorser(Protocol):
+    """The representative's card, signing decisions (kiosk.official_card.CardEndorser)."""
+
+    def endorse(self, decision: Decision, election_id: str) -> CardEndorsement:
+        """The card's signature over the decision; DriverError when the card cannot sign."""
+        ...
+
 
 BEACON_SECONDS = 2.0
 CASE_BOOK = "cases.json"
@@ -56,6 +66,9 @@ class RepService:
         self._kiosks: dict[str, KioskSeen] = {}
         self._links: dict[str, Channel] = {}
         self._asking: set[str] = set()   # kiosks linked now whose staff asked for the day's unlock
+        # The signed-in representative's card (kiosk.official_card.CardEndorser), when they signed in with it:
+        # every decision is then signed on the card too.
+        self.endorser: Endorser | None = None
         self._listeners: list[Callable[[], None]] = []
         self.identity = TlsIdentity.from_installed(installed)
         # Only enrolled, unrevoked kiosks, with the very certificate the roster holds; a newer list closes the rest.
@@ -163,13 +176,19 @@ class RepService:
         decision = Decision(case_id, case.kiosk, ruling, code if ruling is Ruling.APPROVE else "",
                             ascii_digits_only(reference.strip()) if ruling is Ruling.APPROVE else "",
                             reason.strip(), _iso(self._wall_ms()), self.identity.claims.device_id)
+        card = None
+        if self.endorser is not None:
+            try:
+                card = self.endorser.endorse(decision, self._election)
+            except (DriverError, ValueError):
+                return [DecisionProblem.CARD]   # nothing signed, nothing kept: the card left or refused
         signature = sign_decision(decision, self._election, self._key)
         undo = None
         if ruling is Ruling.APPROVE and case.form.reason is CaseReason.DISPUTED and case.form.disputed:
             # The representative ruled the disputed check-in was not this person's: authorize undoing exactly it.
             undo = UndoAuthorization(case.form.disputed, sign_undo(self._election, case_id, case.kiosk,
                                                                    decision.rep, case.form.disputed, self._key))
-        decided = self._book.decide(case_id, decision, signature, undo)
+        decided = self._book.decide(case_id, decision, signature, undo, card)
         if decided is None:
             return [DecisionProblem.CASE_CLOSED]
         log(Event.REP_DECIDED, case=case_id, ruling=ruling.value)
@@ -177,7 +196,7 @@ class RepService:
         with self._lock:
             link = self._links.get(case.kiosk)
         if link is not None:
-            self._send(link, _decide(Signed(decision, signature, undo)))
+            self._send(link, _decide(Signed(decision, signature, undo, card)))
         return decided
 
     # -- one kiosk's connection (on the server's thread for it) ----------------------------
@@ -341,7 +360,7 @@ class RepService:
 
 
 def _decide(signed: Signed) -> m.Decide:
-    return m.Decide(signed.decision, signed.signature, signed.undo)
+    return m.Decide(signed.decision, signed.signature, signed.undo, signed.card)
 
 
 def _iso(wall_ms: int) -> str:

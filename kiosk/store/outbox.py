@@ -19,7 +19,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from kiosk.core.cases import (Case, CaseForm, CaseReason, CaseStatus, Decision, UndoAuthorization, decision_fields,
+from kiosk.core.cases import (CardEndorsement, Case, CaseForm, CaseReason, CaseStatus, Decision, UndoAuthorization, decision_fields,
                               decision_from_fields)
 from kiosk.core.jalali import parse_jalali
 from kiosk.core.national_code import ascii_digits_only
@@ -173,7 +173,7 @@ class CaseOutbox:
                              (case_id, CaseStatus.CANCELLED.value))
 
     def record_decision(self, decision: Decision, signature: bytes, voter: bytes,
-                        undo: UndoAuthorization | None = None) -> DecisionResult:
+                        undo: UndoAuthorization | None = None, card: CardEndorsement | None = None) -> DecisionResult:
         """Record a verified decision: a ledger entry and the case's new status, in one transaction.
 
         `voter` is the registry's keyed hash of the approved person's code or reference (b"" otherwise).
@@ -184,6 +184,8 @@ class CaseOutbox:
         fields = {**decision_fields(decision), "signature": b64e(signature)}
         if undo is not None:
             fields.update(undo=undo.target, undo_signature=b64e(undo.signature))
+        if card is not None:   # kept with the decision, so the export carries it to collection
+            fields.update(card_certificate=b64e(card.certificate), card_signature=b64e(card.signature))
         stored = json.dumps(fields, sort_keys=True)
         with self._ledger.transaction():
             row = self._db.execute("SELECT status, decision, payload FROM cases WHERE case_id = ?",

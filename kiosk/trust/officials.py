@@ -26,14 +26,14 @@ from kiosk.core.national_code import parse_national_code
 from kiosk.trust.canonical import b64d, b64e, canonical_json
 
 FILE = "officials.json"   # in a package and in a device's installed copy
-FORMAT = 1
+FORMAT = 2                # 2: each entry says whether the official's card is enrolled
 MAX_BYTES = 16 * 1024 * 1024
 MAX_OFFICIALS = 65_536
 MAX_BRANCHES = 256        # a representative may serve every branch of a large site
 _CONTEXT = "kiosk officials v1"
 _KEY_INFO = b"kiosk officials v1"
 _FIELDS = frozenset({"context", "format", "election", "officials", "signature"})
-_ENTRY_FIELDS = frozenset({"account", "role", "branches", "code_hash"})
+_ENTRY_FIELDS = frozenset({"account", "role", "branches", "code_hash", "card"})
 ACCOUNT = re.compile(r"[a-z0-9-]{1,32}")
 _BRANCH = re.compile(r"[0-9A-Za-z-]{1,16}")
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -57,6 +57,7 @@ class Official:
     account: str
     role: OfficialRole
     branches: tuple[str, ...]
+    card: bool = False   # the authority enrolled this official's card: their decisions must carry its signature
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ def _officials(entries: list[Any]) -> dict[str, Official]:
             raise OfficialsRefused(f"{where} is not an object")
         _exact_fields(entry, _ENTRY_FIELDS, where)
         account, role, branches, digest = entry["account"], entry["role"], entry["branches"], entry["code_hash"]
+        if type(entry["card"]) is not bool:
+            raise OfficialsRefused(f"{where}: card is not true or false")
         if not isinstance(account, str) or not ACCOUNT.fullmatch(account):
             raise OfficialsRefused(f"{where}: account is not 1 to 32 characters of a-z, 0-9 and -")
         if role not in ("head", "rep"):
@@ -172,13 +175,13 @@ def _officials(entries: list[Any]) -> dict[str, Official]:
             raise OfficialsRefused(f"officials file gives one national code to two accounts "
                                    f"({by_hash[digest].account}, {account})")
         accounts.add(account)
-        by_hash[digest] = Official(account, OfficialRole(role), tuple(branches))
+        by_hash[digest] = Official(account, OfficialRole(role), tuple(branches), entry["card"])
     return by_hash
 
 
 def _entries(by_hash: dict[str, Official]) -> list[dict[str, Any]]:
     """The signed form of the entries, by account, so the same roster always signs the same bytes."""
-    return [{"account": o.account, "role": o.role.value, "branches": list(o.branches), "code_hash": h}
+    return [{"account": o.account, "role": o.role.value, "branches": list(o.branches), "code_hash": h, "card": o.card}
             for h, o in sorted(by_hash.items(), key=lambda item: item[1].account)]
 
 

@@ -28,6 +28,8 @@ class FlowBridge(EventDispatcher):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.flow = flow
         self.state = flow.state
+        # The official's card sign-in (kiosk.ui.card_sign_in), when the kiosk has a reader and a roster.
+        self.card_sign_in: Any = None
         flow.subscribe(self._from_core)
 
     def _from_core(self, state: FlowState) -> None:

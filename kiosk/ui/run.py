@@ -13,6 +13,7 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")  # the kiosk parses its own options
 
 from drivers.card.fake import FakeCardReader  # noqa: E402
 from drivers.card.minting import DEMO_CARD_PIN, CardAuthority  # noqa: E402
+from drivers.card.profiles import PROFILES  # noqa: E402
 from drivers.card.reader import CardReader  # noqa: E402
 from drivers.card.virtual import VirtualCard  # noqa: E402
 from drivers.hardware import HardwareSettings, open_card_reader, open_printer, open_scanner  # noqa: E402
@@ -22,6 +23,7 @@ from kiosk.core.flow import CheckInFlow  # noqa: E402
 from kiosk.desk import CaseDesk, Desk  # noqa: E402
 from kiosk.state import CURRENT, Installed, Part, StateRefused, claim_app_lock, recheck_installed  # noqa: E402
 from kiosk.ui.app import CardWiring, KioskApp, Letterhead, PrinterWiring, ScannerWiring, monotonic  # noqa: E402
+from kiosk.ui.card_sign_in import CardSignInWiring  # noqa: E402
 from kiosk.ui.lan import LanLinks  # noqa: E402
 from kiosk.ui.lockdown import StaffGate, recheck_registry, run_stopped, stopped  # noqa: E402
 from kiosk.ui.watchdog import serve_systemd  # noqa: E402
@@ -29,6 +31,7 @@ from kiosk.core.branch import Duplicate  # noqa: E402
 from kiosk.store.day import DayFigures  # noqa: E402
 from kiosk.store.replica import Replica  # noqa: E402
 from kiosk.trust.certs import cert_pem  # noqa: E402
+from kiosk.trust.officials import OfficialRole  # noqa: E402
 from kiosk.trust.manifest import Difference  # noqa: E402
 
 
@@ -66,7 +69,8 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
           demo_codes: dict[str, str] | None = None, scanner_port: str | None = None,
           printer_port: str | None = None, lan: list[str] | None = None, network: bool = True,
           max_skew_minutes: float = 2.0, reader_name: str | None = None, scanner_baud: int = 9600,
-          printer_baud: int = 9600, sync_port: int = 0, installed: Installed | None = None) -> Kiosk:
+          printer_baud: int = 9600, sync_port: int = 0, installed: Installed | None = None,
+          head_card: VirtualCard | None = None) -> Kiosk:
     """Everything the app needs, from the installed package and the device's state folder.
 
     `lan` pins zeroconf to these interface addresses (None: every interface), `sync_port` fixes the
@@ -102,11 +106,15 @@ def build(state: Path, simulate: bool, lang: str = "fa", profile: str = "iran-ni
     anchors = installed.card_anchors()
     dev: list[tuple[str, Any]] = []
     if isinstance(reader, FakeCardReader):
-        dev, card_ca = _dev_panel(reader, demo_codes or {}, profile)
+        dev, card_ca = _dev_panel(reader, demo_codes or {}, profile, head_card)
         anchors = [*anchors, card_ca]  # the simulated cards' authority, in simulation only
     branch = installed.claims.branches[0]
     app = KioskApp(flow, branch, dev_buttons=dev, lang=lang)
     wiring = CardWiring(reader, app.bridge, hardware.card_profile, anchors, installed.config.day.to_gregorian())
+    bridge = app.bridge
+    card_sign_in = CardSignInWiring(installed, reader, PROFILES[hardware.card_profile], OfficialRole.HEAD,
+                                    lambda result: bridge.on_kivy_thread(bridge.flow.card_signed_in, result))
+    bridge.card_sign_in = card_sign_in.sign_in
     scanner = open_scanner(hardware)
     if scanner is not None:
         ScannerWiring(scanner, app.bridge)
@@ -154,7 +162,8 @@ def start_of_today_utc() -> str:
     return day_start_utc(dt.datetime.now(dt.timezone.utc))
 
 
-def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> tuple[list[tuple[str, Any]], Any]:
+def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str,
+               head_card: VirtualCard | None = None) -> tuple[list[tuple[str, Any]], Any]:
     """Buttons that insert fake cards of each kind, so every screen can be tried without hardware."""
     ca, forger = CardAuthority(), CardAuthority("Test National ID CA")
     buttons: list[tuple[str, Any]] = []
@@ -167,6 +176,13 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str) -> t
         buttons.append((kind, lambda c=code: insert(ca, c)))
     if codes:
         buttons.append(("untrusted", lambda c=next(iter(codes.values())): insert(forger, c)))
+    if head_card is not None:
+        card = head_card
+
+        def insert_head_card() -> None:
+            reader.remove_card()
+            reader.insert_card(card)
+        buttons.append(("head's card", insert_head_card))
     buttons.append(("remove card", reader.remove_card))
     buttons.append(("unplug", reader.unplug))
     buttons.append(("plug", reader.plug))
@@ -244,7 +260,7 @@ def main(state: Path, simulate: bool, lang: str, demo_codes_file: Path | None,
                                     reader_name=options.get("reader_name"), head_card=head_card)
         if installed is None:
             return 0
-        kiosk = build(state, simulate, lang, demo_codes=codes, installed=installed, **options)
+        kiosk = build(state, simulate, lang, demo_codes=codes, installed=installed, head_card=head_card, **options)
     except FilesChanged as exc:
         return run_stopped(exc.difference, "kiosk")
     serve_systemd("serving voters")

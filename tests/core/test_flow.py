@@ -262,3 +262,22 @@ def test_every_entry_names_the_signed_in_account(setup: tuple[CheckInFlow, Clock
     [entry] = list(ledger.events(ledger.device_id))
     assert entry.account == "w1"   # the account id, never the name
     ledger.close()
+
+
+def test_the_heads_card_sign_in_lets_the_head_in_or_says_why_not(setup: tuple[CheckInFlow, Clock, list[FlowState]]
+                                                                 ) -> None:
+    from kiosk.core.flow import Notice
+    from kiosk.core.staff import CardOutcome, CardSignIn
+    flow, _, _ = setup
+    flow.card_signed_in(CardSignIn(CardOutcome.PIN_WRONG, tries_left=2))
+    assert (flow.state.screen, flow.state.notice, flow.state.notice_detail) == (Screen.SIGN_IN, Notice.CARD_PIN_WRONG,
+                                                                                2.0)
+    for outcome, notice in ((CardOutcome.BLOCKED, Notice.CARD_BLOCKED), (CardOutcome.REFUSED, Notice.CARD_REFUSED),
+                            (CardOutcome.NO_CARD, Notice.CARD_NONE), (CardOutcome.UNREADABLE, Notice.CARD_UNREADABLE),
+                            (CardOutcome.PIN_SHORT, Notice.CARD_PIN_SHORT)):
+        flow.card_signed_in(CardSignIn(outcome))
+        assert (flow.state.screen, flow.state.notice) == (Screen.SIGN_IN, notice)
+    flow.card_signed_in(CardSignIn(CardOutcome.GRANTED, "head-1001"))
+    assert (flow.state.screen, flow.state.account, flow.state.role) == (Screen.READY, "head-1001", Role.HEAD)
+    flow.card_signed_in(CardSignIn(CardOutcome.GRANTED, "someone-else"))   # a late answer changes nothing
+    assert flow.state.account == "head-1001"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling, UndoAuthorization
+from kiosk.core.cases import CardEndorsement, CaseForm, CaseReason, Decision, Ruling, UndoAuthorization
 from kiosk.core.jalali import JalaliDate
 from kiosk.net import messages as m
 
@@ -39,7 +39,9 @@ def decisions(draw: st.DrawFn) -> m.Decide:
     undo = None
     if decision.ruling is Ruling.APPROVE and draw(st.booleans()):
         undo = UndoAuthorization(draw(CHECK_IN), draw(st.binary(min_size=64, max_size=64)))
-    return m.Decide(decision, draw(st.binary(min_size=64, max_size=64)), undo)
+    card = draw(st.none() | st.builds(CardEndorsement, st.binary(min_size=1, max_size=600),
+                                      st.binary(min_size=1, max_size=140)))
+    return m.Decide(decision, draw(st.binary(min_size=64, max_size=64)), undo, card)
 
 
 MESSAGES = st.one_of(

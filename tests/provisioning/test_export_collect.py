@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PEOPLE, World, make_world
+from helpers import PEOPLE, World, code, make_world
 from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling
 from kiosk.rep.book import CaseBook
 from kiosk.rep.service import CASE_BOOK
@@ -23,7 +23,7 @@ from kiosk.state import EXPORTS, LEDGER, Installed, load_signing_key
 from kiosk.store.replica import Replica
 from kiosk.trust import bundle, certs
 from provisioning.authority_cli import main as authority_main
-from provisioning.collect import Report, collect
+from provisioning.collect import Report, collect, report_lines
 from provisioning.device import install
 from provisioning.device_cli import main as provision_main
 from provisioning.export import ExportRefused, export
@@ -372,3 +372,42 @@ def test_a_deeply_nested_bundle_is_one_refusal_and_the_others_are_collected(bran
     assert sorted(r.file for r in report.refused) == ["nested.kexport", "odd.kexport", "seventeen.kexport"]
     assert all("nests deeper" in r.reason for r in report.refused if r.file != "odd.kexport")
     assert len(report.bundles) == 4 and report.branches["1001"].check_ins == 1
+
+
+def test_collection_checks_each_decision_as_the_kiosk_did(world: World, tmp_path: Path) -> None:
+    """A decision signed by the console and on the representative's card passes; one a kiosk kept without the
+    console's signature, or without the card's once the representative has a card enrolled, is named."""
+    from drivers.card.profiles import PROFILES
+    from drivers.card.virtual import VirtualCard
+    from drivers.card.fake import FakeCardReader
+    from drivers.card import holder
+    from kiosk.official_card import CardEndorser
+    from kiosk.trust.decisions import sign_decision
+    cards = world.trust_cards()
+    rep_card = cards.issue(code(902))
+    world.official("rep-1", "rep", code(902), rep_card)
+    kiosk, console = world.installed("k1"), world.console("rep1")
+    reader = FakeCardReader()
+    reader.insert_card(VirtualCard.of("test", rep_card.certificate, key=rep_card.key, pin="4821"))
+    holder.select_application(reader.transmit, PROFILES["test"])
+    assert holder.verify_pin(reader.transmit, PROFILES["test"], "4821") == holder.PinAccepted()
+    endorser = CardEndorser(reader.transmit, PROFILES["test"], rep_card.certificate)
+    ledger = kiosk.open_ledger()
+    outbox = kiosk.open_outbox(ledger)
+    election, rep = kiosk.config.id, console.claims.device_id
+    good, unsigned_card, forged = (outbox.raise_case(CaseForm("نرگس", "کاظمی", "جواد", None, "", "", CaseReason.NO_CODE))
+                                   for _ in range(3))
+    for case, card, signature in ((good, True, True), (unsigned_card, False, True), (forged, True, False)):
+        decision = Decision(case.case_id, kiosk.claims.device_id, Ruling.REJECT, "", "", "not this branch",
+                            "2026-11-25T08:00:00+00:00", rep)
+        console_signature = sign_decision(decision, election, load_signing_key(console.state)) if signature \
+            else bytes(64)
+        outbox.record_decision(decision, console_signature, b"", card=endorser.endorse(decision, election)
+                               if card else None)
+    ledger.close()
+    usb = tmp_path / "usb"
+    report = collect(world.authority, [export(kiosk.state, usb).path], world.voters)
+    assert sorted(report.decisions_refused) == sorted([
+        (unsigned_card.case_id, "not signed on the representative's card"),
+        (forged.case_id, "the console's signature does not verify")])
+    assert "decisions whose signatures do not hold: 2" in report_lines(report)

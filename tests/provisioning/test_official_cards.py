@@ -168,3 +168,21 @@ def test_enrolling_a_card_checks_it_is_the_officials(world: World) -> None:
     add_official(world.authority, "head-1001", "head", ["1001", "1002"], HEAD)   # new branches, same card
     [kept] = load_officials(world.authority)
     assert kept.card_certificate == card.certificate and kept.branches == ("1001", "1002")
+
+
+def test_the_sign_in_screens_let_in_only_the_official_each_device_serves(branch: Branch) -> None:
+    from kiosk.core.staff import CardOutcome, CardSignIn
+    from kiosk.ui.card_sign_in import CardSignInWiring
+    kiosk, console = branch.world.unlock(branch.kiosk), branch.world.unlock(branch.console)
+    delivered: list[CardSignIn] = []
+    certificates: list[bytes] = []
+    for installed, role, right, wrong in ((kiosk, OfficialRole.HEAD, branch.head, branch.rep),
+                                          (console, OfficialRole.REP, branch.rep, branch.head)):
+        for card, expected in ((right, CardOutcome.GRANTED), (wrong, CardOutcome.REFUSED)):
+            reader = _reader(_card(card))
+            wiring = CardSignInWiring(installed, reader, TEST, role, delivered.append, certificates.append)
+            assert wiring.answer(PIN).outcome is expected
+        empty = CardSignInWiring(installed, FakeCardReader(), TEST, role, delivered.append)
+        empty.sign_in(PIN)
+        assert delivered[-1] == CardSignIn(CardOutcome.NO_CARD)
+    assert certificates == [branch.head.certificate, branch.rep.certificate]   # only for the ones let in

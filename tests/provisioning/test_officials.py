@@ -246,7 +246,7 @@ def test_unknown_fields_wrong_types_duplicates_and_oversize_are_refused(world: W
         "officials file, entry 1: code_hash is not 64 lowercase hex digits")
     assert _refusal(_edited(data, {}, {"account": "Ali"}), world) == (
         "officials file, entry 1: account is not 1 to 32 characters of a-z, 0-9 and -")
-    assert _refusal(_edited(data, {"format": True}), world) == "officials file is not format 1 of 'kiosk officials v1'"
+    assert _refusal(_edited(data, {"format": True}), world) == "officials file is not format 2 of 'kiosk officials v1'"
     assert _refusal(_edited(data, {"officials": {}}), world) == "officials file: officials is not a list"
     raw = json.loads(data)
     raw["officials"][1]["account"] = raw["officials"][0]["account"]

@@ -119,16 +119,19 @@ def main() -> None:
     if locked.unlocked is not None and not any(r["step"] == "unlocked" for r in results):
         results.append({"step": "unlocked", "ok": True})
     if locked.unlocked is not None:
-        resumed(locked.unlocked, kiosk_state, lang, pin, voter, results, errors)
+        resumed(locked.unlocked, kiosk_state, lang, pin, voter, results, errors, card if way == "card" else None)
     console.close()
     print(json.dumps({"results": results, "errors": errors, "locked_after": Installed.open(kiosk_state).locked},
                      ensure_ascii=False))
 
 
 def resumed(installed: Installed, state: Path, lang: str, pin: str, voter: str, results: list[dict[str, Any]],
-            errors: list[str]) -> None:
-    """The kiosk app with the unlocked device, as kiosk.ui.run starts it: the head signs in, a voter is checked in."""
-    kiosk = run.build(state, simulate=True, lang=lang, profile="test", network=False, installed=installed)
+            errors: list[str], card: VirtualCard | None) -> None:
+    """The kiosk app with the unlocked device, as kiosk.ui.run starts it: the head signs in (with the PIN, or
+    with `card` and its PIN on the keypad), a voter is checked in."""
+    card = VirtualCard.of("test", card.certificate, key=card.key, pin=HEAD_CARD_PIN) if card else None   # its PIN fresh
+    kiosk = run.build(state, simulate=True, lang=lang, profile="test", network=False, installed=installed,
+                      head_card=card)
     app = kiosk.app
 
     def view(name: str) -> Any:
@@ -143,8 +146,15 @@ def resumed(installed: Installed, state: Path, lang: str, pin: str, voter: str, 
 
     def sign_in() -> Iterator[Wait]:
         yield lambda: on("sign_in")
-        keypad(view("sign_in").ids.keypad, pin)
-        touch(view("sign_in").ids.submit)
+        if card is None:
+            keypad(view("sign_in").ids.keypad, pin)
+            touch(view("sign_in").ids.submit)
+            return
+        [button] = [b for b in app.root.ids.dev_panel.children if b.raw == "head's card"]
+        touch(button)
+        yield lambda: app.bridge.reader == "card_present"
+        keypad(view("sign_in").ids.keypad, HEAD_CARD_PIN)
+        touch(view("sign_in").ids.with_card)
 
     def check() -> None:
         keypad(view("ready").ids.keypad, voter)
@@ -157,7 +167,8 @@ def resumed(installed: Installed, state: Path, lang: str, pin: str, voter: str, 
     ]
 
     def record(name: str, ok: bool, _number: int) -> None:
-        results.append({"step": name, "ok": ok, "screen": app.bridge.state.screen.value})
+        results.append({"step": name, "ok": ok, "screen": app.bridge.state.screen.value,
+                        "account": app.bridge.state.account})
 
     run_steps(app, steps, record, settle=0.1, errors=errors)
     try:

@@ -49,5 +49,9 @@ def test_the_locked_screen_unlocks_and_the_day_goes_on(tmp_path: Path, way: str,
     expected_tries = "۲" if lang == "fa" else "2"
     assert expected_tries in steps["card_wrong_pin"]["notice"]
     assert report["locked_after"] is False   # remembered for this boot's other processes
+    # After the card unlock the head signs in with the card too (PIN on the card); else with the account's PIN.
+    assert steps["signed_in"]["account"] == ("head-1001" if way == "card" else "head")
     ledger = Installed.open(kiosk.state).open_ledger(read_only=True)
     assert ledger.live_check_ins_since("") == 1
+    [entry] = list(ledger.events(kiosk.claims.device_id))
+    assert entry.account == steps["signed_in"]["account"]   # the entry names who was signed in

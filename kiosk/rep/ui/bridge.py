@@ -21,6 +21,7 @@ class ConsoleBridge(EventDispatcher):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.flow = flow
         self.state = flow.state
+        self.card_sign_in: Any = None   # the representative's card sign-in, when the console has a card reader
         flow.subscribe(self._from_core)
         # A burst of changes from the network (a kiosk reconnecting with several cases) is read once.
         self._book_changed = Clock.create_trigger(lambda _dt: flow.book_changed())

@@ -19,9 +19,16 @@ class SignInScreen(AccountPicker, View):
         self.ids.keypad.max_length = PIN_MAX
         limit_pin_box(self.ids.pin)
 
+    def with_card(self) -> None:
+        """The branch head signs in with their card: the card checks the PIN typed in the box."""
+        pin, self.ids.pin.text = self.ids.pin.text, ""
+        if self.bridge.card_sign_in is not None:
+            self.bridge.card_sign_in(pin)
+
     def render(self) -> None:
         self.ids.title.raw = self.t("sign_in.title")
         self.ids.submit.raw = self.t("sign_in.button")
+        self.ids.with_card.raw = self.t("sign_in.with_card")
         self.ids.notice.raw = self.notice()
         self.list_accounts()
         self.ids.keypad.relabel(self.bridge.lang == "fa", self.t("ready.clear"), self.t("ready.back"))
