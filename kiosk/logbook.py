@@ -99,6 +99,7 @@ class Event(Enum):
     DECISION_RECORDED = ("K121", logging.INFO, "the representative's signed decision was recorded")
     DECISION_REFUSED = ("N122", logging.WARNING, "a decision was refused: bad signature or unknown case")
     CASE_CANCELLED = ("K122", logging.INFO, "staff withdrew a case")
+    SUMMARY_PRINTED = ("K140", logging.INFO, "the branch head printed the day's summary (the closing receipt)")
     STATE_DISK_FULL = ("K130", logging.ERROR, "a write failed on a full state disk: nothing recorded, staff told")
     CLOCK_SKEW = ("N130", logging.WARNING, "this device's clock differs from the console's beyond the bound")
     REP_CASE_RECEIVED = ("R100", logging.INFO, "the console received a new case")

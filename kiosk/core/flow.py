@@ -480,7 +480,7 @@ class CheckInFlow:
             self._set(summary=summary, notice=Notice.NO_PRINTER)
             return
         self._set(summary=summary, notice=Notice.PRINTING, printing=True)
-        self._printer.print_summary(summary, self.summary_printed)
+        self._printer.print_summary(summary, self.summary_printed, state.account or "")
 
     def summary_printed(self, result: Printed) -> None:
         """The printer finished the summary (or could not): say how, if the head is still on the summary."""

@@ -89,8 +89,8 @@ class SummaryPort(Protocol):
 class PrintPort(Protocol):
     """The receipt printer, for the day's summary (kiosk.ui.app.PrinterWiring)."""
 
-    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None]) -> None:
-        """Start printing and return at once; `done` gets the result later, on the flow's thread."""
+    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None], account: str = "") -> None:
+        """Start printing for the signed-in `account`; return at once; `done` gets the result on the flow's thread."""
         ...
 
 

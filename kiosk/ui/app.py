@@ -25,6 +25,7 @@ from kiosk.core.branch import SyncStatus
 from kiosk.core.closing import DaySummary, day_lines
 from kiosk.core.flow import CheckInFlow, Printed
 from kiosk.core.jalali import TEHRAN, JalaliDate, format_en, format_fa, persian_digits
+from kiosk.logbook import Event, log
 from kiosk.trust.manifest import Difference
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.disk_full import DiskFullHandler, DiskFullNotice, watch_disk_full
@@ -203,8 +204,9 @@ class PrinterWiring:
         """The printer itself (with --simulate, the fake whose controls a test or demo uses)."""
         return self._printer
 
-    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None]) -> None:
+    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None], account: str = "") -> None:
         """Print today's figures (counts only) as the close-of-polls receipt; `done` is called on the Kivy thread."""
+        log(Event.SUMMARY_PRINTED, account=account)
         self._job = threading.Thread(target=self._print, args=(summary, done), name="summary-print", daemon=True)
         self._job.start()
 

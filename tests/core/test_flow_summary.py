@@ -37,9 +37,11 @@ class FakePrinting:
 
     def __init__(self) -> None:
         self.jobs: list[tuple[DaySummary, Callable[[Printed], None]]] = []
+        self.accounts: list[str] = []
 
-    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None]) -> None:
+    def print_summary(self, summary: DaySummary, done: Callable[[Printed], None], account: str = "") -> None:
         self.jobs.append((summary, done))
+        self.accounts.append(account)
 
 
 @dataclass
@@ -178,6 +180,7 @@ def test_printing_says_how_it_went_and_one_job_runs_at_a_time(branch: Branch) ->
     flow.print_summary()
     flow.print_summary()                                    # pressed twice: still one job
     assert len(printing.jobs) == 1 and flow.state.printing and flow.state.notice is Notice.PRINTING
+    assert printing.accounts == ["head"]                    # the closing receipt is the head's, by account id
     summary, done = printing.jobs[0]
     assert summary == flow.state.summary and summary.branch.check_ins == 4
     done(Printed.PRINTED)

@@ -381,6 +381,7 @@ def test_collection_checks_each_decision_as_the_kiosk_did(world: World, tmp_path
     from drivers.card.virtual import VirtualCard
     from drivers.card.fake import FakeCardReader
     from drivers.card import holder
+    from cryptography.hazmat.primitives.asymmetric import ec
     from kiosk.official_card import CardEndorser
     from kiosk.trust.decisions import sign_decision
     cards = world.trust_cards()
@@ -395,19 +396,27 @@ def test_collection_checks_each_decision_as_the_kiosk_did(world: World, tmp_path
     ledger = kiosk.open_ledger()
     outbox = kiosk.open_outbox(ledger)
     election, rep = kiosk.config.id, console.claims.device_id
-    good, unsigned_card, forged = (outbox.raise_case(CaseForm("نرگس", "کاظمی", "جواد", None, "", "", CaseReason.NO_CODE))
-                                   for _ in range(3))
-    for case, card, signature in ((good, True, True), (unsigned_card, False, True), (forged, True, False)):
+    good, unsigned_card, forged, forged_card = (
+        outbox.raise_case(CaseForm("نرگس", "کاظمی", "جواد", None, "", "", CaseReason.NO_CODE)) for _ in range(4))
+    thief = VirtualCard.of("test", rep_card.certificate, key=ec.generate_private_key(ec.SECP256R1()), pin="4821")
+    copied = FakeCardReader()   # the representative's certificate on a card with another key
+    copied.insert_card(thief)
+    holder.select_application(copied.transmit, PROFILES["test"])
+    assert holder.verify_pin(copied.transmit, PROFILES["test"], "4821") == holder.PinAccepted()
+    forger = CardEndorser(copied.transmit, PROFILES["test"], rep_card.certificate)
+    for case, card, signature in ((good, endorser, True), (unsigned_card, None, True), (forged, endorser, False),
+                                  (forged_card, forger, True)):
         decision = Decision(case.case_id, kiosk.claims.device_id, Ruling.REJECT, "", "", "not this branch",
                             "2026-11-25T08:00:00+00:00", rep)
         console_signature = sign_decision(decision, election, load_signing_key(console.state)) if signature \
             else bytes(64)
-        outbox.record_decision(decision, console_signature, b"", card=endorser.endorse(decision, election)
+        outbox.record_decision(decision, console_signature, b"", card=card.endorse(decision, election)
                                if card else None)
     ledger.close()
     usb = tmp_path / "usb"
     report = collect(world.authority, [export(kiosk.state, usb).path], world.voters)
     assert sorted(report.decisions_refused) == sorted([
         (unsigned_card.case_id, "not signed on the representative's card"),
-        (forged.case_id, "the console's signature does not verify")])
-    assert "decisions whose signatures do not hold: 2" in report_lines(report)
+        (forged.case_id, "the console's signature does not verify"),
+        (forged_card.case_id, "the card signature does not verify")])
+    assert "decisions whose signatures do not hold: 3" in report_lines(report)
