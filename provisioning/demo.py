@@ -193,6 +193,18 @@ def unlock_for_the_day(provision: str) -> None:
                        check=True)
 
 
+WINDOW = (800, 480)   # the appliance's 7" panel
+GAP = 16
+
+
+def window_places(count: int) -> list[dict[str, str]]:
+    """Kivy settings (KCFG_GRAPHICS_*) that tile `count` app windows two by row, side by side, none over another."""
+    width, height = WINDOW
+    return [{"KCFG_GRAPHICS_POSITION": "custom", "KCFG_GRAPHICS_LEFT": str((n % 2) * (width + GAP)),
+             "KCFG_GRAPHICS_TOP": str((n // 2) * (height + 2 * GAP)),
+             "KCFG_GRAPHICS_WIDTH": str(width), "KCFG_GRAPHICS_HEIGHT": str(height)} for n in range(count)]
+
+
 def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
     """Give the branch head and the representative PINs, then open the console and the kiosk app, if there is a display."""
     print("\nThe technician sets the branch head's PIN (135790 in this demo) and the representative's (246802):")
@@ -217,19 +229,23 @@ def start_app(provision: str, kiosk: str, people: dict[str, str]) -> None:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         # The day's unlocks live in the demo's RAM folder: the apps of other terminals must look there too.
         memory = f"{unlock_memory.ENV}={shlex.quote(os.environ[unlock_memory.ENV])}"
-        print("\nNo display here, so the apps are not started. On a desktop, run in three terminals:\n"
-              f"  cd {DEMO} && {memory} {shlex.join(console)}\n"
-              f"  cd {DEMO} && {memory} {shlex.join(command)}\n"
-              f"  cd {DEMO} && {memory} {shlex.join(second)}\n"
+        places = [" ".join(f"{k}={v}" for k, v in place.items()) for place in window_places(3)]
+        print("\nNo display here, so the apps are not started. On a desktop, run in three terminals\n"
+              "(the KCFG_GRAPHICS_* settings put the three windows side by side):\n"
+              f"  cd {DEMO} && {memory} {places[0]} {shlex.join(console)}\n"
+              f"  cd {DEMO} && {memory} {places[1]} {shlex.join(command)}\n"
+              f"  cd {DEMO} && {memory} {places[2]} {shlex.join(second)}\n"
               "or see every screen with ./dev screenshots.")
         return
     print("\nStarting the representative's console (PIN 246802) and two kiosks of branch 1001 side by side\n"
           "(PIN 135790; the purple buttons insert fake cards). Check a voter in on one kiosk and insert the same\n"
           "card on the other: already voted. Refer someone, decide the case on the console. Closing the first\n"
           "kiosk's window ends the demo.")
-    helpers = [subprocess.Popen(console, cwd=DEMO), subprocess.Popen(second, cwd=DEMO)]
+    console_place, first_place, second_place = window_places(3)   # side by side, not on top of each other
+    helpers = [subprocess.Popen(console, cwd=DEMO, env={**os.environ, **console_place}),
+               subprocess.Popen(second, cwd=DEMO, env={**os.environ, **second_place})]
     try:
-        subprocess.run(command, cwd=DEMO, check=False)
+        subprocess.run(command, cwd=DEMO, check=False, env={**os.environ, **first_place})
     finally:
         for helper in helpers:
             helper.terminate()
