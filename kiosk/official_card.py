@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from drivers.card import holder
-from drivers.card.profiles import Profile, Transmit, check_chain, parse_card_certificate, read_card
+from drivers.card.profiles import CardRead, Profile, Transmit, check_chain, parse_card_certificate, read_card
 from drivers.errors import CardError
 from kiosk.core.cases import CardEndorsement, Decision
 from kiosk.core.national_code import ascii_digits_only
@@ -94,11 +94,21 @@ def _pin_and_proof(transmit: Transmit, profile: Profile, installed: Installed, c
     return None
 
 
-def _official_of_branch(installed: Installed, national_code: str, role: OfficialRole | None) -> Official | None:
+def _official_of_branch(installed: Installed, national_code: str) -> Official | None:
     found = installed.officials_roster().find(installed.officials_key, national_code)
-    if found is None or not set(found.branches) & set(installed.claims.branches):
-        return None
-    return found if role is None or found.role is role else None
+    return found if found is not None and set(found.branches) & set(installed.claims.branches) else None
+
+
+def _read_with_pin(installed: Installed, transmit: Transmit, profile: Profile, pin: str) -> tuple[str, CardRead]:
+    """The PIN as the card takes it and the card's certificate read; PinRefused before the card is asked."""
+    pin = ascii_digits_only(pin)
+    holder.pin_bytes(profile, pin)
+    return pin, read_card(transmit, profile, installed.card_anchors(), _election_day(installed))
+
+
+def _signed_in(official: Official, installed: Installed, read: CardRead) -> CardSignedIn:
+    log(Event.CARD_SIGNED_IN, account=official.account, role=official.role.value)
+    return CardSignedIn(official, installed, read.certificate.public_bytes(serialization.Encoding.DER))
 
 
 def sign_in(installed: Installed, transmit: Transmit, profile: Profile, pin: str) -> CardAnswer:
@@ -108,19 +118,14 @@ def sign_in(installed: Installed, transmit: Transmit, profile: Profile, pin: str
     card is not asked); CardError when the card cannot be read or leaves the reader; StateRefused when the
     package carries no valid roster.
     """
-    pin = ascii_digits_only(pin)
-    holder.pin_bytes(profile, pin)
-    read = read_card(transmit, profile, installed.card_anchors(), _election_day(installed))
+    pin, read = _read_with_pin(installed, transmit, profile, pin)
     if not read.trusted:
         return _refused(NOT_TRUSTED)
-    official = _official_of_branch(installed, read.national_code, None)
+    official = _official_of_branch(installed, read.national_code)
     if official is None:
         return _refused(NOT_ENROLLED)
     failed = _pin_and_proof(transmit, profile, installed, read.certificate, pin, "sign-in", official.account)
-    if failed is not None:
-        return failed
-    log(Event.CARD_SIGNED_IN, account=official.account, role=official.role.value)
-    return CardSignedIn(official, installed, read.certificate.public_bytes(serialization.Encoding.DER))
+    return failed if failed is not None else _signed_in(official, installed, read)
 
 
 def unlock(installed: Installed, transmit: Transmit, profile: Profile, pin: str) -> CardAnswer:
@@ -130,9 +135,7 @@ def unlock(installed: Installed, transmit: Transmit, profile: Profile, pin: str)
     """
     if not installed.locked:
         return sign_in(installed, transmit, profile, pin)
-    pin = ascii_digits_only(pin)
-    holder.pin_bytes(profile, pin)
-    read = read_card(transmit, profile, installed.card_anchors(), _election_day(installed))
+    pin, read = _read_with_pin(installed, transmit, profile, pin)
     if not read.trusted:
         return _refused(NOT_TRUSTED)
     slot = installed.envelope.slot_for(card_slots.certificate_id(read.certificate))
@@ -147,12 +150,11 @@ def unlock(installed: Installed, transmit: Transmit, profile: Profile, pin: str)
         opened = installed.unlock(share)
     except (CardError, card_slots.CardSlotRefused, UnlockRefused):
         return _refused(NO_SLOT)
-    official = _official_of_branch(opened, read.national_code, None)
+    official = _official_of_branch(opened, read.national_code)
     if official is None:
-        opened = opened.lock()   # the slot and the roster disagree: a package to rebuild, not a way in
+        opened.lock()   # the slot and the roster disagree: a package to rebuild, not a way in
         return _refused(NOT_ENROLLED)
-    log(Event.CARD_SIGNED_IN, account=official.account, role=official.role.value)
-    return CardSignedIn(official, opened, read.certificate.public_bytes(serialization.Encoding.DER))
+    return _signed_in(official, opened, read)
 
 
 
@@ -179,15 +181,20 @@ class CardEndorser:
         return CardEndorsement(self.certificate, signature)
 
 
-def card_required(roster: OfficialsRoster, branch: str) -> bool:
-    """Whether a decision for this branch must carry a card signature: a representative of it has a card enrolled."""
-    return any(official.card for official in roster.reps_of(branch))
+def card_required(roster: OfficialsRoster, branches: tuple[str, ...]) -> bool:
+    """Whether a decision for these branches must carry a card signature: a representative has a card enrolled."""
+    return any(official.card for branch in branches for official in roster.reps_of(branch))
 
 
-def endorsement_problem(endorsement: CardEndorsement, decision: Decision, election_id: str,
+def endorsement_problem(endorsement: CardEndorsement | None, decision: Decision, election_id: str,
                         anchors: list[x509.Certificate], election_day: dt.date, roster: OfficialsRoster,
                         officials_key: bytes, branches: tuple[str, ...]) -> str | None:
-    """None when the card signature holds and is the branch's representative's; otherwise why not (no code in it)."""
+    """None when the decision's card signature stands (or none is required); otherwise why not (no code in it).
+
+    The kiosk checks each decision with it before recording it, and collection checks every recorded one again.
+    """
+    if endorsement is None:
+        return "not signed on the representative's card" if card_required(roster, branches) else None
     try:
         code, certificate = parse_card_certificate(endorsement.certificate)
     except CardError:

@@ -38,7 +38,7 @@ from kiosk.logbook import log
 from kiosk.store.ledger import Event, Kind, LedgerCorrupt, verify_chain
 from kiosk.store.registry import RegistryKeys
 from kiosk.core.cases import CardEndorsement, decision_from_fields
-from kiosk.official_card import card_required, endorsement_problem
+from kiosk.official_card import endorsement_problem
 from kiosk.trust import bundle, certs
 from kiosk.trust.canonical import b64d
 from kiosk.trust.decisions import decision_verifies
@@ -202,14 +202,9 @@ def check_decisions(authority: Authority, branches_of: dict[str, tuple[str, ...]
             public = console_key(decision.rep, branches)
             if public is None or not decision_verifies(decision, authority.config.id, signature, public):
                 refused.append((decision.case_id, "the console's signature does not verify"))
-            elif card is None:
-                if any(card_required(roster, b) for b in branches):
-                    refused.append((decision.case_id, "not signed on the representative's card"))
-            else:
-                problem = endorsement_problem(card, decision, authority.config.id, anchors, day.to_gregorian(),
-                                              roster, key, branches)
-                if problem is not None:
-                    refused.append((decision.case_id, problem))
+            elif (problem := endorsement_problem(card, decision, authority.config.id, anchors, day.to_gregorian(),
+                                                 roster, key, branches)) is not None:
+                refused.append((decision.case_id, problem))
     return refused
 
 

@@ -73,6 +73,11 @@ class FakeCardReader:
             self._card = card
         self._events.set(ReaderStatus.CARD_PRESENT, FAKE_READER)
 
+    def replace_card(self, card: VirtualCard) -> None:
+        """Take out whatever card is in, then insert `card`: a new insertion, as in a real reader."""
+        self.remove_card()
+        self.insert_card(card)
+
     def remove_card(self) -> None:
         """Take the card out."""
         with self._lock:

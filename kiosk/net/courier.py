@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kiosk.core.cases import Case, CaseStatus, Decision, UndoAuthorization
 from kiosk.desk import approved_voter
-from kiosk.official_card import card_required, endorsement_problem
+from kiosk.official_card import endorsement_problem
 from kiosk.logbook import Event, flush_message_refusals, log, message_refused
 from kiosk.net import messages as m
 from kiosk.net.channel import Channel, ChannelError, PeerPolicy, TlsIdentity
@@ -83,12 +83,7 @@ class Courier(Pokeable):
         self._addresses.update(endpoints)
         with self._lock:
             for device in endpoints:
-                thread = self._links.get(device)
-                if (thread is None or not thread.is_alive()) and not self._stop.is_set():
-                    thread = threading.Thread(target=self._link, args=(device,), name=f"courier-{device[:6]}",
-                                              daemon=True)
-                    self._links[device] = thread
-                    thread.start()
+                self._keep_link(self._links, device, self._link, "courier")
             self._poke_locked()
 
     def close(self) -> None:
@@ -248,9 +243,6 @@ class Courier(Pokeable):
             roster = installed.officials_roster()
         except StateRefused:
             return "the installed package carries no valid officials roster"
-        if message.card is None:
-            required = any(card_required(roster, b) for b in installed.claims.branches)
-            return "not signed on the representative's card" if required else None
         return endorsement_problem(message.card, message.decision, installed.config.id, installed.card_anchors(),
                                    installed.config.day.to_gregorian(), roster, installed.officials_key,
                                    installed.claims.branches)

@@ -147,12 +147,8 @@ class BranchSync(Pokeable):
         with self._lock:
             self._endpoints = {d: e for d, e in endpoints.items() if d != self._me}
             for device in self._endpoints:
-                thread = self._dialers.get(device)
-                if device > self._me and (thread is None or not thread.is_alive()) and not self._stop.is_set():
-                    thread = threading.Thread(target=self._dial, args=(device,), name=f"sync-dial-{device[:6]}",
-                                              daemon=True)
-                    self._dialers[device] = thread
-                    thread.start()
+                if device > self._me:
+                    self._keep_link(self._dialers, device, self._dial, "sync-dial")
             self._poke_locked()
         self._publish()
 

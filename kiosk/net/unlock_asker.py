@@ -60,12 +60,7 @@ class UnlockAsker(Pokeable):
         self._addresses.update(endpoints)
         with self._lock:
             for device in endpoints:
-                thread = self._links.get(device)
-                if (thread is None or not thread.is_alive()) and not self._stop.is_set():
-                    thread = threading.Thread(target=self._link, args=(device,), name=f"unlock-{device[:6]}",
-                                              daemon=True)
-                    self._links[device] = thread
-                    thread.start()
+                self._keep_link(self._links, device, self._link, "unlock")
 
     def ask(self) -> None:
         """Staff asked the representative: every linked console is asked now, and any linked later."""

@@ -30,6 +30,18 @@ class Pokeable:
         self._generation += 1
         self._wake.notify_all()
 
+    def _keep_link(self, links: dict[str, threading.Thread], device: str, run: Callable[[str], None],
+                   name: str) -> None:
+        """A link thread running `run(device)`, unless one is alive already or the links are stopping.
+
+        Call with the lock held: the courier, branch sync and the unlock asker start one thread per peer so.
+        """
+        thread = links.get(device)
+        if (thread is None or not thread.is_alive()) and not self._stop.is_set():
+            thread = threading.Thread(target=run, args=(device,), name=f"{name}-{device[:6]}", daemon=True)
+            links[device] = thread
+            thread.start()
+
     def _sleep(self, seconds: float) -> None:
         """Wait up to `seconds`, ending early when poked or stopped (a retry's backoff)."""
         with self._lock:

@@ -28,9 +28,7 @@ from kiosk.core.console import RepCase, RepCaseStatus
 from kiosk.core.jalali import parse_jalali
 from kiosk.store.documents import open_documents
 from kiosk.trust.canonical import b64d, b64e
-from kiosk.trust.sealed import DataKeys
-
-_SEALED = "sealed:"
+from kiosk.trust.sealed import DataKeys, is_sealed_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +164,12 @@ class CaseBook:
         return f"kiosk rep case v1|{case_id}|{field}".encode()
 
     def _seal(self, case_id: str, field: str, value: dict[str, str]) -> str:
-        plain = json.dumps(value, ensure_ascii=False).encode()
-        return _SEALED + b64e(self._keys.seal(plain, self._context(case_id, field)))
+        return self._keys.seal_text(json.dumps(value, ensure_ascii=False), self._context(case_id, field))
 
     def _open(self, case_id: str, field: str, stored: Any) -> Any:
         """A field's value: opened if sealed (Locked before the unlock), as stored if an earlier version's."""
-        if isinstance(stored, str) and stored.startswith(_SEALED):
-            return json.loads(self._keys.open(b64d(stored[len(_SEALED):]), self._context(case_id, field)))
+        if is_sealed_text(stored):
+            return json.loads(self._keys.open_text(stored, self._context(case_id, field)))
         return stored
 
     def _seal_clear_cases(self) -> None:

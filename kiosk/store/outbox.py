@@ -25,9 +25,8 @@ from kiosk.core.jalali import parse_jalali
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.store.ledger import Kind, Ledger
 from kiosk.trust.canonical import b64d, b64e
-from kiosk.trust.sealed import DataKeys
+from kiosk.trust.sealed import SEALED_TEXT, DataKeys
 
-_SEALED = "sealed:"   # a sealed column's text starts so; a clear one is JSON (an earlier version's) or ""
 _SEALED_COLUMNS = ("payload", "decision", "cancel_reason")
 
 _SCHEMA = """
@@ -85,9 +84,7 @@ class CaseOutbox:
     # -- sealing -----------------------------------------------------------------------------------------------
 
     def _seal(self, case_id: str, column: str, text: str) -> str:
-        if not text:
-            return ""
-        return _SEALED + b64e(self._keys.seal(text.encode(), _context(self._device, case_id, column)))
+        return self._keys.seal_text(text, _context(self._device, case_id, column)) if text else ""
 
     def _open(self, case_id: str, column: str, stored: str) -> str:
         return open_column(self._keys, self._device, case_id, column, stored)
@@ -95,7 +92,7 @@ class CaseOutbox:
     def _seal_clear_rows(self) -> None:
         for column in _SEALED_COLUMNS:
             rows = self._db.execute(f"SELECT case_id, {column} FROM cases WHERE {column} != '' "
-                                    f"AND substr({column}, 1, {len(_SEALED)}) != ?", (_SEALED,)).fetchall()
+                                    f"AND substr({column}, 1, {len(SEALED_TEXT)}) != ?", (SEALED_TEXT,)).fetchall()
             for case_id, text in rows:
                 self._db.execute(f"UPDATE cases SET {column} = ? WHERE case_id = ?",
                                  (self._seal(case_id, column, text), case_id))
@@ -232,9 +229,7 @@ def open_column(keys: DataKeys, device: str, case_id: str, column: str, stored: 
     Locked before the unlock; SealRefused when the text was moved to another case or column, or tampered.
     "" and an earlier version's clear text come back as they are.
     """
-    if not stored.startswith(_SEALED):
-        return stored
-    return keys.open(b64d(stored[len(_SEALED):]), _context(device, case_id, column)).decode()
+    return keys.open_text(stored, _context(device, case_id, column))
 
 
 

@@ -27,8 +27,7 @@ from kiosk.core.staff import (PIN_DIGITS, Granted, Locked, NoSuchAccount, PinRef
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.logbook import Event, log
 from kiosk.store.documents import open_documents
-from kiosk.trust.canonical import b64d, b64e
-from kiosk.trust.sealed import DataKeys, SealRefused
+from kiosk.trust.sealed import DataKeys, SealRefused, is_sealed_text
 
 # scrypt at n=2^14, r=8: about 16 MB and tens of milliseconds per check on a Pi,
 # which is what makes a stolen staff file slow to brute-force.
@@ -71,10 +70,10 @@ class StaffBook:
         if _in_clear(record):
             return {k: str(record[k]) for k in ("name", "salt", "hash")}   # an earlier version's, sealed on first use
         sealed = record.get("sealed")
-        if not isinstance(sealed, str):
+        if not is_sealed_text(sealed):
             raise SealRefused("staff record is not sealed")
         try:
-            opened: object = json.loads(self._keys.open(b64d(sealed), _context(str(record["account"]))))
+            opened: object = json.loads(self._keys.open_text(sealed, _context(str(record["account"]))))
         except ValueError as exc:
             raise SealRefused("staff record is damaged") from exc
         if not isinstance(opened, dict) or not all(isinstance(opened.get(k), str) for k in ("name", "salt", "hash")):
@@ -92,8 +91,8 @@ class StaffBook:
         name = check_staff_name(name)
         digits = normalise_pin(pin)
         salt = os.urandom(16)
-        secret = json.dumps({"name": name, "salt": salt.hex(), "hash": _hash(digits, salt).hex()}).encode()
-        record = {"account": account, "role": role.value, "sealed": b64e(self._keys.seal(secret, _context(account))),
+        record = {"account": account, "role": role.value,
+                  "sealed": self._sealed(account, {"name": name, "salt": salt.hex(), "hash": _hash(digits, salt).hex()}),
                   "failures": 0, "locked_until": 0.0}
         with open_documents(self._path) as db:
             table = db.table("staff")
@@ -101,14 +100,17 @@ class StaffBook:
             table.insert(record)
         log(Event.STAFF_PIN_SET, account=account, role=role.value)
 
+    def _sealed(self, account: str, secret: dict[str, str]) -> str:
+        """An account's name, salt and hash as the file keeps them."""
+        return self._keys.seal_text(json.dumps(secret), _context(account))
+
     def _seal_clear_records(self, table: Any) -> None:
         """Accounts an earlier version kept in clear are sealed the first time the unlocked book is used."""
         if not self._keys.unlocked:
             return
         for record in [d for d in table.all() if _in_clear(d)]:
             account = str(record["account"])
-            secret = json.dumps({k: str(record[k]) for k in ("name", "salt", "hash")}).encode()
-            sealed = b64e(self._keys.seal(secret, _context(account)))
+            sealed = self._sealed(account, {k: str(record[k]) for k in ("name", "salt", "hash")})
 
             def transform(doc: dict[str, Any], sealed: str = sealed) -> None:
                 for key in ("name", "salt", "hash"):

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from kiosk.trust.canonical import b64d, b64e
 
 _RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 _HEAD = 32 + 12   # ephemeral public key, nonce
@@ -77,3 +80,21 @@ class DataKeys:
     def locked(self) -> DataKeys:
         """The same key with the private half forgotten."""
         return DataKeys(self.public)
+
+    def seal_text(self, text: str, context: bytes) -> str:
+        """A sealed record as text a JSON file or a TEXT column keeps: SEALED_TEXT and base64."""
+        return SEALED_TEXT + b64e(self.seal(text.encode(), context))
+
+    def open_text(self, stored: str, context: bytes) -> str:
+        """The text `seal_text` sealed; text without the mark (an earlier version's clear record) as it is."""
+        if not is_sealed_text(stored):
+            return stored
+        return self.open(b64d(stored[len(SEALED_TEXT):]), context).decode()
+
+
+SEALED_TEXT = "sealed:"   # how a sealed record starts when kept as text; clear JSON, or "", never does
+
+
+def is_sealed_text(stored: object) -> TypeGuard[str]:
+    """Whether a stored value is a `seal_text` record (else it was written in clear, before sealing)."""
+    return isinstance(stored, str) and stored.startswith(SEALED_TEXT)

@@ -43,7 +43,7 @@ from kiosk.ui.screens.stopped import StoppedScreen, stop_root
 from kiosk.ui.screens.summary import SummaryScreen
 from kiosk.ui.screens.verdict import VerdictScreen
 from kiosk.ui.text import say
-from kiosk.ui.widgets import BidiButton
+from kiosk.ui.widgets import add_dev_buttons
 
 
 class KioskRoot(BoxLayout):  # type: ignore[misc]
@@ -259,10 +259,7 @@ class KioskApp(LockedDownApp):
         if app_kv not in Builder.files:
             Builder.load_file(app_kv)
         root = KioskRoot(self.bridge, self._branch)
-        for label, action in self._dev:
-            button = BidiButton(raw=label, font_size="14sp", size_hint_y=1, background_color=(0.35, 0.2, 0.45, 1))
-            button.bind(on_release=lambda _b, act=action: act())
-            root.ids.dev_panel.add_widget(button)
+        add_dev_buttons(root.ids.dev_panel, self._dev)
         Clock.schedule_interval(lambda _dt: self.bridge.flow.tick(), 1.0)
         self._disk_watch = watch_disk_full(self.show_disk_full)
         return root

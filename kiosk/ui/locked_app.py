@@ -23,7 +23,7 @@ from kiosk.trust.live import admits
 from kiosk.ui.lockdown import LockedDownApp
 from kiosk.ui.screens import KV
 from kiosk.ui.screens.locked import LockedScreen
-from kiosk.ui.widgets import BidiButton
+from kiosk.ui.widgets import add_dev_buttons
 from kiosk.unlock_routes import UnlockRoutes
 
 
@@ -53,10 +53,7 @@ class LockedApp(LockedDownApp):
         root.add_widget(self.screen)
         if self._dev:
             panel = BoxLayout(size_hint_y=None, height="44dp")
-            for label, action in self._dev:
-                button = BidiButton(raw=label, font_size="14sp", size_hint_y=1, background_color=(0.35, 0.2, 0.45, 1))
-                button.bind(on_release=lambda _b, act=action: act())
-                panel.add_widget(button)
+            add_dev_buttons(panel, self._dev)
             root.add_widget(panel)
         if self.asker is not None:
             self._keeper = DiscoveryKeeper("rep", self._browse)

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -169,20 +170,14 @@ def _dev_panel(reader: FakeCardReader, codes: dict[str, str], profile: str,
     buttons: list[tuple[str, Any]] = []
 
     def insert(authority: CardAuthority, code: str) -> None:
-        reader.remove_card()  # a new card is a new insertion, as in a real reader
-        reader.insert_card(VirtualCard.of(profile, authority.card_certificate(code)))
+        reader.replace_card(VirtualCard.of(profile, authority.card_certificate(code)))
 
     for kind, code in codes.items():
         buttons.append((kind, lambda c=code: insert(ca, c)))
     if codes:
         buttons.append(("untrusted", lambda c=next(iter(codes.values())): insert(forger, c)))
     if head_card is not None:
-        card = head_card
-
-        def insert_head_card() -> None:
-            reader.remove_card()
-            reader.insert_card(card)
-        buttons.append(("head's card", insert_head_card))
+        buttons.append(("head's card", partial(reader.replace_card, head_card)))
     buttons.append(("remove card", reader.remove_card))
     buttons.append(("unplug", reader.unplug))
     buttons.append(("plug", reader.plug))
@@ -215,15 +210,9 @@ def unlocked_device(state: Path, simulate: bool, lang: str = "fa", profile: str 
     reader = open_card_reader(HardwareSettings(simulate=simulate, reader=reader_name, card_profile=profile))
     dev: list[tuple[str, Any]] = []
     if isinstance(reader, FakeCardReader):
-        fake = reader
         if head_card is not None:
-            card = head_card
-
-            def insert_head_card() -> None:
-                fake.remove_card()   # a new card is a new insertion, as in a real reader
-                fake.insert_card(card)
-            dev.append(("head's card", insert_head_card))
-        dev.append(("remove card", fake.remove_card))
+            dev.append(("head's card", partial(reader.replace_card, head_card)))
+        dev.append(("remove card", reader.remove_card))
     app = LockedApp(installed, reader, profile, lang, lan=lan, network=network, dev_buttons=dev)
     try:
         app.run()

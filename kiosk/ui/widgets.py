@@ -116,6 +116,14 @@ class DigitPad(GridLayout):  # type: ignore[misc]
             self.target.text += persian_digits(key) if self.persian else key
 
 
+def add_dev_buttons(panel: Any, buttons: list[tuple[str, Any]]) -> None:
+    """The simulation's developer panel: one purple button per (label, action)."""
+    for label, action in buttons:
+        button = BidiButton(raw=label, font_size="14sp", size_hint_y=1, background_color=(0.35, 0.2, 0.45, 1))
+        button.bind(on_release=lambda _b, act=action: act())
+        panel.add_widget(button)
+
+
 class CentredLabel(BidiLabel):
     """A BidiLabel centred in its box whatever the text's direction: a table cell, which may be narrow."""
 

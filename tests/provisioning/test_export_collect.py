@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PEOPLE, World, code, make_world
+from helpers import PEOPLE, World, make_world
 from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling
 from kiosk.rep.book import CaseBook
 from kiosk.rep.service import CASE_BOOK
@@ -384,6 +384,7 @@ def test_collection_checks_each_decision_as_the_kiosk_did(world: World, tmp_path
     from cryptography.hazmat.primitives.asymmetric import ec
     from kiosk.official_card import CardEndorser
     from kiosk.trust.decisions import sign_decision
+    from helpers import code
     cards = world.trust_cards()
     rep_card = cards.issue(code(902))
     world.official("rep-1", "rep", code(902), rep_card)

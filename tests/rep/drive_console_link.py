@@ -28,7 +28,6 @@ def drive_console_link(lang: str, out: Path) -> dict[str, Any]:
     sys.path.insert(0, str(REPO / "tests"))
     from helpers import make_world
     from kiosk.core.staff import Role
-    from kiosk.store.staff import StaffBook
 
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(Path(tmp))
@@ -87,8 +86,7 @@ def main() -> None:
 
     from kiosk.rep.console import Console
     from kiosk.rep.ui.app import build_console
-    from kiosk.state import STAFF, Installed
-    from kiosk.store.staff import StaffBook
+    from kiosk.state import Installed
     from kiosk.ui.lockdown import StaffGate
     from person import Wait, keypad, touch, type_into
     from steps import Step, run_steps

@@ -14,7 +14,6 @@ from drive_lockdown import KEYS, drive_lockdown  # noqa: E402
 from helpers import World  # noqa: E402
 from kiosk.core.staff import Role  # noqa: E402
 from kiosk.state import Installed  # noqa: E402
-from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.ui.text import EN, FA  # noqa: E402
 
 PIN = "246813"

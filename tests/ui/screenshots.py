@@ -19,7 +19,6 @@ from helpers import PEOPLE, World, code, make_world  # noqa: E402
 from kiosk.core.cases import CaseForm, CaseReason, Decision, Ruling  # noqa: E402
 from kiosk.core.staff import Role  # noqa: E402
 from kiosk.store.replica import Replica  # noqa: E402
-from kiosk.store.staff import StaffBook  # noqa: E402
 from kiosk.trust import certs  # noqa: E402
 
 

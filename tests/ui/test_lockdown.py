@@ -13,7 +13,6 @@ from helpers import PEOPLE, World
 from kiosk.cli import main as kiosk_main
 from kiosk.core.staff import Role
 from kiosk.state import LEDGER, Installed
-from kiosk.store.staff import StaffBook
 from kiosk.ui.text import EN, FA
 
 PIN = "135790"

@@ -15,7 +15,6 @@ import pytest
 from helpers import PEOPLE, code, make_world
 from kiosk.core.staff import Role
 from kiosk.state import Installed
-from kiosk.store.staff import StaffBook
 from screenshots import _under_xvfb
 
 HEAD = code(901)

@@ -13,7 +13,6 @@ import pytest
 
 from helpers import World
 from kiosk.core.staff import Role
-from kiosk.store.staff import StaffBook
 from kiosk.systemd_notify import notify, watchdog_interval
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,6 @@ import pytest
 
 from helpers import make_world
 from kiosk.core.staff import Role
-from kiosk.store.staff import StaffBook
 
 REPO = Path(__file__).resolve().parents[2]
 PIN = "135790"
