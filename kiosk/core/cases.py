@@ -132,6 +132,9 @@ _REFERENCE = re.compile(r"^[0-9A-Za-z/\-]{1,32}$")
 CASE_ID = re.compile(r"^E-[0-9A-F]{6}-[0-9]{4,9}$")
 
 
+OLDEST = 120      # years: the list of years the form offered went back as far
+
+
 def check_form(form: CaseForm, election_day: JalaliDate) -> list[FormProblem]:
     """Every problem with the form; an empty list means it can be raised."""
     problems = []
@@ -139,7 +142,9 @@ def check_form(form: CaseForm, election_day: JalaliDate) -> list[FormProblem]:
                            (form.father_name, FormProblem.FATHER_NAME)):
         if text_problem(value.strip(), MAX_NAME, required=True) is not None:   # kept stripped, sent as kept
             problems.append(problem)
-    if form.birth_date is None or form.birth_date > election_day:
+    # A typed year (not a list any more) may slip: no one alive was born more than OLDEST years ago.
+    if form.birth_date is None or form.birth_date > election_day or \
+            form.birth_date.year < election_day.year - OLDEST:
         problems.append(FormProblem.BIRTH_DATE)
     certificate = ascii_digits_only(form.birth_certificate.strip())
     if certificate and not (certificate.isascii() and certificate.isdigit() and len(certificate) <= 10):

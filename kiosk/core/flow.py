@@ -24,6 +24,8 @@ from kiosk.core.flow_ports import Printed as Printed
 from kiosk.core.staff import CardOutcome, CardSignIn, Granted, Locked, NoSuchAccount, Role, WrongPin
 
 IDLE_LOCK_SECONDS = 300.0
+# Verdicts a typed code may get from a slip of the finger: kept in the box for correction.
+CORRECTABLE = frozenset({Verdict.INVALID_CODE, Verdict.NOT_FOUND})
 _REASONS = {Verdict.NOT_FOUND: CaseReason.NOT_FOUND, Verdict.CARD_NOT_TRUSTED: CaseReason.CARD_NOT_TRUSTED,
             Verdict.ALREADY_VOTED: CaseReason.DISPUTED}
 DONE_SECONDS = 4.0
@@ -119,6 +121,7 @@ class FlowState:
     summary: DaySummary | None = None   # today's figures while the branch head looks at them
     printing: bool = False              # a print job is under way
     approval: ApprovalCheck | None = None   # the approved case on screen before it is recorded
+    correcting: str = ""                # a typed code found invalid or not found, back in the box for correction
 
 
 class CheckInFlow:
@@ -185,10 +188,20 @@ class CheckInFlow:
                   summary=None, approval=None)
 
     # -- a person ----------------------------------------------------------------------
-    def code_entered(self, raw: str) -> None:
-        """A code typed on the keypad or scanned."""
-        if self._ready_for_person():
-            self._show(self._desk.check(raw), raw)
+    def code_entered(self, raw: str, typed: bool = True) -> None:
+        """A code typed on the keypad (or a keyboard), or scanned (`typed=False`).
+
+        A typed code that is invalid or not found goes back into the box on Ready with its verdict above it:
+        a slip of the finger is corrected there, and a referral is offered only where a correction cannot help.
+        """
+        if not self._ready_for_person():
+            return
+        outcome = self._desk.check(raw)
+        if typed and outcome.verdict in CORRECTABLE:
+            self._code = None
+            self._set(screen=Screen.READY, outcome=outcome, receipt=None, notice=None, correcting=raw)
+        else:
+            self._show(outcome, raw)
 
     def card_read(self, national_code: str, certificate_trusted: bool) -> None:
         """A card was read by the driver."""
@@ -229,7 +242,8 @@ class CheckInFlow:
     def escalate(self) -> None:
         """No code, not found, unreadable card, disputed: open the form for the representative."""
         if self.state.screen in (Screen.READY, Screen.VERDICT) and self._cases is not None:
-            outcome = self.state.outcome if self.state.screen is Screen.VERDICT else None
+            on_verdict = self.state.screen is Screen.VERDICT or self.state.correcting
+            outcome = self.state.outcome if on_verdict else None
             reason = _REASONS.get(outcome.verdict, CaseReason.NO_CODE) if outcome else CaseReason.NO_CODE
             if self.state.notice is Notice.CARD_UNREADABLE:
                 reason = CaseReason.CARD_UNREADABLE
@@ -503,11 +517,18 @@ class CheckInFlow:
     def _ready_for_person(self) -> bool:
         return self.state.screen in (Screen.READY, Screen.DONE)
 
+    def correction_dropped(self) -> None:
+        """Staff cleared the box: the verdict of the code that was in it no longer stands above it."""
+        if self.state.screen is Screen.READY and self.state.correcting:
+            self._set(outcome=None, correcting="")
+
     def _show(self, outcome: Outcome, code: str) -> None:
         self._code = code if outcome.verdict is Verdict.ELIGIBLE else None
-        self._set(screen=Screen.VERDICT, outcome=outcome, receipt=None, notice=None)
+        self._set(screen=Screen.VERDICT, outcome=outcome, receipt=None, notice=None, correcting="")
 
     def _set(self, touch: bool = True, **changes: object) -> None:
+        if "screen" in changes and "correcting" not in changes:
+            changes["correcting"] = ""      # any move to another screen leaves the correction behind
         if touch:
             changes["last_activity"] = self._now()
         self.state = replace(self.state, **changes)  # type: ignore[arg-type]

@@ -127,3 +127,37 @@ def _clusters(word: str) -> list[str]:
         else:
             clusters.append(char)
     return clusters
+
+
+# For a line being edited: one presentation form per code point (no lam-alef ligature), so that every
+# glyph on screen stands for exactly one character of the logical text and a caret can sit between them.
+_EDIT_RESHAPER = arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False, "support_ligatures": False})
+
+
+def shape_line_mapped(line: str, rtl: bool) -> tuple[str, list[int], list[bool]]:
+    """`line` in visual order with joined letters, and for each visual position the logical index it
+    shows and whether it runs right to left (its resolved bidi level is odd).
+
+    The steps are those of `bidi.algorithm.get_display` with each character tagged by its index,
+    so the reordering (rule L2) carries the index along. Characters the algorithm removes (rule X9: the
+    zero-width non-joiner, marks of direction) have no visual position, as in `shape_line`; the shaping
+    has already taken the non-joiner into account.
+    """
+    from bidi import algorithm as uba
+
+    reshaped = _EDIT_RESHAPER.reshape(line)
+    if len(reshaped) != len(line):      # cannot happen with ligatures off; never draw a caret off by one
+        raise ValueError("reshaping changed the line's length")
+    storage = uba.get_empty_storage()
+    storage["base_level"] = uba.PARAGRAPH_LEVELS["R" if rtl else "L"]
+    storage["base_dir"] = "R" if rtl else "L"
+    uba.get_embedding_levels(reshaped, storage)
+    if len(storage["chars"]) != len(line):
+        raise ValueError("a character outside the basic plane")
+    for index, char in enumerate(storage["chars"]):
+        char["index"] = index
+    for step in (uba.explicit_embed_and_overrides, uba.resolve_weak_types, uba.resolve_neutral_types,
+                 uba.resolve_implicit_levels, uba.reorder_resolved_levels, uba.apply_mirroring):
+        step(storage, False)
+    chars = storage["chars"]
+    return "".join(c["ch"] for c in chars), [c["index"] for c in chars], [c["level"] % 2 == 1 for c in chars]

@@ -43,6 +43,7 @@ from kiosk.ui.screens.stopped import StoppedScreen, stop_root
 from kiosk.ui.screens.summary import SummaryScreen
 from kiosk.ui.screens.verdict import VerdictScreen
 from kiosk.ui.text import say
+from kiosk.ui.keyboard import keyboard_words, shared_keyboard
 from kiosk.ui.widgets import add_dev_buttons
 
 
@@ -87,6 +88,7 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         self.ids.checkins.raw = say(lang, "status.checkins", count=state.checkins)
         self.ids.sync.raw = self.sync_text(self.bridge.sync, lang)
         self.ids.lang.raw = say(lang, "lang.switch")
+        shared_keyboard().relabel(keyboard_words(lambda key: say(lang, key)))
 
     def stop(self, difference: Difference) -> None:
         """Only the stop screen from now on: no status bar, no developer panel, no screen of the flow."""
@@ -163,7 +165,7 @@ class ScannerWiring:
         flow = self._bridge.flow
         match event:
             case Scanned():
-                self._bridge.on_kivy_thread(flow.code_entered, event.code)
+                self._bridge.on_kivy_thread(flow.code_entered, event.code, False)  # scanned: not typed
             case Unusable():
                 self._bridge.on_kivy_thread(flow.scan_unusable)
             case StatusChanged():

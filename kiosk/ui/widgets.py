@@ -1,6 +1,7 @@
 """Widgets that show Persian correctly: wrapped on shaped text, each line reordered on its own."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kivy.core.text import Label as CoreLabel
@@ -114,6 +115,15 @@ class DigitPad(GridLayout):  # type: ignore[misc]
             self.target.text = self.target.text[:-1]
         elif len(self.target.text) < self.max_length:
             self.target.text += persian_digits(key) if self.persian else key
+
+
+def in_reading_order(row: Any, parts: Sequence[Any], rtl: bool) -> None:
+    """Lay `parts` out in `row` (a horizontal box) so the first is read first: at the right in Persian."""
+    wanted = list(parts)[::-1] if rtl else list(parts)
+    if list(reversed(row.children)) != wanted:
+        row.clear_widgets()
+        for part in wanted:
+            row.add_widget(part)
 
 
 def add_dev_buttons(panel: Any, buttons: list[tuple[str, Any]]) -> None:

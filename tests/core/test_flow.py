@@ -281,3 +281,31 @@ def test_the_heads_card_sign_in_lets_the_head_in_or_says_why_not(setup: tuple[Ch
     assert (flow.state.screen, flow.state.account, flow.state.role) == (Screen.READY, "head-1001", Role.HEAD)
     flow.card_signed_in(CardSignIn(CardOutcome.GRANTED, "someone-else"))   # a late answer changes nothing
     assert flow.state.account == "head-1001"
+
+
+def test_a_typed_slip_stays_in_the_box_but_a_scanned_code_goes_to_the_verdict(
+        setup: tuple[CheckInFlow, Clock, list[FlowState]]) -> None:
+    flow, _, _ = setup
+    flow.sign_in("w1", "246802")
+    flow.code_entered("12345")
+    assert (flow.state.screen, flow.state.correcting) == (Screen.READY, "12345")
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.INVALID_CODE
+    flow.correction_dropped()                       # staff cleared the box
+    assert (flow.state.outcome, flow.state.correcting) == (None, "")
+    flow.code_entered("0000000019")
+    assert (flow.state.screen, flow.state.correcting) == (Screen.READY, "0000000019")
+    flow.escalate()                                 # the code is right but not in the registry
+    assert flow.state.screen is Screen.ESCALATION and flow.state.case_reason is CaseReason.NOT_FOUND
+    assert flow.state.correcting == ""
+    flow.cancel()
+    flow.code_entered("12345", typed=False)         # a scanner's garbage: no box to correct it in
+    assert flow.state.screen is Screen.VERDICT and flow.state.correcting == ""
+    flow.cancel()
+    flow.code_entered("0000000019")
+    flow.card_read(PEOPLE["eligible"].code, certificate_trusted=True)   # the next person's card
+    assert flow.state.screen is Screen.VERDICT and flow.state.correcting == ""
+    assert flow.state.outcome is not None and flow.state.outcome.verdict is Verdict.ELIGIBLE
+    flow.cancel()
+    flow.code_entered("12345")
+    flow.lock()
+    assert flow.state.correcting == "" and flow.state.outcome is None

@@ -97,7 +97,7 @@ def test_the_same_double_check_in_told_again_does_not_bring_the_notice_back(setu
     flow.sign_in("w1", "246802")
     port.found(1)
     flow.duplicates_changed()
-    flow.code_entered("12345")
+    flow.code_entered("12345", typed=False)   # scanned: a verdict screen
     assert flow.state.notice is None  # a new verdict replaces the notice; the list stays
     flow.duplicates_changed()
     assert flow.state.notice is None and len(flow.state.duplicates) == 1

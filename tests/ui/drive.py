@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
+from kiosk.core.jalali import persian_digits  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
-from person import Wait, fill_case_form, keypad, pick, press_enter, touch, type_into  # noqa: E402
+from person import (Wait, close_keyboard, fill_case_form, keyboard_shown, keypad, on_screen_keys, pick,  # noqa: E402
+                    press_enter, touch, type_into)
 from steps import Step, run_steps  # noqa: E402
 
 VPCD_READER, VPCD_PORT = "Virtual PCD 00 01", 35964   # vpcd's second reader: the driver tests use the first
@@ -121,7 +123,8 @@ def main() -> None:
         touch(view("ready").ids.check)
 
     def back_to_ready() -> Iterator[Wait]:
-        touch(shown().ids.cancel)
+        if not on("ready"):       # a code to correct is on Ready already
+            touch(shown().ids.cancel)
         yield lambda: on("ready")
 
     def already_voted() -> Iterator[Wait]:
@@ -131,11 +134,30 @@ def main() -> None:
         yield from type_into(view("ready").ids.code, codes["eligible"])
         press_enter()
 
+    mistyped = codes["underage"][:-1] + str((int(codes["underage"][-1]) + 1) % 10)   # the check digit slipped
+
+    def pad_key(key: str) -> Any:
+        [button] = [b for b in view("ready").ids.keypad.children if b.key == key]
+        return button
+
+    def in_box(code: str) -> bool:
+        """The Ready screen's box holds `code` as the keypad typed it (Persian digits on Persian screens)."""
+        return bool(view("ready").ids.code.text == (persian_digits(code) if lang == "fa" else code))
+
+    def correct_last_digit() -> Iterator[Wait]:
+        """The last digit deleted on the keypad and typed again right, then Check."""
+        touch(pad_key("back"))
+        yield lambda: in_box(codes["underage"][:-1])
+        keyed(codes["underage"][-1])
+
     def by_keypad(code: str, card_out: bool = False) -> Callable[[], Iterator[Wait]]:
         def act() -> Iterator[Wait]:
             yield from back_to_ready()
             if card_out:
                 yield from remove()
+            if view("ready").ids.code.text:    # the last person's code, kept for correction: cleared
+                touch(pad_key("clear"))
+                yield lambda: not view("ready").ids.code.text and verdict() is None
             keyed(code)
         return act
 
@@ -154,7 +176,10 @@ def main() -> None:
 
     def add_worker() -> Iterator[Wait]:
         staff = view("staff")
-        yield from type_into(staff.ids.name, "زهرا کاظمی")
+        touch(staff.ids.name)       # the kiosk's own keyboard: a letter, a space, a letter at a time
+        yield lambda: bool(staff.ids.name.focus) and keyboard_shown() is not None
+        yield from on_screen_keys("زهرا کاظمی")
+        yield from close_keyboard()
         keypad(staff.ids.keypad, WORKER_PIN)
         touch(staff.ids.add)
 
@@ -194,8 +219,13 @@ def main() -> None:
         ("verdict_deceased", by_card("deceased"), lambda: on("verdict") and verdict() == "deceased", 5),
         ("verdict_suspended", by_keypad(codes["suspended"], card_out=True),
          lambda: on("verdict") and verdict() == "suspended", 5),
-        ("verdict_not_found", by_keypad("0000000019"), lambda: on("verdict") and verdict() == "not_found", 5),
-        ("verdict_invalid_code", by_keypad("12345"), lambda: on("verdict") and verdict() == "invalid_code", 5),
+        # A typed code found invalid or not found stays in the box, its verdict above it, to be corrected.
+        ("verdict_not_found", by_keypad("0000000019"),
+         lambda: on("ready") and verdict() == "not_found" and in_box("0000000019"), 5),
+        ("verdict_invalid_code", by_keypad(mistyped),
+         lambda: on("ready") and verdict() == "invalid_code" and in_box(mistyped), 5),
+        ("code_corrected", correct_last_digit,
+         lambda: on("verdict") and verdict() == "underage", 5),
         ("verdict_card_not_trusted", by_card("untrusted"),
          lambda: on("verdict") and verdict() == "card_not_trusted", 5),
         ("escalation", lambda: touch(view("verdict").ids.escalate), lambda: on("escalation"), 5),
@@ -216,7 +246,15 @@ def main() -> None:
     def record_step(name: str, reached: bool, number: int) -> None:
         state_now = app.bridge.state
         case = state_now.cases[-1] if state_now.cases else None
+        band = shown().ids.get("band")
         results.append({"step": name, "ok": reached, "screen": app.root.ids.screens.current, "verdict": verdict(),
+                        "band": [round(c, 3) for c in band._colour.rgba] if band is not None and band.verdict else None,
+                        "icon": band.icon.kind if band is not None and band.verdict else None,
+                        "words_px": band.words.font_size if band is not None and band.verdict else None,
+                        "next_step": str(shown().ids.hint.raw) if "hint" in shown().ids else "",
+                        "box": str(shown().ids.code.text) if "code" in shown().ids else "",
+                        "referral": bool(shown().ids.escalate.opacity and not shown().ids.escalate.disabled)
+                        if "escalate" in shown().ids else None,
                         "notice": notice(), "reader": app.bridge.reader,
                         "case": [case.form.first_name, case.form.last_name, case.form.father_name,
                                  str(case.form.birth_date), case.form.birth_certificate] if case else None})

@@ -111,7 +111,8 @@ def main() -> None:
                         "rep": app.bridge.rep, "notice": state().notice.value if state().notice else None,
                         "notice_text": str(shown.ids.notice.raw) if "notice" in shown.ids else "",
                         "title": str(shown.ids.title.raw) if "title" in shown.ids else "",
-                        "verdict_text": str(shown.ids.verdict.raw) if "verdict" in shown.ids else "",
+                        "verdict_text": str(shown.ids.verdict.raw) if "verdict" in shown.ids
+                        else str(shown.ids.band.words.raw) if "band" in shown.ids else "",
                         "delivered": [c.delivered for c in console.service.recent_decided()]})
         Window.screenshot(name=str(out / f"link-{lang}-{number:02d}-{name}.png"))
 

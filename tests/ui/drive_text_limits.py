@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/, for rep
 
 from kivy.core.window import Window  # noqa: E402
 
-from person import Wait, keypad, touch, type_text  # noqa: E402
+from person import Wait, close_keyboard, keypad, touch, type_text  # noqa: E402
 from steps import Step, run_steps  # noqa: E402
 
 LONG_NAME = "ز" * 70
@@ -33,6 +33,7 @@ def type_in(box: Any, text: str) -> Iterator[Wait]:
     yield lambda: bool(box.focus)
     type_text(text)
     yield None
+    yield from close_keyboard()     # the kiosk's own keyboard opened over the buttons below
 
 
 def main() -> None:

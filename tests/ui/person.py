@@ -133,11 +133,13 @@ def press_enter() -> None:
 
 
 def type_into(box: Any, text: str) -> Iterator[Wait]:
-    """Touch a text box, wait for its focus, type `text` on the keyboard."""
+    """Touch a text box, wait for its focus, type `text` on the keyboard, and close the on-screen keyboard
+    the box opened (if it did), as a person does to reach the buttons under it."""
     touch(box)
     yield lambda: bool(box.focus)
     type_text(text)
     yield lambda: bool(box.text.endswith(text))
+    yield from close_keyboard()
 
 
 def keypad(pad: Any, digits: str) -> None:
@@ -175,10 +177,49 @@ def _name(widget: Any) -> str:
     return f"{type(widget).__name__} {str(text)[:30]!r}"
 
 
+def keyboard_shown() -> Any:
+    """The on-screen keyboard, if it is on the window."""
+    from kiosk.ui.keyboard import shared_keyboard
+    board = shared_keyboard()
+    return board if board.parent is not None else None
+
+
+def close_keyboard() -> Iterator[Wait]:
+    """Touch the on-screen keyboard's close key, if it shows, and wait for it to go."""
+    board = keyboard_shown()
+    if board is not None:
+        touch(board.keys()["hide"])
+        yield lambda: keyboard_shown() is None
+
+
+def on_screen_keys(text: str) -> Iterator[Wait]:
+    """Touch `text` in, key by key, on the on-screen keyboard (switching to its digits or Latin keys as needed);
+    a space and the zero-width non-joiner have keys of their own."""
+    from kiosk.ui.keyboard import LAYOUTS, ZWNJ
+    board = keyboard_shown()
+    assert board is not None, "no on-screen keyboard to type on"
+    for char in text:
+        name = {" ": "space", ZWNJ: "zwnj"}.get(char)
+        if name is None and not any(char in row for row in LAYOUTS[board.layout]):
+            layout = next(n for n, rows in LAYOUTS.items() if any(char in row for row in rows))
+            touch(board.keys()[layout])     # the other two layouts have a key each on the bottom row
+            yield None
+        touch(board.keys()[name or char])
+    yield None
+
+
 def fill_case_form(form: Any, names: tuple[str, str, str], birth: tuple[int, int, int]) -> Iterator[Wait]:
-    """The escalation form as staff fill it: first, last and father's name typed, the birth date picked from the
-    year, month and day lists (`birth` gives each entry's place in its list)."""
+    """The escalation form as staff fill it: first, last and father's name typed on a keyboard, the birth year
+    touched in on the on-screen keyboard's digits (`birth[0]` years before this one), the month and day picked
+    from their lists (`birth[1:]` their places); then the on-screen keyboard closed."""
+    import jdatetime
+    from kiosk.core.jalali import persian_digits
     for field, text in zip(("first_name", "last_name", "father_name"), names):
         yield from type_into(form._box(field), text)
-    for spinner, place in zip((form.ids.year, form.ids.month, form.ids.day), birth):
+    touch(form.ids.year)
+    yield lambda: bool(form.ids.year.focus)
+    year = str(jdatetime.date.today().year - birth[0])
+    yield from on_screen_keys(persian_digits(year) if form.bridge.lang == "fa" else year)
+    yield from close_keyboard()
+    for spinner, place in zip((form.ids.month, form.ids.day), birth[1:]):
         yield from pick(spinner, spinner.values[place])

@@ -20,16 +20,18 @@ from test_card_pcsc import pcscd  # noqa: E402, F401  (a fixture: the machine's 
 
 STEPS = ["sign_in", "wrong_pin", "ready", "verdict_eligible_card", "done", "verdict_already_voted",
          "verdict_underage", "verdict_deceased", "verdict_suspended", "verdict_not_found", "verdict_invalid_code",
-         "verdict_card_not_trusted", "escalation", "escalation_incomplete", "cases", "reader_unplugged", "staff",
+         "code_corrected", "verdict_card_not_trusted", "escalation", "escalation_incomplete", "cases",
+         "reader_unplugged", "staff",
          "worker_added", "back_to_ready", "locked", "worker_signed_in", "staff_head_only"]
 VERDICTS = {"verdict_eligible_card": "eligible", "verdict_already_voted": "already_voted",
             "verdict_underage": "underage", "verdict_deceased": "deceased", "verdict_suspended": "suspended",
             "verdict_not_found": "not_found", "verdict_invalid_code": "invalid_code",
-            "verdict_card_not_trusted": "card_not_trusted"}
+            "verdict_card_not_trusted": "card_not_trusted", "code_corrected": "underage"}
 SCREENS = {"sign_in": "sign_in", "wrong_pin": "sign_in", "ready": "ready", "done": "done", "escalation": "escalation",
            "escalation_incomplete": "escalation", "cases": "cases", "reader_unplugged": "ready", "cases_left": "ready",
            "staff": "staff", "worker_added": "staff", "back_to_ready": "ready", "locked": "sign_in",
-           "worker_signed_in": "ready", "staff_head_only": "ready", **{step: "verdict" for step in VERDICTS}}
+           "worker_signed_in": "ready", "staff_head_only": "ready", **{step: "verdict" for step in VERDICTS},
+           "verdict_not_found": "ready", "verdict_invalid_code": "ready"}
 NOTICES = {"wrong_pin": "wrong_pin", "escalation_incomplete": "form_incomplete", "reader_unplugged": "reader_unplugged",
            "worker_added": "worker_added", "staff_head_only": "head_only"}
 
@@ -57,6 +59,13 @@ def test_every_screen_and_verdict_through_the_real_app(request: pytest.FixtureRe
         if step["step"] in NOTICES:
             assert step["notice"] == NOTICES[step["step"]], step
     by = {r["step"]: r for r in results}
+    # Each verdict its own colour and icon, its words at 40 px or more, and a line saying what to do next.
+    verdicts = [by[step] for step in VERDICTS if step != "code_corrected"]
+    assert len({tuple(v["band"]) for v in verdicts}) == len({v["icon"] for v in verdicts}) == 8
+    assert all(v["words_px"] >= 40 and v["next_step"] for v in verdicts), verdicts
+    # The mistyped code stays in the box, with no referral offered for it; the not-found one keeps its referral.
+    assert (by["verdict_invalid_code"]["referral"], by["verdict_not_found"]["referral"]) == (False, True)
+    assert by["code_corrected"]["verdict"] == "underage"    # one digit deleted and typed again on the keypad
     assert by["verdict_eligible_card"]["reader"] == "card_present"
     assert by["verdict_already_voted"]["reader"] == "no_card"   # typed on the keyboard after the card came out
     # The case holds what was typed and picked, in the boxes a person sees labelled with each field.

@@ -44,8 +44,8 @@ def test_the_kiosks_boxes_keep_at_most_what_the_core_accepts(tmp_path: Path) -> 
     assert kept == {
         "sign_in_pin": "13579024",                       # digits only, eight at most
         "first_name": "ز" * 64,                          # a name on the case form: 64 characters
-        # The note keeps its line break (the case message carries it), the tab becomes a space, 300 in all.
-        "note": ("کارت را در خانه جا گذاشته است\nشناسنامه همراه دارد " + "ی" * 400)[:300],
+        # The note is one line, as the box shows it: the line break and the tab become spaces, 300 in all.
+        "note": ("کارت را در خانه جا گذاشته است شناسنامه همراه دارد " + "ی" * 400)[:300],
         "staff_name": ("زهرا کاظمی" + "ی" * 70)[:64],   # one line, 64 characters
         "staff_pin": "13579024",
         "staff_pin_keypad": "۱۳۵۷۹۰۲۴",                 # the Persian keypad types Persian digits, eight at most

@@ -21,6 +21,7 @@ from kiosk.rep.ui.screens.kiosks import ConsoleKiosksScreen
 from kiosk.rep.ui.screens.queue import ConsoleQueueScreen
 from kiosk.rep.ui.screens.sign_in import ConsoleSignInScreen
 from kiosk.trust.manifest import Difference
+from kiosk.ui.keyboard import keyboard_words, shared_keyboard
 from kiosk.ui.lockdown import LockedDownApp
 from kiosk.ui.screens import KV as KIOSK_KV
 from kiosk.ui.screens import load_kv
@@ -58,6 +59,7 @@ class ConsoleRoot(BoxLayout):  # type: ignore[misc]
         online = sum(1 for kiosk in state.kiosks if kiosk.online)
         self.ids.kiosks.raw = say(lang, "console.status.kiosks", online=online, total=len(state.kiosks))
         self.ids.lang.raw = say(lang, "console.lang.switch")
+        shared_keyboard().relabel(keyboard_words(lambda key: say(lang, key)))
         self.ids.alert.raw = say(lang, "console.alert", count=state.alert) if state.alert > 0 else ""
         # Shown on every screen, even locked, until the kiosks report that their staff acknowledged.
         self.ids.duplicates.raw = kiosks_banner("console.duplicates.banner", state.duplicates, lang)

@@ -9,11 +9,12 @@ from kiosk.core.approval import MAX_HEAD_REASON, ApprovalCheck
 from kiosk.core.eligibility import Verdict
 from kiosk.core.jalali import format_en, format_fa
 from kiosk.core.staff import Role
-from kiosk.text.persian import is_rtl, shape_line
+from kiosk.text.persian import shape_line
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.limits import PIN_MAX, limit_box, limit_pin_box
 from kiosk.ui.screens import View, load_kv
-from kiosk.ui.screens.verdict import BAND, ledger_time
+from kiosk.ui.screens.verdict import ledger_time
+from kiosk.ui.verdict_look import LOOKS
 
 REASONS = ("registry", "identity", "representative")   # a picked reason fills the box; staff may edit it
 
@@ -21,7 +22,8 @@ REASONS = ("registry", "identity", "representative")   # a picked reason fills t
 class ApprovalScreen(View):
     """Shows the approved person as the verdict screen would; a verdict against them asks for the branch head."""
 
-    band = ListProperty(BAND[Verdict.NOT_FOUND])
+    band = ListProperty(list(LOOKS[Verdict.NOT_FOUND].band))
+    ink = ListProperty(list(LOOKS[Verdict.NOT_FOUND].ink))
 
     def __init__(self, bridge: FlowBridge, **kwargs: Any) -> None:
         load_kv("approval")
@@ -32,12 +34,7 @@ class ApprovalScreen(View):
         limit_pin_box(self.ids.pin)
         self._heights = {box: self.ids[box].height for box in ("reason", "pin")}
         self._side = self.ids.side.size_hint_x
-        # Kivy's text box draws Persian letters unjoined; a shaped line under it shows the reason as typed.
-        self.ids.reason.bind(text=self._preview)
         self.render()
-
-    def _preview(self, _box: Any, text: str) -> None:
-        self.ids.reason_preview.raw = text if is_rtl(text) else ""
 
     def pick(self, reason: str) -> None:
         """A preset reason, in the screen's language, into the reason box."""
@@ -58,7 +55,7 @@ class ApprovalScreen(View):
         if check is None or not hasattr(self, "_heights"):
             return
         outcome, record, form, fa = check.outcome, check.outcome.record, check.form, self.bridge.lang == "fa"
-        self.band = BAND[outcome.verdict]
+        self.band, self.ink = list(LOOKS[outcome.verdict].band), list(LOOKS[outcome.verdict].ink)
         self.ids.title.raw = self.t("approval.title", case_id=check.case_id)
         self.ids.verdict.raw = self.t(f"verdict.{outcome.verdict.value}")
         if record is not None:
@@ -77,10 +74,8 @@ class ApprovalScreen(View):
         self._show(self.ids.keypad, pad)
         self.ids.head_needed.raw = self.t("approval.head_signed_in" if head_here else "approval.head_needed") \
             if head else ""
-        self.ids.reason.hint_text = shape_line(self.t("approval.reason"), fa)
+        self.ids.reason.hint_text = self.t("approval.reason")     # the box shapes it
         self.ids.pin.hint_text = shape_line(self.t("approval.pin"), fa)
-        if not head:
-            self.ids.reason_preview.raw = ""
         for reason in REASONS:
             self.ids[f"preset_{reason}"].raw = self.t(f"approval.reason.{reason}")
         self.ids.notice.raw = self.notice()
@@ -101,13 +96,15 @@ class ApprovalScreen(View):
             device, _, seq = check.supersedes.rpartition(":")
             return self.t("approval.supersedes", device=device, seq=int(seq))
         if outcome.verdict is Verdict.ALREADY_VOTED and outcome.previous is not None:
-            return self.t("hint.already_voted", at=ledger_time(outcome.previous.wall, self.bridge.lang),
+            return self.t("approval.fact.already_voted", at=ledger_time(outcome.previous.wall, self.bridge.lang),
                           device=outcome.previous.device)
         if outcome.verdict is Verdict.UNDERAGE and outcome.eligible_on is not None:
             day = format_fa(outcome.eligible_on) if self.bridge.lang == "fa" else format_en(outcome.eligible_on)
-            return self.t("hint.underage", day=day)
+            return self.t("approval.fact.underage", day=day)
         if check.by_reference:
             return self.t("approval.by_reference")
         if outcome.verdict is Verdict.NOT_FOUND:
             return self.t("hint.eligible")  # the representative settled "not found": compare the person
-        return self.t(f"hint.{outcome.verdict.value}")
+        # The representative has ruled: the verdict's "do not record" is not the next step here; the
+        # line under it says whether the branch head must confirm.
+        return self.t("hint.eligible") if outcome.verdict is Verdict.ELIGIBLE else ""

@@ -1,13 +1,12 @@
 """The case form for the governor's representative: names, Jalali birth date, birth-certificate no., note."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from kiosk.core.jalali import MONTHS_EN, MONTHS_FA, JalaliDate, persian_digits
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.core.text_limits import MAX_NAME, MAX_NOTE
-from kiosk.text.persian import is_rtl, shape_line
+from kiosk.text.persian import shape_line
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.limits import limit_box
 from kiosk.ui.screens import View, load_kv
@@ -17,39 +16,37 @@ FIELDS = ("first", "last", "father", "certificate", "note")
 # English: the rightmost box is the first name in Persian, the leftmost in English.
 _NAME_BOXES = {"fa": {"first_name": "first", "last_name": "last", "father_name": "father"},
                "en": {"first_name": "father", "last_name": "last", "father_name": "first"}}
-_OTHER_HINTS = {"certificate": "escalation.birth_certificate", "note": "escalation.note"}
+_OTHER_HINTS = {"certificate": "escalation.birth_certificate", "note": "escalation.note", "year": "escalation.year"}
 
 
 class EscalationScreen(View):
-    """Kivy's text box draws Persian letters unjoined, so a shaped preview line shows what was typed."""
+    """Names, birth date and note typed in boxes that draw Persian as it is read (kiosk/ui/rtl_input.py)."""
 
     def __init__(self, bridge: FlowBridge, **kwargs: Any) -> None:
         load_kv("escalation")
         super().__init__(bridge, name="escalation", **kwargs)
         for box in ("first", "last", "father"):
             limit_box(self.ids[box], MAX_NAME)
-            self.ids[box].bind(text=self._preview)
+        limit_box(self.ids.year, 4)
         limit_box(self.ids.certificate, 10)         # a birth-certificate number: ten digits at most
         limit_box(self.ids.note, MAX_NOTE, newlines=True)   # the case message carries the note's line breaks
         self._dates()
 
     def _dates(self) -> None:
-        """Jalali date picker: year, month by name, day, in the screen's digits."""
+        """Jalali birth date: the year typed, the month by name and the day picked, in the screen's digits."""
         fa = self.bridge.lang == "fa"
         digits = persian_digits if fa else str
-        this_year = JalaliDate.from_gregorian(dt.date.today()).year
-        self.ids.year.values = [digits(y) for y in range(this_year, this_year - 121, -1)]
         months = MONTHS_FA if fa else MONTHS_EN
         self.ids.month.values = [shape_line(m, True) if fa else m for m in months]
         self.ids.day.values = [digits(d) for d in range(1, 32)]
-        for part in ("year", "month", "day"):  # an unpicked part shows what it is for
+        for part in ("month", "day"):  # an unpicked part shows what it is for
             spinner = self.ids[part]
             if spinner.text not in spinner.values:
                 spinner.text = shape_line(self.t(f"escalation.{part}"), fa)
 
     def _picked_date(self) -> JalaliDate | None:
         try:
-            year = int(ascii_digits_only(self.ids.year.text))
+            year = int(ascii_digits_only(self.ids.year.text.strip()))
             month = list(self.ids.month.values).index(self.ids.month.text) + 1
             day = int(ascii_digits_only(self.ids.day.text))
             return JalaliDate(year, month, day)
@@ -73,19 +70,13 @@ class EscalationScreen(View):
         for name in ("year", "month", "day"):
             self.ids[name].text = ""
 
-    def _preview(self, *_: Any) -> None:
-        first, last, father = (self._box(f).text for f in ("first_name", "last_name", "father_name"))
-        self.ids.preview.raw = self.t("escalation.preview", first=first, last=last, father=father) \
-            if first or last or father else ""
-
     def render(self) -> None:
         state = self.bridge.state
         reason = self.t(f"escalation.reason.{state.case_reason.value}") if state is not None else ""
         self.ids.title.raw = f"{self.t('escalation.title')} — {reason}"
         hints = {box: f"escalation.{field}" for field, box in _NAME_BOXES[self.bridge.lang].items()}
         for box, key in {**hints, **_OTHER_HINTS}.items():
-            hint = self.t(key)
-            self.ids[box].hint_text = shape_line(hint, is_rtl(hint))
+            self.ids[box].hint_text = self.t(key)     # the box shapes it
         self.ids.birth_label.raw = self.t("escalation.birth_date")
         self.ids.submit.raw = self.t("escalation.submit")
         self.ids.back.raw = self.t("verdict.cancel")

@@ -18,6 +18,7 @@ from kiosk.unlock_routes import Answer, UnlockRoutes
 from kiosk.ui.limits import limit_pin_box
 from kiosk.ui.screens import load_kv
 from kiosk.ui.text import say
+from kiosk.ui.widgets import in_reading_order
 
 CODE_MAX = 32   # 20 digits, with room for the spaces of the printed groups
 WAYS = ("card", "console", "code")
@@ -101,11 +102,7 @@ class LockedScreen(Screen):  # type: ignore[misc]
         ids = self.ids
         ids.title.raw, ids.why.raw = self.t("locked.title"), self.t("locked.why")
         # The first way comes first in reading order: on the right in Persian, on the left in English.
-        order = self.ways_in_reading_order[::-1] if self.lang == "fa" else self.ways_in_reading_order
-        if tuple(ids.ways.children[::-1]) != order:
-            ids.ways.clear_widgets()
-            for button in order:
-                ids.ways.add_widget(button)
+        in_reading_order(ids.ways, self.ways_in_reading_order, self.lang == "fa")
         for way in WAYS:
             button = ids[f"way_{way}"]
             button.raw = self.t(f"locked.{way}.title")

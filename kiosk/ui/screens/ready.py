@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kiosk.core.eligibility import Verdict
 from kiosk.core.flow import Notice
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import View, load_kv
+from kiosk.ui.screens.verdict import next_step
 
 
 class ReadyScreen(View):
@@ -13,6 +15,7 @@ class ReadyScreen(View):
 
     def __init__(self, bridge: FlowBridge, **kwargs: Any) -> None:
         load_kv("ready")
+        self._correcting = ""       # the typed code last put back into the box
         super().__init__(bridge, name="ready", **kwargs)
         self.ids.keypad.target = self.ids.code
         self._refresh()
@@ -23,11 +26,21 @@ class ReadyScreen(View):
         if raw.strip():
             self.bridge.flow.code_entered(raw)
 
+    def edited(self, text: str) -> None:
+        """An emptied box drops the verdict of the code that was in it."""
+        state = self.bridge.state
+        if not text and state is not None and state.correcting:
+            self.bridge.flow.correction_dropped()
+
     def render(self) -> None:
         state = self.bridge.state
-        self.ids.title.raw = self.t("ready.title")
+        self._show_correction(state)
         self.ids.check.raw = self.t("ready.check")
         self.ids.escalate.raw = self.t("ready.escalate")
+        # An invalid typed code is mended in the box: a referral is offered where a correction cannot help.
+        mend_only = state is not None and state.correcting and state.outcome is not None \
+            and state.outcome.verdict is Verdict.INVALID_CODE
+        self.ids.escalate.opacity, self.ids.escalate.disabled = (0, True) if mend_only else (1, False)
         self.ids.lock.raw = self.t("lock")
         unseen = state.decided_unseen if state is not None else 0
         self.ids.cases.raw = self.t("cases.open_new", count=unseen) if unseen else self.t("cases.open")
@@ -38,3 +51,21 @@ class ReadyScreen(View):
         said_by_button = duplicates > 0 and state.notice is Notice.DUPLICATE_CHECK_IN
         self.ids.notice.raw = "" if said_by_button else self.notice()
         self.ids.keypad.relabel(self.bridge.lang == "fa", self.t("ready.clear"), self.t("ready.back"))
+
+    def _show_correction(self, state: Any) -> None:
+        """The band and next step of a typed code found invalid or not found, and the code back in the box."""
+        outcome = state.outcome if state is not None and state.correcting else None
+        if outcome is None:
+            if self._correcting:       # the flow moved on (a card, a lock): the code goes with its verdict
+                self.ids.code.text = ""
+            self._correcting = ""
+            self.ids.band.hide()
+            self.ids.hint.raw = ""
+            self.ids.title.raw = self.t("ready.title")
+            return
+        if state.correcting != self._correcting:     # once per check: staff may be editing it already
+            self._correcting = state.correcting
+            self.ids.code.text = state.correcting
+        self.ids.title.raw = ""
+        self.ids.band.show(outcome.verdict, self.t(f"verdict.{outcome.verdict.value}"), self.bridge.lang == "fa")
+        self.ids.hint.raw = next_step(self, outcome, read=False)

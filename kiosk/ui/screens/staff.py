@@ -8,7 +8,7 @@ from kiosk.text.persian import is_rtl, shape_line
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.limits import PIN_MAX, limit_box, limit_pin_box
 from kiosk.ui.screens import View, load_kv
-from kiosk.ui.widgets import BidiLabel
+from kiosk.ui.widgets import BidiLabel, in_reading_order
 
 
 class StaffScreen(View):
@@ -21,7 +21,6 @@ class StaffScreen(View):
         self.ids.keypad.max_length = PIN_MAX
         limit_box(self.ids.name, MAX_STAFF_NAME)
         limit_pin_box(self.ids.pin)
-        self.ids.name.bind(text=lambda *_: setattr(self.ids.preview, "raw", self.ids.name.text))
 
     def add(self) -> None:
         """Add the worker typed in; the PIN box is cleared whatever happens."""
@@ -36,17 +35,10 @@ class StaffScreen(View):
         self.ids.title.raw = self.t("staff.title")
         self.ids.summary.raw = self.t("staff.summary")
         # The title on the reading side, the button at the line's end: on the left in Persian.
-        heading, wanted = self.ids.heading, [self.ids.summary, self.ids.title]
-        if self.bridge.lang != "fa":
-            wanted.reverse()
-        if list(reversed(heading.children)) != wanted:
-            heading.clear_widgets()
-            for part in wanted:
-                heading.add_widget(part)
+        in_reading_order(self.ids.heading, (self.ids.title, self.ids.summary), self.bridge.lang == "fa")
         self.ids.add.raw = self.t("staff.add")
         self.ids.back.raw = self.t("verdict.cancel")
-        hint = self.t("staff.name")
-        self.ids.name.hint_text = shape_line(hint, is_rtl(hint))
+        self.ids.name.hint_text = self.t("staff.name")
         pin_hint = self.t("sign_in.pin")
         self.ids.pin.hint_text = shape_line(pin_hint, is_rtl(pin_hint))
         self.ids.notice.raw = self.notice()

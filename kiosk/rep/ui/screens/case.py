@@ -10,7 +10,6 @@ from kiosk.core.national_code import ascii_digits_only
 from kiosk.core.console_flow import ConsoleNotice, minutes_waiting
 from kiosk.rep.ui.bridge import ConsoleBridge
 from kiosk.rep.ui.screens import ConsoleView
-from kiosk.text.persian import is_rtl
 from kiosk.ui.limits import limit_box
 
 # Each problem is shown on the label of the box it is about.
@@ -30,11 +29,6 @@ class ConsoleCaseScreen(ConsoleView):
             self.ids[box].bind(focus=lambda _w, focused, box=box: self._keypad_to(box) if focused else None)
             limit_box(self.ids[box], _LIMITS[box])
         limit_box(self.ids.reason, MAX_REASON)      # the decide message carries at most this much, on one line
-        # Kivy's text box draws Persian letters unjoined; a shaped line under it shows the reason as typed.
-        self.ids.reason.bind(text=self._preview)
-
-    def _preview(self, _box: Any, text: str) -> None:
-        self.ids.reason_preview.raw = text if is_rtl(text) else ""
 
     def _keypad_to(self, box: str) -> None:
         self.ids.keypad.target, self.ids.keypad.max_length = self.ids[box], _LIMITS[box]
