@@ -26,3 +26,22 @@ def ink_on(background: Rgba) -> Rgba:
     """Dark text on a light background (amber, yellow), white on a dark one: by the colour's luminance."""
     red, green, blue, _ = background
     return DARK if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.5 else WHITE
+
+
+# The sense of each notice of the kiosk and the console, by its value; any other is an error or a refusal.
+_SUCCESS_NOTICES = frozenset({"worker_added", "decision_arrived", "case_withdrawn", "printed", "decided",
+                              "unlock_sent"})
+_INFO_NOTICES = frozenset({"printing", "case_gone", "unlock_not_asking"})
+_ATTENTION_NOTICES = frozenset({"form_incomplete", "head_confirmation", "approval_reason", "approval_changed",
+                                "decision_incomplete", "duplicate_check_in", "card_removed"})
+
+
+def notice_ink(value: str) -> Rgba:
+    """The colour of a notice's words on the screen's light background: green, blue, amber or red."""
+    if value in _SUCCESS_NOTICES:
+        return SUCCESS_TEXT
+    if value in _INFO_NOTICES:
+        return INFO_TEXT
+    if value in _ATTENTION_NOTICES:
+        return ATTENTION_TEXT
+    return ERROR_TEXT

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-STEPS = 24
+STEPS = 25
 
 
 def drive_console(lang: str, out: Path, window: str = "800x480", audio: str = "") -> dict[str, Any]:
@@ -79,7 +79,7 @@ def main() -> None:
     from kiosk.store.staff import StaffBook
     from rep.fakes import FakeCaseBook, form, iso
     sys.path.insert(0, str(REPO / "tests" / "ui"))
-    from person import keypad as touch_keys, touch, type_into
+    from person import answer, confirmed, keypad as touch_keys, question_shown, touch, type_into
     from steps import run_steps
 
     out, lang, window, state = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
@@ -148,11 +148,12 @@ def main() -> None:
                                                                injected)), "queue"),
         ("case", lambda: open_row("E-AB12CD-0001"), "case"),
         ("code_typed", lambda: keypad("0499370899"), "case"),
-        ("approved", lambda: press("approve"), "queue"),
+        ("approve_asked", lambda: press("approve"), "case"),
+        ("approved", lambda: answer(True), "queue"),
         ("case_two", lambda: open_row("E-AB12CD-0002"), "case"),
         ("reject_without_reason", lambda: press("reject"), "case"),
         ("reason_typed", type_reason, "case"),
-        ("rejected", lambda: press("reject"), "queue"),
+        ("rejected", lambda: confirmed(screen().ids.reject), "queue"),
         ("case_three", lambda: open_row("E-FF0011-0003"), "case"),
         ("case_withdrawn", lambda: from_network(lambda: book.withdraw("E-FF0011-0003")), "queue"),
         ("kiosks", lambda: press("kiosks"), "kiosks"),
@@ -189,6 +190,8 @@ def main() -> None:
         "case": lambda: app.bridge.state.selected is not None
         and app.bridge.state.selected.case_id == "E-AB12CD-0001",
         "code_typed": lambda: app.root.ids.screens.get_screen("case").ids.code.text != "",
+        # The approval asks first, in words: nothing is signed or sent until the answer.
+        "approve_asked": lambda: question_shown() is not None and notice() is None and not book.decisions,
         "approved": lambda: notice() == "decided",
         "case_two": lambda: app.bridge.state.selected is not None
         and app.bridge.state.selected.case_id == "E-AB12CD-0002",

@@ -88,7 +88,7 @@ def main() -> None:
     from kiosk.rep.ui.app import build_console
     from kiosk.state import Installed
     from kiosk.ui.lockdown import StaffGate
-    from person import Wait, keypad, touch, type_into
+    from person import Wait, confirmed, keypad, touch, type_into
     from steps import Step, run_steps
 
     console_state, kiosk_state, out, lang = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
@@ -160,7 +160,7 @@ def main() -> None:
         ("case_opened", open_case, lambda: on("case") and selected() == raised[-1], 5),
         ("code_typed", lambda: keypad(view("case").ids.keypad, APPROVED_CODE),
          lambda: on("case") and view("case").ids.code.text != "", 5),
-        ("approved", lambda: touch(view("case").ids.approve), lambda: on("queue") and notice() == "decided", 5),
+        ("approved", lambda: confirmed(view("case").ids.approve), lambda: on("queue") and notice() == "decided", 5),
         ("decision_at_kiosk", lambda: None, reached_kiosk, 20),
         ("kiosk_checked_in", check_in, lambda: raised[-1] in at_kiosk, 5),
         ("delivery_seen", lambda: None, lambda: decided_at_console("approve"), 20),
@@ -169,7 +169,7 @@ def main() -> None:
         ("reject_without_reason", lambda: touch(view("case").ids.reject),
          lambda: on("case") and notice() == "decision_incomplete", 5),
         ("reason_typed", type_reason, lambda: on("case") and view("case").ids.reason.text == REASON, 10),
-        ("rejected", lambda: touch(view("case").ids.reject), lambda: on("queue") and notice() == "decided", 5),
+        ("rejected", lambda: confirmed(view("case").ids.reject), lambda: on("queue") and notice() == "decided", 5),
         ("rejection_at_kiosk", lambda: None, reached_kiosk, 20),
         ("kiosk_refused", check_in, lambda: raised[-1] in at_kiosk, 5),
     ]

@@ -27,8 +27,8 @@ from kivy.core.window import Window  # noqa: E402
 
 from kiosk.core.jalali import persian_digits  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
-from person import (Wait, close_keyboard, fill_case_form, keyboard_shown, keypad, on_screen_keys, pick,  # noqa: E402
-                    press_enter, touch, type_into)
+from person import (Wait, answer, close_keyboard, confirmed, fill_case_form, keyboard_shown,  # noqa: E402
+                    keypad, on_screen_keys, pick, press_enter, question_shown, touch, type_into)
 from steps import Step, run_steps  # noqa: E402
 
 VPCD_READER, VPCD_PORT = "Virtual PCD 00 01", 35964   # vpcd's second reader: the driver tests use the first
@@ -189,6 +189,15 @@ def main() -> None:
         yield from pick(account, account.values[-1])
         sign_in(WORKER_PIN)
 
+    def withdraw_button() -> Any:
+        [button] = [part for row in view("cases").ids.rows.children for part in row.children
+                    if getattr(part, "case_id", "")]
+        return button
+
+    def case_status() -> str | None:
+        cases = app.bridge.state.cases
+        return cases[-1].status.value if cases else None
+
     def leave_cases() -> Iterator[Wait]:
         touch(shown().ids.back)
         yield lambda: on("ready")
@@ -232,6 +241,11 @@ def main() -> None:
         ("escalation_incomplete", lambda: touch(view("escalation").ids.submit),
          lambda: on("escalation") and notice() == "form_incomplete", 5),
         ("cases", fill_and_refer, lambda: on("cases") and len(app.bridge.state.cases) == 1, 20),
+        # Withdrawing asks first, in words; "back" leaves the case as it was, the answer withdraws it.
+        ("withdraw_asked", lambda: touch(withdraw_button()),
+         lambda: question_shown() is not None and case_status() == "waiting", 5),
+        ("withdraw_kept", lambda: answer(False), lambda: question_shown() is None and case_status() == "waiting", 5),
+        ("withdrawn", lambda: confirmed(withdraw_button()), lambda: case_status() == "cancelled", 5),
         ("reader_unplugged" if vpcd is None else "cases_left", leave_cases,
          lambda: on("ready") and (vpcd is not None or notice() == "reader_unplugged"), 5),
         ("staff", open_staff, lambda: on("staff"), 5),

@@ -25,7 +25,7 @@ from kivy.uix.label import Label  # noqa: E402
 
 from drivers.printer import FakePrinter  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
-from person import Wait, keypad, pick, touch, type_into  # noqa: E402
+from person import Wait, answer, confirmed, keypad, pick, question_shown, touch, type_into  # noqa: E402
 from rep.drive_console import clipped  # noqa: E402
 from steps import Step, run_steps  # noqa: E402
 
@@ -90,9 +90,9 @@ def main() -> None:
     def press(screen: str, button: str) -> Callable[[], None]:
         return lambda: touch(view(screen).ids[button])
 
-    def paper_out_then_print() -> None:
+    def paper_out_then_print() -> Iterator[Wait]:
         printer.set_paper_out()
-        press("summary", "print_summary")()
+        yield from confirmed(view("summary").ids.print_summary)
 
     def lock() -> Iterator[Wait]:
         press("staff", "back")()
@@ -120,7 +120,10 @@ def main() -> None:
         ("ready_again", lambda: None, is_("ready"), 8),
         ("staff", press("ready", "staff"), is_("staff"), 5),
         ("summary", press("staff", "summary"), lambda: is_("summary")() and view("summary").ids.title.raw != "", 5),
-        ("printed", press("summary", "print_summary"), is_("summary", "printed"), 10),
+        # The print asks first and says it does not end voting; nothing prints before the answer.
+        ("print_asked", press("summary", "print_summary"),
+         lambda: is_("summary")() and question_shown() is not None and not state().printing, 5),
+        ("printed", lambda: answer(True), is_("summary", "printed"), 10),
         ("paper_out", paper_out_then_print, is_("summary", "printer_paper_out"), 10),
         ("back_to_staff", press("summary", "back"), is_("staff"), 5),
         ("locked", lock, is_("sign_in"), 5),

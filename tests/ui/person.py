@@ -177,6 +177,27 @@ def _name(widget: Any) -> str:
     return f"{type(widget).__name__} {str(text)[:30]!r}"
 
 
+def question_shown() -> Any:
+    """The confirmation over the screen (kiosk/ui/confirm.py), if one is open."""
+    from kiosk.ui.confirm import Confirm
+    found = [w for w in EventLoop.window.children if isinstance(w, Confirm)]
+    return found[0] if found else None
+
+
+def answer(do: bool) -> Iterator[Wait]:
+    """Wait for the confirmation, touch its answer (the one that acts, or "back"), and wait for it to close."""
+    yield lambda: question_shown() is not None
+    confirm = question_shown()
+    touch(confirm.do_button if do else confirm.back_button)
+    yield lambda: question_shown() is None
+
+
+def confirmed(button: Any) -> Iterator[Wait]:
+    """Touch a button that asks first, and confirm."""
+    touch(button)
+    yield from answer(True)
+
+
 def keyboard_shown() -> Any:
     """The on-screen keyboard, if it is on the window."""
     from kiosk.ui.keyboard import shared_keyboard

@@ -21,14 +21,15 @@ from test_card_pcsc import pcscd  # noqa: E402, F401  (a fixture: the machine's 
 STEPS = ["sign_in", "wrong_pin", "ready", "verdict_eligible_card", "done", "verdict_already_voted",
          "verdict_underage", "verdict_deceased", "verdict_suspended", "verdict_not_found", "verdict_invalid_code",
          "code_corrected", "verdict_card_not_trusted", "escalation", "escalation_incomplete", "cases",
-         "reader_unplugged", "staff",
+         "withdraw_asked", "withdraw_kept", "withdrawn", "reader_unplugged", "staff",
          "worker_added", "back_to_ready", "locked", "worker_signed_in", "staff_head_only"]
 VERDICTS = {"verdict_eligible_card": "eligible", "verdict_already_voted": "already_voted",
             "verdict_underage": "underage", "verdict_deceased": "deceased", "verdict_suspended": "suspended",
             "verdict_not_found": "not_found", "verdict_invalid_code": "invalid_code",
             "verdict_card_not_trusted": "card_not_trusted", "code_corrected": "underage"}
 SCREENS = {"sign_in": "sign_in", "wrong_pin": "sign_in", "ready": "ready", "done": "done", "escalation": "escalation",
-           "escalation_incomplete": "escalation", "cases": "cases", "reader_unplugged": "ready", "cases_left": "ready",
+           "escalation_incomplete": "escalation", "cases": "cases", "withdraw_asked": "cases", "withdraw_kept": "cases",
+           "withdrawn": "cases", "reader_unplugged": "ready", "cases_left": "ready",
            "staff": "staff", "worker_added": "staff", "back_to_ready": "ready", "locked": "sign_in",
            "worker_signed_in": "ready", "staff_head_only": "ready", **{step: "verdict" for step in VERDICTS},
            "verdict_not_found": "ready", "verdict_invalid_code": "ready"}

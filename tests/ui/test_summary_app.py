@@ -23,8 +23,8 @@ from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.text import EN, FA
 from screenshots import drive_summary
 
-STEPS = ["sign_in", "ready", "verdict", "done", "ready_again", "staff", "summary", "printed", "paper_out",
-         "back_to_staff", "locked", "worker_ready", "worker_refused"]
+STEPS = ["sign_in", "ready", "verdict", "done", "ready_again", "staff", "summary", "print_asked", "printed",
+         "paper_out", "back_to_staff", "locked", "worker_ready", "worker_refused"]
 # What must never be on the summary: the voters' codes (any digits) and every name the kiosk holds.
 CODES = [PEOPLE["eligible"].code, *(code(n) for n in (11, 12, 13, 21, 22))]
 NAMES = ["نرگس", "کاظمی", "جواد", "رئیس شعبه", PEOPLE["eligible"].first, PEOPLE["eligible"].last,
@@ -68,6 +68,7 @@ def test_the_head_sees_todays_figures_and_prints_them_and_a_worker_cannot(tmp_pa
     per_hour = [[int(cell.translate(digits)) for cell in (row[::-1] if lang == "fa" else row)[1:]] for row in hours]
     assert [sum(col) for col in zip(*per_hour)] == [5, 3]   # every live check-in is in some Tehran hour
     assert shown["title"].startswith(words["summary.title"].split("{day}")[0])
+    assert by["print_asked"]["printed"] == 0        # asked first: nothing printed before the answer
     assert (by["printed"]["notice"], by["printed"]["printed"], by["printed"]["paper_width"]) == ("printed", 1, [384])
     assert (by["paper_out"]["notice"], by["paper_out"]["printed"]) == ("printer_paper_out", 1)
     assert by["back_to_staff"]["screen"] == "staff"
@@ -138,5 +139,7 @@ def test_the_summary_has_words_in_both_languages_and_persian_digits_only() -> No
                                        Notice.PRINTER_OFFLINE, Notice.PRINTER_ERROR)]
     assert all(k in FA for k in keys)
     assert not any(c in "0123456789" for k in keys for c in FA[k])
-    assert FA["staff.summary"] == "خلاصه رأی‌گیری امروز" and "پایان رأی‌گیری" in FA["summary.print"]
+    assert FA["staff.summary"] == "خلاصه رأی‌گیری امروز"
+    # Printing at 07:51 must not read as closing the polls: the button says "so far", the question says it does not end.
+    assert "پایان" not in FA["summary.print"] and "رأی‌گیری را پایان نمی‌دهد" in FA["confirm.print"]
     assert FA["summary.outcome.referred"].startswith("ارجاع به ثبت احوال") and "ثبت مشارکت" == FA["summary.check_ins"]

@@ -8,6 +8,7 @@ from kivy.lang import Builder
 from kivy.uix.screenmanager import Screen
 
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.colours import notice_ink
 from kiosk.ui.text import say
 
 KV = Path(__file__).resolve().parent.parent / "kv"
@@ -55,9 +56,15 @@ class BoundView(Screen):  # type: ignore[misc]
         return self.t(f"{self.notices}{state.notice.value}", detail=detail)
 
     def _refresh(self, *_: Any) -> None:
-        """Re-render once the .kv rule has given the screen its widgets (the bridge may fire before)."""
+        """Re-render once the .kv rule has given the screen its widgets (the bridge may fire before).
+
+        The notice line then takes the colour of its sense (kiosk/ui/colours.py): good news is green.
+        """
         if self.ids:
             self.render()
+            state = self.bridge.state
+            if "notice" in self.ids and state is not None and getattr(state, "notice", None) is not None:
+                self.ids.notice.color = notice_ink(state.notice.value)
 
     def render(self) -> None:
         """Draw the screen from the bridge's state and language; each screen fills this in."""

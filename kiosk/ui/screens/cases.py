@@ -6,7 +6,9 @@ from typing import Any
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.cases import Case, CaseStatus, Ruling
+from kiosk.ui import colours
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.confirm import ask
 from kiosk.ui.screens import View, load_kv
 from kiosk.ui.widgets import BidiButton, BidiLabel
 
@@ -60,14 +62,17 @@ class CasesScreen(View):
         decision = case.decision
         if decision is not None and decision.ruling is Ruling.APPROVE and not case.check_in:
             button = BidiButton(raw=self.t("cases.check_in"), size_hint_x=None, width=150, height=52,
-                                font_size="17sp", background_color=(0.1, 0.45, 0.2, 1))
+                                font_size="17sp", background_color=colours.SUCCESS)
             button.bind(on_release=lambda _b: flow.check_in_case(case.case_id))
             button.case_id = case.case_id
             return button
         if case.status in (CaseStatus.WAITING, CaseStatus.DELIVERED):
-            button = BidiButton(raw=self.t("cases.withdraw"), size_hint_x=None, width=120, height=52,
-                                font_size="17sp", background_color=(0.45, 0.3, 0.1, 1))
-            button.bind(on_release=lambda _b: flow.withdraw_case(case.case_id))
+            button = BidiButton(raw=self.t("cases.withdraw"), size_hint_x=None, width=170, height=52,
+                                font_size="16sp", background_color=colours.ERROR)
+            question = self.t("confirm.withdraw", case_id=case.case_id, first=case.form.first_name,
+                              last=case.form.last_name)
+            button.bind(on_release=lambda _b: ask(self, question, self.t("cases.withdraw"),
+                                                  lambda: flow.withdraw_case(case.case_id)))
             button.case_id = case.case_id
             return button
         return None

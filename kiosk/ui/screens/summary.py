@@ -6,6 +6,7 @@ from typing import Any
 from kiosk.core.closing import OUTCOMES, DaySummary, day_hours
 from kiosk.core.jalali import format_en, format_fa, persian_digits
 from kiosk.ui.bridge import FlowBridge
+from kiosk.ui.confirm import ask
 from kiosk.ui.screens import View, load_kv
 from kiosk.ui.widgets import BidiLabel, CentredLabel
 
@@ -22,6 +23,10 @@ class SummaryScreen(View):
     def number(self, n: int) -> str:
         """A count in the screen's digits."""
         return persian_digits(n) if self.bridge.lang == "fa" else str(n)
+
+    def ask_print(self) -> None:
+        """Printing the summary does not end voting: the question says so before the job starts."""
+        ask(self, self.t("confirm.print"), self.t("confirm.print.do"), self.bridge.flow.print_summary, danger=False)
 
     def render(self) -> None:
         state = self.bridge.state

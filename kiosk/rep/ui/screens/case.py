@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.core.cases import DecisionProblem, Ruling
+from kiosk.core.cases import DecisionProblem, Ruling, check_decision
 from kiosk.core.text_limits import MAX_REASON, MAX_REFERENCE
 from kiosk.core.jalali import format_en, format_fa
 from kiosk.core.national_code import ascii_digits_only
 from kiosk.core.console_flow import ConsoleNotice, minutes_waiting
 from kiosk.rep.ui.bridge import ConsoleBridge
 from kiosk.rep.ui.screens import ConsoleView
+from kiosk.ui.confirm import ask
 from kiosk.ui.limits import limit_box
 
 # Each problem is shown on the label of the box it is about.
@@ -34,9 +35,19 @@ class ConsoleCaseScreen(ConsoleView):
         self.ids.keypad.target, self.ids.keypad.max_length = self.ids[box], _LIMITS[box]
 
     def decide(self, ruling: str) -> None:
-        """Hand the decision to the core as typed; the book checks it and normalises its digits."""
-        self.bridge.flow.decide(Ruling(ruling), self.ids.code.text.strip(), self.ids.reference.text.strip(),
-                                self.ids.reason.text.strip())
+        """A complete decision is confirmed in words first (it is signed and sent, and cannot be taken back);
+        an incomplete one goes straight to the core, whose answer marks the boxes to fill."""
+        typed = (self.ids.code.text.strip(), self.ids.reference.text.strip(), self.ids.reason.text.strip())
+        case = self.bridge.state.selected
+
+        def send() -> None:
+            self.bridge.flow.decide(Ruling(ruling), *typed)
+        if case is None or check_decision(Ruling(ruling), *typed):
+            send()
+            return
+        ask(self, self.t(f"console.confirm.{ruling}", case_id=case.case_id, first=case.form.first_name,
+                         last=case.form.last_name), self.t(f"console.decision.{ruling}"), send,
+            danger=ruling != "approve")
 
     def on_leave(self, *_: Any) -> None:
         """The next case starts with empty boxes, and nothing typed stays behind a lock."""
