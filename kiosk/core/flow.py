@@ -28,7 +28,7 @@ IDLE_LOCK_SECONDS = 300.0
 CORRECTABLE = frozenset({Verdict.INVALID_CODE, Verdict.NOT_FOUND})
 _REASONS = {Verdict.NOT_FOUND: CaseReason.NOT_FOUND, Verdict.CARD_NOT_TRUSTED: CaseReason.CARD_NOT_TRUSTED,
             Verdict.ALREADY_VOTED: CaseReason.DISPUTED}
-DONE_SECONDS = 4.0
+DONE_SECONDS = 6.0   # long enough to read the name and the number, with a countdown and a button to go on
 
 
 class Screen(Enum):
@@ -516,6 +516,12 @@ class CheckInFlow:
 
     def _ready_for_person(self) -> bool:
         return self.state.screen in (Screen.READY, Screen.DONE)
+
+    def done_left(self) -> float:
+        """Seconds before Done goes back to Ready on its own (0 when not on Done)."""
+        if self.state.screen is not Screen.DONE:
+            return 0.0
+        return max(self._done - (self._now() - self.state.done_at), 0.0)
 
     def correction_dropped(self) -> None:
         """Staff cleared the box: the verdict of the code that was in it no longer stands above it."""

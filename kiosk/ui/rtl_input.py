@@ -48,7 +48,9 @@ class RtlTextInput(FocusBehavior, Widget):  # type: ignore[misc]
         self._blink = True
         self._blinker: Any = None
         self.drawn_text = ""        # the line as drawn (visual order, joined forms): what a reader sees
-        self.bind(text=self._text_changed, cursor=self._redraw, pos=self._redraw, size=self._redraw,
+        # Drawn again on the next frame too: a layout pass may move the box after the change that called us.
+        self._redraw_soon = Clock.create_trigger(self._redraw)
+        self.bind(text=self._text_changed, cursor=self._redraw, pos=self._redraw_soon, size=self._redraw_soon,
                   focus=self._focus_changed, hint_text=self._redraw, font_size=self._redraw, font_name=self._redraw)
         self._redraw()
 
@@ -139,29 +141,32 @@ class RtlTextInput(FocusBehavior, Widget):  # type: ignore[misc]
         label = CoreLabel(font_name=self.font_name, font_size=self.font_size)
         return lambda text: int(label.get_extents(text)[0]) if text else 0
 
-    def _layout(self) -> tuple[Drawn, Any, float]:
-        """The drawn line, the measure, and the x of the drawn line's left end.
+    def _layout(self, width: float | None = None) -> tuple[Drawn, Any, float]:
+        """The drawn line, the measure, and the x of the drawn line's left end (`width`: its drawn width).
 
-        Persian (or, in an empty box, a Persian placeholder) sits at the right, as it is read; a line too
-        long for the box shows its end, where the caret usually is.
+        Persian (or, in an empty box, a Persian placeholder) sits at the right, as it is read; a typed line
+        too long for the box shows its end, where the caret usually is; a long placeholder its start.
         """
         drawn, measure, pad = Drawn.of(self.text), self._measure(), dp(10)
-        width = measure(drawn.visual) if self.text else measure(shape_line(self.hint_text, is_rtl(self.hint_text)))
+        hint = shape_line(self.hint_text, is_rtl(self.hint_text))
+        if width is None:
+            width = measure(drawn.visual) if self.text else measure(hint)
         right_aligned = drawn.rtl if self.text else is_rtl(self.hint_text)
         left = self.right - pad - width if right_aligned else self.x + pad
-        if width > self.width - 2 * pad:       # too long: keep its last-typed end in view
+        if self.text and width > self.width - 2 * pad:
             left = self.x + pad if right_aligned else self.right - pad - width
         return drawn, measure, left
 
     def _redraw(self, *_: Any) -> None:
         self.canvas.clear()
-        drawn, measure, left = self._layout()
+        drawn = Drawn.of(self.text)
         shown = drawn.visual if self.text else shape_line(self.hint_text, is_rtl(self.hint_text))
         self.drawn_text = drawn.visual
         label = CoreLabel(text=shown, font_name=self.font_name, font_size=self.font_size,
                           color=(0.08, 0.08, 0.1, 1) if self.text else (0.5, 0.5, 0.55, 1))
         label.refresh()
         texture = label.texture
+        drawn, measure, left = self._layout(texture.width if shown else 0)
         with self.canvas:
             Color(*((1, 1, 1, 1) if not self.disabled else (0.9, 0.9, 0.9, 1)))
             Rectangle(pos=self.pos, size=self.size)
@@ -172,8 +177,15 @@ class RtlTextInput(FocusBehavior, Widget):  # type: ignore[misc]
             end = min(float(texture.width), self.right - dp(10) - left)
             if shown and end > start:
                 Color(1, 1, 1, 1)
-                part = texture.get_region(int(start), 0, int(end - start), texture.height)
-                Rectangle(texture=part, size=part.size, pos=(left + int(start), self.center_y - texture.height / 2))
+                if start <= 0 and end >= texture.width:     # it fits: the whole line
+                    Rectangle(texture=texture, size=texture.size, pos=(left, self.center_y - texture.height / 2))
+                else:   # the visible span, by texture coordinates
+                    u = list(texture.tex_coords)
+                    u_start = u[0] + (u[2] - u[0]) * start / texture.width
+                    u_end = u[0] + (u[2] - u[0]) * end / texture.width
+                    Rectangle(texture=texture, size=(end - start, texture.height),
+                              tex_coords=(u_start, u[1], u_end, u[3], u_end, u[5], u_start, u[7]),
+                              pos=(left + start, self.center_y - texture.height / 2))
             if self.focus and self._blink:
                 if self.text:
                     x = left + drawn.caret_x(int(self.cursor), measure)

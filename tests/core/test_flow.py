@@ -59,9 +59,10 @@ def test_a_voter_from_sign_in_to_done_and_back_to_ready(setup: tuple[CheckInFlow
     assert flow.state.outcome.record is not None and flow.state.outcome.record.first_name == PEOPLE["eligible"].first
     flow.confirm()
     assert flow.state.screen is Screen.DONE and flow.state.receipt is not None and flow.state.checkins == 1
+    assert flow.done_left() == 4          # the countdown Done shows
     clock.now += 3
     flow.tick()
-    assert flow.state.screen is Screen.DONE
+    assert flow.state.screen is Screen.DONE and flow.done_left() == 1
     clock.now += 1
     flow.tick()
     assert flow.state.screen is Screen.READY

@@ -194,6 +194,9 @@ def main() -> None:
                     if getattr(part, "case_id", "")]
         return button
 
+    def on_window(widget: Any) -> bool:
+        return widget.get_root_window() is not None
+
     def case_status() -> str | None:
         cases = app.bridge.state.cases
         return cases[-1].status.value if cases else None
@@ -253,7 +256,9 @@ def main() -> None:
         ("back_to_ready", lambda: touch(view("staff").ids.back), lambda: on("ready"), 5),
         ("locked", lambda: touch(view("ready").ids.lock), lambda: on("sign_in"), 5),
         ("worker_signed_in", sign_in_worker, lambda: on("ready"), 10),
-        ("staff_head_only", lambda: touch(view("ready").ids.staff), lambda: on("ready") and notice() == "head_only",
+        # A poll worker has no Staff or summary button to touch (not one that refuses).
+        ("staff_hidden", lambda: None,
+         lambda: on("ready") and not on_window(view("ready").ids.staff) and not on_window(view("ready").ids.summary),
          5),
     ]
 
@@ -266,6 +271,9 @@ def main() -> None:
                         "icon": band.icon.kind if band is not None and band.verdict else None,
                         "words_px": band.words.font_size if band is not None and band.verdict else None,
                         "next_step": str(shown().ids.hint.raw) if "hint" in shown().ids else "",
+                        "name": str(getattr(shown().ids.name, "raw", "")) if "name" in shown().ids else "",
+                        "countdown": str(shown().ids.countdown.raw) if "countdown" in shown().ids else "",
+                        "who": str(shown().ids.who.raw) if "who" in shown().ids else "",
                         "box": str(shown().ids.code.text) if "code" in shown().ids else "",
                         "referral": bool(shown().ids.escalate.opacity and not shown().ids.escalate.disabled)
                         if "escalate" in shown().ids else None,

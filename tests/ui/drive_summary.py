@@ -128,9 +128,9 @@ def main() -> None:
         ("back_to_staff", press("summary", "back"), is_("staff"), 5),
         ("locked", lock, is_("sign_in"), 5),
         ("worker_ready", sign_in(worker_pin, last=True), is_("ready"), 10),
-        # A poll worker never reaches the staff screen (nor its summary button): touching Staff is refused.
-        ("worker_refused", press("ready", "staff"),
-         lambda: is_("ready", "head_only")() and view("ready").ids.notice.raw != "", 5),
+        # A poll worker has neither the Staff button nor the summary's on the screen.
+        ("worker_no_summary", lambda: None,
+         lambda: is_("ready")() and view("ready").ids.staff.get_root_window() is None, 5),
     ]
 
     def record_step(name: str, ok: bool, number: int) -> None:
@@ -141,7 +141,8 @@ def main() -> None:
                         "figures": figures() if current == "summary" else None,
                         "texts": texts(view(current)), "clipped": clipped(app.root), "on_screen": current,
                         "notice_text": str(view(current).ids.notice.raw) if "notice" in view(current).ids else "",
-                        "summary_on_window": view("staff").ids.summary.get_root_window() is not None,
+                        "summary_on_window": any(view(s).ids.summary.get_root_window() is not None
+                                                 for s in ("staff", "ready")),
                         "rewrapped": rewrapped(app.root)})
         Window.screenshot(name=str(out / f"sum-{lang}-{number:02d}-{name}.png"))
 

@@ -24,7 +24,7 @@ from kiosk.ui.text import EN, FA
 from screenshots import drive_summary
 
 STEPS = ["sign_in", "ready", "verdict", "done", "ready_again", "staff", "summary", "print_asked", "printed",
-         "paper_out", "back_to_staff", "locked", "worker_ready", "worker_refused"]
+         "paper_out", "back_to_staff", "locked", "worker_ready", "worker_no_summary"]
 # What must never be on the summary: the voters' codes (any digits) and every name the kiosk holds.
 CODES = [PEOPLE["eligible"].code, *(code(n) for n in (11, 12, 13, 21, 22))]
 NAMES = ["نرگس", "کاظمی", "جواد", "رئیس شعبه", PEOPLE["eligible"].first, PEOPLE["eligible"].last,
@@ -72,10 +72,8 @@ def test_the_head_sees_todays_figures_and_prints_them_and_a_worker_cannot(tmp_pa
     assert (by["printed"]["notice"], by["printed"]["printed"], by["printed"]["paper_width"]) == ("printed", 1, [384])
     assert (by["paper_out"]["notice"], by["paper_out"]["printed"]) == ("printer_paper_out", 1)
     assert by["back_to_staff"]["screen"] == "staff"
-    refused = by["worker_refused"]
-    assert (refused["screen"], refused["notice"]) == ("ready", "head_only")
-    assert refused["on_screen"] == "ready" and refused["notice_text"] == words["notice.head_only"]
-    assert not refused["summary_on_window"]   # the summary button is nowhere a worker could touch it
+    worker = by["worker_no_summary"]
+    assert worker["on_screen"] == "ready" and not worker["summary_on_window"]   # nowhere a worker could touch it
     assert by["printed"]["notice_text"] == words["notice.printed"]
     assert by["paper_out"]["notice_text"] == words["notice.printer_paper_out"]
     for step in ("summary", "printed", "paper_out"):

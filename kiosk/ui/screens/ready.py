@@ -5,9 +5,11 @@ from typing import Any
 
 from kiosk.core.eligibility import Verdict
 from kiosk.core.flow import Notice
+from kiosk.core.staff import Role
 from kiosk.ui.bridge import FlowBridge
 from kiosk.ui.screens import View, load_kv
 from kiosk.ui.screens.verdict import next_step
+from kiosk.ui.widgets import in_reading_order
 
 
 class ReadyScreen(View):
@@ -18,6 +20,8 @@ class ReadyScreen(View):
         self._correcting = ""       # the typed code last put back into the box
         super().__init__(bridge, name="ready", **kwargs)
         self.ids.keypad.target = self.ids.code
+        # The row's buttons, held here: kv's ids are weak, and a worker's row leaves the head's out.
+        self._row = tuple(self.ids[name].__self__ for name in ("summary", "staff", "cases", "lock"))
         self._refresh()
 
     def check(self) -> None:
@@ -45,6 +49,12 @@ class ReadyScreen(View):
         unseen = state.decided_unseen if state is not None else 0
         self.ids.cases.raw = self.t("cases.open_new", count=unseen) if unseen else self.t("cases.open")
         self.ids.staff.raw = self.t("staff.open")
+        self.ids.summary.raw = self.t("ready.summary")
+        head = state is not None and state.role is Role.HEAD
+        ids = self.ids
+        if hasattr(self, "_row"):
+            in_reading_order(ids.buttons, self._row if head else self._row[2:], self.bridge.lang == "fa")
+        ids.who.raw = self._who(state)
         duplicates = len(state.duplicates) if state is not None else 0
         self.ids.duplicates.raw = self.t("ready.duplicates", count=duplicates) if duplicates else ""
         # On this screen the red button is the notice of a double check-in; other notices still show above it.
@@ -69,3 +79,13 @@ class ReadyScreen(View):
         self.ids.title.raw = ""
         self.ids.band.show(outcome.verdict, self.t(f"verdict.{outcome.verdict.value}"), self.bridge.lang == "fa")
         self.ids.hint.raw = next_step(self, outcome, read=False)
+
+    def _who(self, state: Any) -> str:
+        """Who is signed in, and as what: staff see whose PIN the check-ins go under."""
+        if state is None or state.account is None or state.role is None:
+            return ""
+        names = {account: name for account, name, _ in state.accounts}
+        role = self.t(f"staff.role.{state.role.value}")
+        if state.account not in names:     # an official's card: its roster id is not a name to show
+            return self.t("ready.who_role", role=role)
+        return self.t("ready.who", name=names[state.account], role=role)
