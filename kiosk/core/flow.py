@@ -44,6 +44,7 @@ class Screen(Enum):
     DUPLICATES = "duplicates"   # voters checked in on two kiosks while the branch LAN was split
     SUMMARY = "summary"         # the branch head's figures of the day, for the close-of-polls minutes
     APPROVAL = "approval"       # an approved case's registry verdict, before it is recorded
+    HELP = "help"               # what each verdict means, what to do when a device fails, whom to call
 
 
 class Notice(Enum):
@@ -235,7 +236,7 @@ class CheckInFlow:
         elif self.state.screen is Screen.APPROVAL and self._cases is not None:
             self._set(screen=Screen.CASES, approval=None, notice=None, cases=tuple(self._cases.cases()))
         elif self.state.screen in (Screen.VERDICT, Screen.DONE, Screen.ESCALATION, Screen.CASES, Screen.STAFF,
-                                 Screen.DUPLICATES):
+                                 Screen.DUPLICATES, Screen.HELP):
             self._code = None
             self._set(screen=Screen.READY, outcome=None, receipt=None, notice=None)
 
@@ -452,6 +453,11 @@ class CheckInFlow:
             self.lock()
         elif state.screen is Screen.DONE and now - state.done_at >= self._done:
             self._set(screen=Screen.READY, receipt=None, outcome=None, touch=False)
+
+    def show_help(self) -> None:
+        """The help screen, from Ready; back goes to Ready."""
+        if self.state.screen is Screen.READY:
+            self._set(screen=Screen.HELP, notice=None)
 
     def show_staff(self) -> None:
         """The branch head's list of accounts, where poll workers are added."""

@@ -37,6 +37,7 @@ from kiosk.ui.screens.done import DoneScreen
 from kiosk.ui.screens.duplicates import DuplicatesScreen
 from kiosk.ui.screens.escalation import EscalationScreen
 from kiosk.ui.screens.ready import ReadyScreen
+from kiosk.ui.screens.help import HelpScreen
 from kiosk.ui.screens.sign_in import SignInScreen
 from kiosk.ui.screens.staff import StaffScreen
 from kiosk.ui.screens.stopped import StoppedScreen, stop_root
@@ -59,7 +60,8 @@ class KioskRoot(BoxLayout):  # type: ignore[misc]
         screens.transition = NoTransition()
         for view in (SignInScreen(bridge), ReadyScreen(bridge), VerdictScreen(bridge),
                      DoneScreen(bridge), EscalationScreen(bridge), CasesScreen(bridge), StaffScreen(bridge),
-                     DuplicatesScreen(bridge), SummaryScreen(bridge), ApprovalScreen(bridge)):
+                     DuplicatesScreen(bridge), SummaryScreen(bridge), ApprovalScreen(bridge),
+                     HelpScreen(bridge)):
             screens.add_widget(view)
         bridge.bind(state=self.refresh, lang=self.refresh, reader=self.refresh, scanner=self.refresh,
                     printer=self.refresh, rep=self.refresh, rep_skew_minutes=self.refresh, sync=self.refresh)

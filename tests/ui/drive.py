@@ -260,6 +260,9 @@ def main() -> None:
         ("staff_hidden", lambda: None,
          lambda: on("ready") and not on_window(view("ready").ids.staff) and not on_window(view("ready").ids.summary),
          5),
+        ("help", lambda: touch(view("ready").ids.help), lambda: on("help") and view("ready").parent is None, 5),
+        ("help_back", lambda: touch(view("help").ids.back), lambda: on("ready"),
+         5),
     ]
 
     def record_step(name: str, reached: bool, number: int) -> None:
@@ -274,6 +277,7 @@ def main() -> None:
                         "name": str(getattr(shown().ids.name, "raw", "")) if "name" in shown().ids else "",
                         "countdown": str(shown().ids.countdown.raw) if "countdown" in shown().ids else "",
                         "who": str(shown().ids.who.raw) if "who" in shown().ids else "",
+                        "help": [str(r.raw) for r in reversed(shown().ids.rows.children)] if name == "help" else [],
                         "box": str(shown().ids.code.text) if "code" in shown().ids else "",
                         "referral": bool(shown().ids.escalate.opacity and not shown().ids.escalate.disabled)
                         if "escalate" in shown().ids else None,

@@ -14,6 +14,7 @@ import jdatetime
 import pytest
 
 from helpers import PEOPLE
+from kiosk.ui.text import EN, FA
 from screenshots import drive
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "drivers"))
@@ -23,7 +24,8 @@ STEPS = ["sign_in", "wrong_pin", "ready", "verdict_eligible_card", "done", "verd
          "verdict_underage", "verdict_deceased", "verdict_suspended", "verdict_not_found", "verdict_invalid_code",
          "code_corrected", "verdict_card_not_trusted", "escalation", "escalation_incomplete", "cases",
          "withdraw_asked", "withdraw_kept", "withdrawn", "reader_unplugged", "staff",
-         "worker_added", "back_to_ready", "locked", "worker_signed_in", "staff_hidden"]
+         "worker_added", "back_to_ready", "locked", "worker_signed_in", "staff_hidden",
+         "help", "help_back"]
 VERDICTS = {"verdict_eligible_card": "eligible", "verdict_already_voted": "already_voted",
             "verdict_underage": "underage", "verdict_deceased": "deceased", "verdict_suspended": "suspended",
             "verdict_not_found": "not_found", "verdict_invalid_code": "invalid_code",
@@ -32,7 +34,7 @@ SCREENS = {"sign_in": "sign_in", "wrong_pin": "sign_in", "ready": "ready", "done
            "escalation_incomplete": "escalation", "cases": "cases", "withdraw_asked": "cases", "withdraw_kept": "cases",
            "withdrawn": "cases", "reader_unplugged": "ready", "cases_left": "ready",
            "staff": "staff", "worker_added": "staff", "back_to_ready": "ready", "locked": "sign_in",
-           "worker_signed_in": "ready", "staff_hidden": "ready", **{step: "verdict" for step in VERDICTS},
+           "worker_signed_in": "ready", "staff_hidden": "ready", "help": "help", "help_back": "ready", **{step: "verdict" for step in VERDICTS},
            "verdict_not_found": "ready", "verdict_invalid_code": "ready"}
 NOTICES = {"wrong_pin": "wrong_pin", "escalation_incomplete": "form_incomplete", "reader_unplugged": "reader_unplugged",
            "worker_added": "worker_added"}
@@ -63,6 +65,11 @@ def test_every_screen_and_verdict_through_the_real_app(request: pytest.FixtureRe
     by = {r["step"]: r for r in results}
     # Ready says who is signed in: the head, then the poll worker the head added.
     assert "رئیس شعبه" in by["ready"]["who"] and "زهرا کاظمی" in by["worker_signed_in"]["who"]
+    # The help screen explains every verdict by the words the verdict screen uses, the faults, and whom to call.
+    words = {"fa": FA, "en": EN}[lang]
+    shown_help = by["help"]["help"]
+    assert all(any(line.startswith(words[f"verdict.{v}"] + ":") for line in shown_help) for v in VERDICTS.values())
+    assert words["help.technician"] in shown_help and len(shown_help) == 2 + 8 + 5 + 1
     # Done names who was recorded and counts down to Ready.
     assert PEOPLE["eligible"].first in by["done"]["name"] and by["done"]["countdown"] != ""
     # Each verdict its own colour and icon, its words at 40 px or more, and a line saying what to do next.

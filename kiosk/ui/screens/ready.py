@@ -55,6 +55,8 @@ class ReadyScreen(View):
         if hasattr(self, "_row"):
             in_reading_order(ids.buttons, self._row if head else self._row[2:], self.bridge.lang == "fa")
         ids.who.raw = self._who(state)
+        ids.help.raw = self.t("ready.help")
+        in_reading_order(ids.who_row, (ids.who, ids.help), self.bridge.lang == "fa")
         duplicates = len(state.duplicates) if state is not None else 0
         self.ids.duplicates.raw = self.t("ready.duplicates", count=duplicates) if duplicates else ""
         # On this screen the red button is the notice of a double check-in; other notices still show above it.
