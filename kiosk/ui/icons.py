@@ -18,24 +18,20 @@ Stroke = tuple[float, ...]          # x0, y0, x1, y1, ... in the unit square
 Circle = tuple[float, float, float]  # centre x, centre y, radius
 
 
-def _ring(cx: float, cy: float, r: float) -> Circle:
-    return (cx, cy, r)
-
-
 # kind -> (polylines, circles, caption inside)
 SHAPES: dict[str, tuple[list[Stroke], list[Circle], str]] = {
     "check": ([(0.18, 0.52, 0.42, 0.26, 0.84, 0.76)], [], ""),
     # a ballot going into a box: this person's vote is already in
     "ballot_box": ([(0.12, 0.12, 0.88, 0.12, 0.88, 0.52, 0.12, 0.52, 0.12, 0.12), (0.34, 0.52, 0.66, 0.52),
                     (0.38, 0.44, 0.38, 0.88, 0.62, 0.88, 0.62, 0.44)], [], ""),
-    "eighteen": ([], [_ring(0.5, 0.5, 0.42)], "18"),
+    "eighteen": ([], [(0.5, 0.5, 0.42)], "18"),
     # a mourning ribbon
     "ribbon": ([(0.30, 0.10, 0.60, 0.66, 0.58, 0.82, 0.50, 0.90, 0.42, 0.82, 0.40, 0.66, 0.70, 0.10)], [], ""),
     # a no-entry sign: barred
     "no_entry": ([(0.5 - 0.42 * math.cos(math.pi / 4), 0.5 + 0.42 * math.sin(math.pi / 4),
                    0.5 + 0.42 * math.cos(math.pi / 4), 0.5 - 0.42 * math.sin(math.pi / 4))],
-                 [_ring(0.5, 0.5, 0.42)], ""),
-    "magnifier": ([(0.56, 0.44, 0.88, 0.12)], [_ring(0.40, 0.60, 0.28)], ""),
+                 [(0.5, 0.5, 0.42)], ""),
+    "magnifier": ([(0.56, 0.44, 0.88, 0.12)], [(0.40, 0.60, 0.28)], ""),
     # a code box with a crossed digit
     "wrong_digit": ([(0.08, 0.28, 0.92, 0.28, 0.92, 0.72, 0.08, 0.72, 0.08, 0.28),
                      (0.56, 0.38, 0.80, 0.62), (0.56, 0.62, 0.80, 0.38)], [], "12"),

@@ -8,7 +8,6 @@ tests/ui/test_disk_notice.py under Xvfb.
 """
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import sys
@@ -27,7 +26,7 @@ from disks import fill  # noqa: E402
 from kiosk.state import LEDGER  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import Wait, keypad, touch  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from steps import Step, run_and_report  # noqa: E402
 
 
 def check_ins(state: Path) -> int:
@@ -106,12 +105,7 @@ def main() -> None:
         except OSError:
             pass   # `out` is not on the full disk; a screenshot is evidence, not the test
 
-    run_steps(app, steps, record_step, settle=0.2, errors=errors)
-    try:
-        app.run()
-    finally:
-        kiosk.close()
-    print(json.dumps({"results": results, "errors": errors}, ensure_ascii=False))
+    run_and_report(app, steps, record_step, kiosk, results, errors, settle=0.2)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Used by tests/ui/test_summary_app.py (under Xvfb) and by `./dev screenshots`.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ from drivers.printer import FakePrinter  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import Wait, answer, confirmed, keypad, pick, question_shown, touch, type_into  # noqa: E402
 from rep.drive_console import clipped  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from steps import Step, run_and_report  # noqa: E402
 
 
 def texts(widget: Any) -> list[str]:
@@ -146,12 +145,7 @@ def main() -> None:
                         "rewrapped": rewrapped(app.root)})
         Window.screenshot(name=str(out / f"sum-{lang}-{number:02d}-{name}.png"))
 
-    run_steps(app, steps, record_step, start_after=0.8, settle=0.3, errors=errors)
-    try:
-        app.run()
-    finally:
-        kiosk.close()
-    print(json.dumps({"results": results, "errors": errors}, ensure_ascii=False))
+    run_and_report(app, steps, record_step, kiosk, results, errors, start_after=0.8, settle=0.3)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Used by tests/ui/test_typing.py under Xvfb, and for the README's screenshot of t
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from kivy.base import EventLoop  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
 from person import Wait, keyboard_shown, keypad, on_screen_keys, touch  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from steps import Step, run_and_report  # noqa: E402
 
 RIGHT, END = 275, 279
 
@@ -95,12 +94,7 @@ def main() -> None:
                         "drawn": box().drawn_text})
         Window.screenshot(name=str(out / f"typing-{lang}-{number:02d}-{name}.png"))
 
-    run_steps(app, steps, record, settle=0.1, errors=errors)
-    try:
-        app.run()
-    finally:
-        kiosk.close()
-    print(json.dumps({"results": results, "errors": errors}, ensure_ascii=False))
+    run_and_report(app, steps, record, kiosk, results, errors, settle=0.1)
 
 
 if __name__ == "__main__":

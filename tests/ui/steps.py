@@ -112,3 +112,17 @@ def run_steps(app: Any, steps: list[Step], record: Callable[[str, bool, int], No
         Clock.schedule_once(lambda _d: advance(), start_after)
 
     Clock.schedule_once(lambda _d: begin(3), 0)
+
+
+def run_and_report(app: Any, steps: list[Step], record: Callable[[str, bool, int], None], closing: Any,
+                   results: list[dict[str, Any]], errors: list[str], **when: float) -> None:
+    """Run the steps on the app (`when`: run_steps' start_after and settle), close `closing` however the app
+    ended, then print the one JSON line a driver reports: its results and the touches that failed."""
+    import json
+
+    run_steps(app, steps, record, errors=errors, **when)
+    try:
+        app.run()
+    finally:
+        closing.close()
+    print(json.dumps({"results": results, "errors": errors}, ensure_ascii=False))

@@ -7,19 +7,15 @@ U+FBFD, ﻣ MEEM initial U+FEE3, ﺷ SHEEN initial U+FEB7, ﻮ WAW final U+FEEE,
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from helpers import make_world
 from kiosk.core.staff import Role
+from screenshots import _under_xvfb
 
-REPO = Path(__file__).resolve().parents[2]
 PIN = "135790"
 ZWNJ = "\u200c"
 
@@ -31,13 +27,8 @@ def test_persian_typed_on_the_kiosks_keyboard_is_joined_right_to_left_and_edited
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
     installed = make_world(tmp_path).installed()
     installed.staff_book().set_pin("head", "رئیس شعبه", Role.HEAD, PIN)
-    env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON",
-           "PYTHONPATH": str(REPO)}
-    done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable,
-                           str(REPO / "tests" / "ui" / "drive_typing.py"), str(installed.state),
-                           str(tmp_path / "shots"), PIN, lang], capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = _under_xvfb("drive_typing.py", [str(installed.state), str(tmp_path / "shots"), PIN, lang], tmp_path,
+                         "800x480")
     assert report["errors"] == []
     by = {step["step"]: step for step in report["results"]}
     assert all(step["ok"] for step in report["results"]), report["results"]
