@@ -126,10 +126,14 @@ def in_reading_order(row: Any, parts: Sequence[Any], rtl: bool) -> None:
             row.add_widget(part)
 
 
+class SimulatorButton(BidiButton):
+    """A button of the simulation's panel (a card in, the reader out): on a laptop's demo, never on the appliance."""
+
+
 def add_dev_buttons(panel: Any, buttons: list[tuple[str, Any]]) -> None:
     """The simulation's developer panel: one purple button per (label, action)."""
     for label, action in buttons:
-        button = BidiButton(raw=label, font_size="14sp", size_hint_y=1, background_color=(0.35, 0.2, 0.45, 1))
+        button = SimulatorButton(raw=label, font_size="14sp", size_hint_y=1, background_color=(0.35, 0.2, 0.45, 1))
         button.bind(on_release=lambda _b, act=action: act())
         panel.add_widget(button)
 

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "ui"))
+
+from fit import clipped, small_targets  # noqa: E402
 STEPS = 25
 
 
@@ -37,35 +40,6 @@ def drive_console(lang: str, out: Path, window: str = "800x480", audio: str = ""
         return report
 
 
-def clipped(root: Any) -> list[str]:
-    """Visible widgets sticking out of their parent (scrolling lists excepted) or text larger than its label."""
-    from kivy.uix.label import Label
-    from kivy.uix.scrollview import ScrollView
-
-    found: list[str] = []
-
-    def box(widget: Any) -> tuple[float, float, float, float]:
-        x, y = widget.to_window(widget.x, widget.y)
-        return x, y, x + widget.width, y + widget.height
-
-    def walk(widget: Any) -> None:
-        if widget.opacity == 0 or widget.height <= 0 or isinstance(widget, ScrollView):
-            return
-        if widget.parent is not None and widget.parent is not widget.get_root_window():
-            x, y, right, top = box(widget)
-            px, py, pright, ptop = box(widget.parent)
-            if x < px - 1 or y < py - 1 or right > pright + 1 or top > ptop + 1:
-                found.append(f"{type(widget).__name__} {getattr(widget, 'text', '')[:30]!r} out of its parent")
-        if isinstance(widget, Label) and widget.text and (
-                widget.texture_size[1] > widget.height + 2 or widget.texture_size[0] > widget.width + 2):
-            found.append(f"{widget.text[:30]!r} larger than its label")
-        for child in widget.children:
-            walk(child)
-
-    walk(root)
-    return found
-
-
 def main() -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from kivy.core.window import Window
@@ -78,9 +52,8 @@ def main() -> None:
     from helpers import data_keys
     from kiosk.store.staff import StaffBook
     from rep.fakes import FakeCaseBook, form, iso
-    sys.path.insert(0, str(REPO / "tests" / "ui"))
     from person import answer, confirmed, keypad as touch_keys, question_shown, touch, type_into
-    from steps import run_steps
+    from steps import run_steps, screenshot
 
     out, lang, window, state = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
     out.mkdir(parents=True, exist_ok=True)
@@ -230,8 +203,8 @@ def main() -> None:
                         "kiosk_rows": kiosk_rows(),
                         "alerts_attempted": app.alerts.attempted, "alerts_played": app.alerts.played,
                         "disputed": app.root.ids.screens.get_screen("case").ids.disputed.raw,
-                        "clipped": clipped(app.root)})
-        Window.screenshot(name=str(out / f"console-{lang}-{number:02d}-{name}.png"))
+                        "clipped": clipped(app.root), "small": small_targets(app.root)})
+        screenshot(str(out / f"console-{lang}-{number:02d}-{name}.png"))
 
     errors: list[str] = []
     run_steps(app, [(name, acted(name, action), wanted(name, want), 10) for name, action, want in steps],

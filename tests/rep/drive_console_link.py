@@ -89,7 +89,7 @@ def main() -> None:
     from kiosk.state import Installed
     from kiosk.ui.lockdown import StaffGate
     from person import Wait, confirmed, keypad, touch, type_into
-    from steps import Step, run_steps
+    from steps import Step, run_steps, screenshot
 
     console_state, kiosk_state, out, lang = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,7 @@ def main() -> None:
         results.append({"step": name, "ok": reached, "screen": app.root.ids.screens.current, "notice": notice(),
                         "alert": state.alert, "open": [c.case_id for c in state.cases],
                         "problems": [p.value for p in state.problems]})
-        Window.screenshot(name=str(out / f"console-link-{lang}-{number:02d}-{name}.png"))
+        screenshot(str(out / f"console-link-{lang}-{number:02d}-{name}.png"))
 
     run_steps(app, steps, record_step, settle=0.2)
     try:

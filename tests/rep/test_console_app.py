@@ -16,19 +16,21 @@ from drive_console import STEPS, drive_console
 AUDIO = {"fa": "absent", "en": "dummy"}
 
 
-@pytest.mark.parametrize("lang", ["fa", "en"])
-def test_the_representative_decides_cases_through_the_real_console(tmp_path: Path, lang: str) -> None:
+@pytest.mark.parametrize("lang,window", [("fa", "800x480"), ("en", "800x480"), ("fa", "1280x800"),
+                                         ("en", "1280x800")])
+def test_the_representative_decides_cases_through_the_real_console(tmp_path: Path, lang: str, window: str) -> None:
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
     out = tmp_path / "shots"
-    report = drive_console(lang, out, audio=AUDIO[lang])
+    report = drive_console(lang, out, window=window, audio=AUDIO[lang])
     results = report["results"]
     assert report["errors"] == []   # every touch reached its widget
     assert len(results) == STEPS
     for step in results:
         assert step["ok"], step
         assert step["screen"] == step["want_screen"], step
-        assert step["clipped"] == [], step  # nothing cut off or pushed out of its box at 800x480
+        assert step["clipped"] == [], step  # nothing cut off or pushed out of its box
+        assert step["small"] == [], step    # every touch target is 48 px or more
     by = {s["step"]: s for s in results}
     assert by["sign_in"]["banner"] and by["sign_in"]["alert"] == 2  # cases waiting since start-up
     assert by["wrong_pin"]["notice"] == "wrong_pin"

@@ -29,7 +29,8 @@ from kiosk.core.jalali import persian_digits  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import (Wait, answer, close_keyboard, confirmed, fill_case_form, keyboard_shown,  # noqa: E402
                     keypad, on_screen_keys, pick, press_enter, question_shown, touch, type_into)
-from steps import Step, run_steps  # noqa: E402
+from fit import clipped, small_targets  # noqa: E402
+from steps import Step, run_steps, screenshot  # noqa: E402
 
 VPCD_READER, VPCD_PORT = "Virtual PCD 00 01", 35964   # vpcd's second reader: the driver tests use the first
 WORKER_PIN = "987654"
@@ -282,9 +283,10 @@ def main() -> None:
                         "referral": bool(shown().ids.escalate.opacity and not shown().ids.escalate.disabled)
                         if "escalate" in shown().ids else None,
                         "notice": notice(), "reader": app.bridge.reader,
+                        "clipped": clipped(app.root), "small": small_targets(app.root),
                         "case": [case.form.first_name, case.form.last_name, case.form.father_name,
                                  str(case.form.birth_date), case.form.birth_certificate] if case else None})
-        Window.screenshot(name=str(out / f"{lang}-{number:02d}-{name}.png"))
+        screenshot(str(out / f"{lang}-{number:02d}-{name}.png"))
 
     def watch(_dt: float) -> None:
         if "sign_in_pressed" in timing and "ready_shown" not in timing and on("ready"):

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the console driver's layout check
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kivy.core.window import Window  # noqa: E402
@@ -29,8 +28,8 @@ from kiosk.state import Installed  # noqa: E402
 from kiosk.store.ledger import Kind  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import Wait, fill_case_form, keypad, pick, touch  # noqa: E402
-from rep.drive_console import clipped  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from fit import clipped  # noqa: E402
+from steps import Step, run_steps, screenshot  # noqa: E402
 
 
 def main() -> None:
@@ -124,8 +123,8 @@ def main() -> None:
                         "reason": str(approval().ids.reason.text) if current == "approval" else "",
                         "verdict": check.outcome.verdict.value if check else None,
                         "shown": approval().ids.verdict.raw if check else "",
-                        "clipped": clipped(app.root) if on("approval") else []})
-        Window.screenshot(name=str(out / f"approval-{lang}-{number:02d}-{name}.png"))
+                        "clipped": clipped(app.root)})
+        screenshot(str(out / f"approval-{lang}-{number:02d}-{name}.png"))
 
     run_steps(app, steps, record_step, settle=0.3, errors=errors)
     try:

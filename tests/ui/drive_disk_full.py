@@ -26,7 +26,7 @@ from disks import fill  # noqa: E402
 from kiosk.state import LEDGER  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import Wait, keypad, touch  # noqa: E402
-from steps import Step, run_and_report  # noqa: E402
+from steps import Step, run_and_report, screenshot  # noqa: E402
 
 
 def check_ins(state: Path) -> int:
@@ -101,7 +101,7 @@ def main() -> None:
                         "checkins_shown": app.bridge.state.checkins, "in_ledger": check_ins(state),
                         "notice": labels_shown(notice) if notice is not None else []})
         try:
-            Window.screenshot(name=str(out / f"disk-{lang}-{number:02d}-{name}.png"))
+            screenshot(str(out / f"disk-{lang}-{number:02d}-{name}.png"))
         except OSError:
             pass   # `out` is not on the full disk; a screenshot is evidence, not the test
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the console driver's layout check
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kivy.core.window import Window  # noqa: E402
@@ -32,8 +31,8 @@ from kiosk.trust import certs  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from kiosk.ui.text import EN, FA  # noqa: E402
 from person import Wait, keypad, touch, type_into  # noqa: E402
-from rep.drive_console import clipped  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from fit import clipped, small_targets  # noqa: E402
+from steps import Step, run_steps, screenshot  # noqa: E402
 
 PEER_A, PEER_B = "c0ffee0012345678", "ff0011aa22bb33cc"
 
@@ -146,10 +145,10 @@ def main() -> None:
                         "notice_text": str(shown.ids.notice.raw) if "notice" in shown.ids else "",
                         "notice": state().notice.value if state().notice else None,
                         "duplicates": len(state().duplicates), "button": button(), "rows": duplicate_rows(),
-                        "sync": app.root.ids.sync.raw, "clipped": clipped(app.root),
+                        "sync": app.root.ids.sync.raw, "clipped": clipped(app.root), "small": small_targets(app.root),
                         "acknowledged": sum(1 for e in ledger.events(one.claims.device_id)
                                             if e.kind is Kind.DUPLICATE_SEEN)})
-        Window.screenshot(name=str(out / f"dup-{lang}-{number:02d}-{name}.png"))
+        screenshot(str(out / f"dup-{lang}-{number:02d}-{name}.png"))
 
     # One more frame before each record: labels re-wrap after a change.
     run_steps(app, steps, record_step, start_after=0.8, settle=0.3, errors=errors)

@@ -25,7 +25,7 @@ from kiosk.rep.console import Console  # noqa: E402
 from kiosk.state import Installed  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import Wait, fill_case_form, keypad, touch, type_into  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from steps import Step, run_steps, screenshot  # noqa: E402
 
 APPROVED_CODE = "0010000771"  # not in the test registry: the reason the person was referred
 
@@ -114,7 +114,7 @@ def main() -> None:
                         "verdict_text": str(shown.ids.verdict.raw) if "verdict" in shown.ids
                         else str(shown.ids.band.words.raw) if "band" in shown.ids else "",
                         "delivered": [c.delivered for c in console.service.recent_decided()]})
-        Window.screenshot(name=str(out / f"link-{lang}-{number:02d}-{name}.png"))
+        screenshot(str(out / f"link-{lang}-{number:02d}-{name}.png"))
 
     run_steps(app, steps, record_step, settle=0.2, errors=errors)
     try:

@@ -108,8 +108,8 @@ def main() -> None:
 
     from kiosk.ui.screens.stopped import StoppedScreen
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from rep.drive_console import clipped
+    sys.path.insert(0, str(REPO / "tests" / "ui"))
+    from fit import clipped, small_targets
 
     Window.size = (800, 480)   # the 7" touchscreen
     window = int(Window.get_window_info().window)
@@ -189,6 +189,7 @@ def main() -> None:
                                   for w in sorted(labels, key=lambda w: -w.to_window(w.x, w.top)[1])]
             found["stop_fills_window"] = tuple(stopped.size) == tuple(Window.size)
             found["clipped"] = clipped(stopped)   # nothing cut off at 800x480
+            found["small"] = small_targets(stopped)
         Window.screenshot(name=str(out / f"lockdown-{app_kind}-{scenario}-{len(results):02d}-{name}.png"))
         return found
 

@@ -30,7 +30,7 @@ from kiosk.core.console import UnlockGrant  # noqa: E402
 from kiosk.state import Installed  # noqa: E402
 from kiosk.ui import run  # noqa: E402
 from person import Wait, keypad, touch  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from steps import Step, run_steps, screenshot  # noqa: E402
 
 HEAD_CARD_PIN = "4821"
 
@@ -109,7 +109,7 @@ def main() -> None:
         ids = screen().ids
         results.append({"step": name, "ok": ok, "answer": answer(), "notice": str(ids.notice.raw),
                          "title": str(ids.title.raw), "console": str(ids.console_state.raw)})
-        Window.screenshot(name=str(out / f"locked-{lang}-{way}-{name}.png"))
+        screenshot(str(out / f"locked-{lang}-{way}-{name}.png"))
 
     run_steps(locked, steps, record, settle=0.2, errors=errors)
     try:

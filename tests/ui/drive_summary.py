@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the console driver's layout check
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kivy.core.window import Window  # noqa: E402
@@ -25,8 +24,8 @@ from kivy.uix.label import Label  # noqa: E402
 from drivers.printer import FakePrinter  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import Wait, answer, confirmed, keypad, pick, question_shown, touch, type_into  # noqa: E402
-from rep.drive_console import clipped  # noqa: E402
-from steps import Step, run_and_report  # noqa: E402
+from fit import clipped, small_targets  # noqa: E402
+from steps import Step, run_and_report, screenshot  # noqa: E402
 
 
 def texts(widget: Any) -> list[str]:
@@ -138,12 +137,12 @@ def main() -> None:
                         "notice": state().notice.value if state().notice else None,
                         "printed": len(printer.printed), "paper_width": [img.width for img in printer.printed],
                         "figures": figures() if current == "summary" else None,
-                        "texts": texts(view(current)), "clipped": clipped(app.root), "on_screen": current,
+                        "texts": texts(view(current)), "clipped": clipped(app.root), "small": small_targets(app.root), "on_screen": current,
                         "notice_text": str(view(current).ids.notice.raw) if "notice" in view(current).ids else "",
                         "summary_on_window": any(view(s).ids.summary.get_root_window() is not None
                                                  for s in ("staff", "ready")),
                         "rewrapped": rewrapped(app.root)})
-        Window.screenshot(name=str(out / f"sum-{lang}-{number:02d}-{name}.png"))
+        screenshot(str(out / f"sum-{lang}-{number:02d}-{name}.png"))
 
     run_and_report(app, steps, record_step, kiosk, results, errors, start_after=0.8, settle=0.3)
 

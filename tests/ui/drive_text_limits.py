@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/, for rep
 from kivy.core.window import Window  # noqa: E402
 
 from person import Wait, close_keyboard, keypad, touch, type_text  # noqa: E402
-from steps import Step, run_steps  # noqa: E402
+from steps import Step, run_steps, screenshot  # noqa: E402
 
 LONG_NAME = "ز" * 70
 NOTE = "کارت را در خانه جا گذاشته است\nشناسنامه همراه دارد\t" + "ی" * 400
@@ -65,7 +65,7 @@ def main() -> None:
 
     def record(name: str, reached: bool, number: int) -> None:
         results.append({"step": name, "ok": reached, "screen": app.root.ids.screens.current})
-        Window.screenshot(name=str(out / f"text-{which}-{number:02d}-{name}.png"))
+        screenshot(str(out / f"text-{which}-{number:02d}-{name}.png"))
 
     run_steps(app, steps, record, settle=0.1, errors=errors)
     try:

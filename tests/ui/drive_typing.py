@@ -20,7 +20,7 @@ from kivy.base import EventLoop  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
 from person import Wait, keyboard_shown, keypad, on_screen_keys, touch  # noqa: E402
-from steps import Step, run_and_report  # noqa: E402
+from steps import Step, run_and_report, screenshot  # noqa: E402
 
 RIGHT, END = 275, 279
 
@@ -92,7 +92,7 @@ def main() -> None:
     def record(name: str, reached: bool, number: int) -> None:
         results.append({"step": name, "ok": reached, "text": box().text, "cursor": int(box().cursor),
                         "drawn": box().drawn_text})
-        Window.screenshot(name=str(out / f"typing-{lang}-{number:02d}-{name}.png"))
+        screenshot(str(out / f"typing-{lang}-{number:02d}-{name}.png"))
 
     run_and_report(app, steps, record, kiosk, results, errors, settle=0.1)
 

@@ -19,6 +19,34 @@ MIN_DEADLINE = 30.0   # seconds: no step is judged on speed here (figures belong
 POLL = 0.05
 
 
+_SHOTS: list[str] = []    # screenshots asked for, saved at the next frame
+
+
+def screenshot(path: str) -> None:
+    """Save the window as the next frame draws it, before the buffers swap.
+
+    Kivy's Window.screenshot reads the back buffer after the swap, which holds an older frame; on Xvfb it
+    showed the screen before over the one after. The steps go on only once the shot is saved.
+    """
+    from kivy.core.window import Window
+
+    if not _SHOTS:
+        Window.bind(on_flip=_save_shots)
+    _SHOTS.append(path)
+    Window.canvas.ask_update()
+
+
+def _save_shots(window: Any) -> None:
+    from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
+
+    width, height = window.size
+    pixels = glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE)
+    for path in _SHOTS:
+        window._win.save_bytes_in_png(path, pixels, width, height)
+    _SHOTS.clear()
+    window.unbind(on_flip=_save_shots)
+
+
 def moving(root: Any) -> bool:
     """Whether a screen change is still under way somewhere (Kivy's ScreenManager ignores touches then)."""
     from kivy.uix.screenmanager import ScreenManager
@@ -48,7 +76,21 @@ def run_steps(app: Any, steps: list[Step], record: Callable[[str, bool, int], No
         if not condition() and not expired():
             Clock.schedule_once(check, POLL)
             return
-        Clock.schedule_once(lambda _d: (record(name, bool(condition()), index[0]), advance()), settle)
+        Clock.schedule_once(lambda _d: settled(name, condition), settle)
+
+    def settled(name: str, condition: Callable[[], bool]) -> None:
+        """Record once no screen is sliding in: a screenshot mid-change shows two screens, half each."""
+        if moving(app.root) and not expired():
+            Clock.schedule_once(lambda _d: settled(name, condition), POLL)
+            return
+        record(name, bool(condition()), index[0])
+        saved()
+
+    def saved() -> None:
+        if _SHOTS and not expired():
+            Clock.schedule_once(lambda _d: saved(), POLL)
+            return
+        advance()
 
     def follow(wait: Callable[[], bool] | None) -> None:
         """Run the action's next part once `wait` holds (a part that never comes true ends the step)."""

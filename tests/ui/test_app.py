@@ -40,15 +40,17 @@ NOTICES = {"wrong_pin": "wrong_pin", "escalation_incomplete": "form_incomplete",
            "worker_added": "worker_added"}
 
 
-@pytest.mark.parametrize("lang,reader", [("fa", "pcsc"), ("en", "simulated")])
+# Both languages at both sizes: the 7" touchscreen (800x480) and a 10" one (1280x800).
+@pytest.mark.parametrize("lang,reader,window", [("fa", "pcsc", "800x480"), ("en", "simulated", "800x480"),
+                                                ("fa", "simulated", "1280x800"), ("en", "pcsc", "1280x800")])
 def test_every_screen_and_verdict_through_the_real_app(request: pytest.FixtureRequest, tmp_path: Path, lang: str,
-                                                       reader: str) -> None:
+                                                       reader: str, window: str) -> None:
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
     if reader == "pcsc":
         request.getfixturevalue("pcscd")
     out = tmp_path / "shots"
-    report = drive(lang, out, pcsc=reader == "pcsc")
+    report = drive(lang, out, window=window, pcsc=reader == "pcsc")
     results = report["results"]
     assert isinstance(results, list)
     assert report["errors"] == []   # every touch reached its widget
@@ -62,6 +64,8 @@ def test_every_screen_and_verdict_through_the_real_app(request: pytest.FixtureRe
             assert step["verdict"] == VERDICTS[step["step"]], step
         if step["step"] in NOTICES:
             assert step["notice"] == NOTICES[step["step"]], step
+        assert step["clipped"] == [], step   # no text cut off, nothing pushed out of its box
+        assert step["small"] == [], step     # every touch target 48 px or more (9 mm on the 7" screen)
     by = {r["step"]: r for r in results}
     # Ready says who is signed in: the head, then the poll worker the head added.
     assert "رئیس شعبه" in by["ready"]["who"] and "زهرا کاظمی" in by["worker_signed_in"]["who"]

@@ -22,7 +22,7 @@ def test_an_approved_deceased_code_needs_the_branch_head_on_the_real_app(tmp_pat
                                            "approval_shown", "no_reason", "worker_pin", "head_confirmed"]
     for step in results:
         assert step["ok"], step
-        assert step["clipped"] == [], step   # the approval screen fits 800×480 with the head's part shown
+        assert step["clipped"] == [], step   # every screen fits 800×480, the approval's with the head's part shown
     by = {r["step"]: r for r in results}
     # Before anything is recorded, staff see the registry's verdict on the approved code.
     assert by["approval_shown"]["verdict"] == "deceased"

@@ -35,6 +35,7 @@ def test_a_double_check_in_is_shown_listed_and_acknowledged_through_the_real_app
     for step in results:
         assert step["ok"], step
         assert step["clipped"] == [], step  # nothing cut off or pushed out of its box at 800x480
+        assert step["small"] == [], step    # every touch target is 48 px or more
     by = {r["step"]: r for r in results}
     words = FA if lang == "fa" else EN
     count = {"fa": ("۱", "۲"), "en": ("1", "2")}[lang]

@@ -71,7 +71,7 @@ def _stop_screen_says(step: dict[str, Any], name: str, what_key: str) -> None:
         assert words["stopped.kiosk"] in joined
     assert "با کارشناس فنی تماس بگیرید" in joined   # the glossary's words
     assert joined.count(name) == 2   # named in both languages
-    assert step["stop_fills_window"] and step["clipped"] == []
+    assert step["stop_fills_window"] and step["clipped"] == [] and step["small"] == []
 
 
 def test_an_edited_election_file_stops_the_kiosk_before_it_serves_anyone(

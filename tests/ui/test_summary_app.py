@@ -35,17 +35,20 @@ def _personal(texts: list[str]) -> list[str]:
     return [t for t in texts for word in [*CODES, *map(persian_digits, CODES), *NAMES] if word in t]
 
 
-@pytest.mark.parametrize("lang", ["fa", "en"])
-def test_the_head_sees_todays_figures_and_prints_them_and_a_worker_cannot(tmp_path: Path, lang: str) -> None:
+@pytest.mark.parametrize("lang,window", [("fa", "800x480"), ("en", "800x480"), ("fa", "1280x800"),
+                                         ("en", "1280x800")])
+def test_the_head_sees_todays_figures_and_prints_them_and_a_worker_cannot(tmp_path: Path, lang: str,
+                                                                         window: str) -> None:
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run is not installed (./dev test installs xvfb when run as root)")
-    report = drive_summary(lang, tmp_path)
+    report = drive_summary(lang, tmp_path, window=window)
     results = report["results"]
     assert report["errors"] == []   # every touch reached its widget
     assert isinstance(results, list) and [r["step"] for r in results] == STEPS
     for step in results:
         assert step["ok"], step
-        assert step["clipped"] == [], step  # nothing cut off or pushed out of its box at 800x480
+        assert step["clipped"] == [], step  # nothing cut off or pushed out of its box
+        assert step["small"] == [], step    # every touch target is 48 px or more
         assert step["rewrapped"] == [], step  # every line wrapped by us, in reading order
     by = {r["step"]: r for r in results}
     words = FA if lang == "fa" else EN

@@ -22,6 +22,7 @@ class ReadyScreen(View):
         self.ids.keypad.target = self.ids.code
         # The row's buttons, held here: kv's ids are weak, and a worker's row leaves the head's out.
         self._row = tuple(self.ids[name].__self__ for name in ("summary", "staff", "cases", "lock"))
+        self._footer = (self.ids.who_row.__self__, self.ids.buttons.__self__)
         self._refresh()
 
     def check(self) -> None:
@@ -74,6 +75,7 @@ class ReadyScreen(View):
             self.ids.band.hide()
             self.ids.hint.raw = ""
             self.ids.title.raw = self.t("ready.title")
+            self._show_footer(True)
             return
         if state.correcting != self._correcting:     # once per check: staff may be editing it already
             self._correcting = state.correcting
@@ -81,6 +83,18 @@ class ReadyScreen(View):
         self.ids.title.raw = ""
         self.ids.band.show(outcome.verdict, self.t(f"verdict.{outcome.verdict.value}"), self.bridge.lang == "fa")
         self.ids.hint.raw = next_step(self, outcome, read=False)
+        self._show_footer(False)
+
+    def _show_footer(self, shown: bool) -> None:
+        """The sign-in row and the head's buttons, off the screen while a typed code is being corrected."""
+        if not hasattr(self, "_footer"):
+            return
+        left = self.ids.left
+        for part in self._footer:
+            if shown and part.parent is None:
+                left.add_widget(part, index=0)
+            elif not shown and part.parent is not None:
+                left.remove_widget(part)
 
     def _who(self, state: Any) -> str:
         """Who is signed in, and as what: staff see whose PIN the check-ins go under."""

@@ -42,6 +42,7 @@ class VerdictScreen(View):
         self.ids.cancel.raw = self.t("verdict.cancel")
         ids = self.ids
         in_reading_order(ids.buttons, (ids.confirm, ids.escalate, ids.cancel), self.bridge.lang == "fa")
+        in_reading_order(ids.details, (ids.father, ids.born), self.bridge.lang == "fa")
 
 
 def next_step(view: View, outcome: Any, read: bool) -> str:
