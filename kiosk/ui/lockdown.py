@@ -37,6 +37,7 @@ from kiosk.systemd_notify import notify
 from kiosk.trust.manifest import Difference
 from kiosk.ui.screens import load_kv
 from kiosk.ui.screens.stopped import Serves, StoppedScreen
+from kiosk.ui.touch_input import one_press_per_tap
 from kiosk.ui.watchdog import serve_systemd
 
 
@@ -57,6 +58,7 @@ class LockedDownApp(App):  # type: ignore[misc]
         """Lock the window down, run until stopped (or SIGTERM), then put SIGTERM's handler back."""
         previous = signal.signal(signal.SIGTERM, _end_on_sigterm)
         try:
+            one_press_per_tap()
             lock_down_window()
             super().run()
         finally:
