@@ -405,7 +405,7 @@ EN: dict[str, str] = {
     "approval.reason": "Head of branch's reason",
     "approval.reason.registry": "Civil registration has corrected the record",
     "approval.reason.identity": "Identity checked against the birth certificate",
-    "approval.reason.representative": "On the governor's representative's instruction",
+    "approval.reason.representative": "As the representative instructed",
     "approval.pin": "PIN of the head of branch",
     "approval.head_signed_in": "The status above speaks against this approval: head of branch, type or pick your reason.",
     "approval.confirm": "Record",

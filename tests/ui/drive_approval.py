@@ -28,7 +28,7 @@ from kiosk.state import Installed  # noqa: E402
 from kiosk.store.ledger import Kind  # noqa: E402
 from kiosk.ui.run import build  # noqa: E402
 from person import Wait, fill_case_form, keypad, pick, touch  # noqa: E402
-from fit import clipped  # noqa: E402
+from fit import clipped, small_targets  # noqa: E402
 from steps import Step, run_steps, screenshot  # noqa: E402
 
 
@@ -123,7 +123,7 @@ def main() -> None:
                         "reason": str(approval().ids.reason.text) if current == "approval" else "",
                         "verdict": check.outcome.verdict.value if check else None,
                         "shown": approval().ids.verdict.raw if check else "",
-                        "clipped": clipped(app.root)})
+                        "clipped": clipped(app.root), "small": small_targets(app.root)})
         screenshot(str(out / f"approval-{lang}-{number:02d}-{name}.png"))
 
     run_steps(app, steps, record_step, settle=0.3, errors=errors)

@@ -23,6 +23,7 @@ def test_an_approved_deceased_code_needs_the_branch_head_on_the_real_app(tmp_pat
     for step in results:
         assert step["ok"], step
         assert step["clipped"] == [], step   # every screen fits 800×480, the approval's with the head's part shown
+        assert step["small"] == [], step     # every touch target is 48 px or more
     by = {r["step"]: r for r in results}
     # Before anything is recorded, staff see the registry's verdict on the approved code.
     assert by["approval_shown"]["verdict"] == "deceased"

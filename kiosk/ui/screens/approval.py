@@ -15,6 +15,7 @@ from kiosk.ui.limits import PIN_MAX, limit_box, limit_pin_box
 from kiosk.ui.screens import View, load_kv
 from kiosk.ui.screens.verdict import ledger_time
 from kiosk.ui.verdict_look import LOOKS
+from kiosk.ui.widgets import in_reading_order
 
 REASONS = ("registry", "identity", "representative")   # a picked reason fills the box; staff may edit it
 
@@ -32,7 +33,7 @@ class ApprovalScreen(View):
         self.ids.keypad.max_length = PIN_MAX
         limit_box(self.ids.reason, MAX_HEAD_REASON)
         limit_pin_box(self.ids.pin)
-        self._heights = {box: self.ids[box].height for box in ("reason", "pin")}
+        self._heights = {box: self.ids[box].height for box in ("reason", "presets", "pin")}
         self._side = self.ids.side.size_hint_x
         self.render()
 
@@ -68,16 +69,20 @@ class ApprovalScreen(View):
         self.ids.hint.raw = self._hint(check)
         head, head_here = check.needs_head, state.role is Role.HEAD
         pad = head and not head_here
-        self._show(self.ids.side, head, size_hint_x=self._side if head else 0.001)
+        self._show(self.ids.side, pad, size_hint_x=self._side if pad else 0.001)
         self._show(self.ids.reason, head, height=self._heights["reason"] if head else 0)
+        self._show(self.ids.presets, head, height=self._heights["presets"] if head else 0)
         self._show(self.ids.pin, pad, height=self._heights["pin"] if pad else 0)
         self._show(self.ids.keypad, pad)
+        # While a notice says what to do (the head's PIN, a reason), the line saying why gives it its room.
+        asked = state.notice is not None
         self.ids.head_needed.raw = self.t("approval.head_signed_in" if head_here else "approval.head_needed") \
-            if head else ""
+            if head and not asked else ""
         self.ids.reason.hint_text = self.t("approval.reason")     # the box shapes it
         self.ids.pin.hint_text = shape_line(self.t("approval.pin"), fa)
         for reason in REASONS:
             self.ids[f"preset_{reason}"].raw = self.t(f"approval.reason.{reason}")
+        in_reading_order(self.ids.presets, [self.ids[f"preset_{reason}"] for reason in REASONS], fa)
         self.ids.notice.raw = self.notice()
         self.ids.confirm.raw = self.t("approval.confirm_head" if head else "approval.confirm")
         self.ids.cancel.raw = self.t("verdict.cancel")
